@@ -1,0 +1,534 @@
+//! Stage 1: case files. A case is one documented example, written in TOML so that a
+//! reviewer can diff it; a family file (`cases/<family>/_family.toml`) holds the
+//! set-up the docs do not show, written once and referenced by name.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The protocol family a case belongs to; it picks the target base URL and the
+/// comparison rules (SOAP envelopes exact, Graph JSON documented-fields-subset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Um,
+    Graph,
+}
+
+impl Family {
+    pub const ALL: [Family; 2] = [Family::Um, Family::Graph];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Um => "um",
+            Family::Graph => "graph",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Family> {
+        match s {
+            "um" => Some(Family::Um),
+            "graph" => Some(Family::Graph),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an example came from. Every locale copy of one page is listed, so a reader can
+/// check the case against any of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Page identity shared by all translations (`ms.assetid`), or the English page name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assetid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_name: Option<String>,
+    /// The example's name: the apidoctor `name`, or the request's root element on UM pages.
+    pub example: String,
+    /// The request URL exactly as printed, when the page shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documented_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// 1-based line of the request fence in that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+/// A case file (`cases/<family>/<name>.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    /// Names a set-up in the family file; it runs first and is not snapshot-checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub provenance: Provenance,
+    /// Documented defaults; `--var`, a profile and set-up captures override them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+    /// Variables whose runtime value is replaced by `[name]` in both canonical forms,
+    /// so a live call id compares equal to the documented one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placeholders: Vec<String>,
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+}
+
+/// The family file (`cases/<family>/_family.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyFile {
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    #[serde(default)]
+    pub setup: BTreeMap<String, Setup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// Why this set-up exists (shown in `--list` output and reports).
+    #[serde(default)]
+    pub about: String,
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    pub method: String,
+    /// Relative to the family's base URL; `{{var}}` placeholders allowed.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Sent verbatim but for `{{var}}` placeholders (and the errata, unless `--as-printed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    pub expect: Expect,
+    /// Values later steps need, each tried in order until one yields a value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capture: BTreeMap<String, Vec<String>>,
+    /// Notifications the target must POST to the callback after this step.
+    #[serde(
+        default,
+        rename = "notification",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub notifications: Vec<NotificationExpect>,
+    /// `strict`: in the listed order and nothing after the last; `any`: each once, any order.
+    #[serde(default, skip_serializing_if = "NotificationOrder::is_strict")]
+    pub notification_order: NotificationOrder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationOrder {
+    #[default]
+    Strict,
+    Any,
+}
+
+impl NotificationOrder {
+    pub fn is_strict(&self) -> bool {
+        *self == NotificationOrder::Strict
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyKind {
+    Xml,
+    Json,
+    Empty,
+    /// Not checked (set-up steps whose body only feeds captures).
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: u16,
+    /// Compared by media type (the part before `;`), case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub body: BodyKind,
+    /// Snapshot name (file `snapshots/<name>.snap`); absent on set-up steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// The documented response body, verbatim; the snapshot must equal its canonical form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documented: Option<String>,
+    /// JSON pointers (`*` matches any array index) whose values are dynamic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationExpect {
+    pub name: String,
+    /// The `resourceData.state` this notification carries.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documented: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<String>,
+}
+
+/// A loaded case: the file plus where it lives and the set-up it resolved to.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub family: Family,
+    pub name: String,
+    pub path: PathBuf,
+    pub file: CaseFile,
+}
+
+impl Case {
+    /// `{family}::{name}`, the trial name under libtest and nextest.
+    pub fn trial_name(&self) -> String {
+        format!("{}::{}", self.family, self.name)
+    }
+}
+
+/// Everything under `cases/`, parsed once per process.
+#[derive(Debug, Clone, Default)]
+pub struct Corpus {
+    pub root: PathBuf,
+    pub cases: Vec<Case>,
+    pub families: BTreeMap<Family, FamilyFile>,
+}
+
+/// An error in a case file, naming the file and, where known, the line and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for CaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for CaseError {}
+
+/// Files larger than this are not case files; refuse them before parsing.
+const MAX_CASE_FILE: u64 = 4 * 1024 * 1024;
+
+fn read_capped(path: &Path) -> Result<String, CaseError> {
+    let err = |message: String| CaseError {
+        path: path.to_owned(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    if meta.len() > MAX_CASE_FILE {
+        return Err(err(format!(
+            "file is {} bytes, over the {} byte limit for case files",
+            meta.len(),
+            MAX_CASE_FILE
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))
+}
+
+/// Turns a TOML error into "line N, column M: message (field `x`)" without the
+/// multi-line source excerpt, so one error is one line in a report.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    (line, col)
+}
+
+pub fn parse_case(path: &Path, text: &str) -> Result<CaseFile, CaseError> {
+    let file: CaseFile = toml::from_str(text).map_err(|e| CaseError {
+        path: path.to_owned(),
+        message: toml_error(text, &e),
+    })?;
+    validate_case(&file).map_err(|message| CaseError {
+        path: path.to_owned(),
+        message,
+    })?;
+    Ok(file)
+}
+
+pub fn parse_family(path: &Path, text: &str) -> Result<FamilyFile, CaseError> {
+    let file: FamilyFile = toml::from_str(text).map_err(|e| CaseError {
+        path: path.to_owned(),
+        message: toml_error(text, &e),
+    })?;
+    for (name, setup) in &file.setup {
+        for (i, step) in setup.steps.iter().enumerate() {
+            validate_step(step)
+                .map_err(|m| format!("setup.{name}.step[{i}]: {m}"))
+                .map_err(|message| CaseError {
+                    path: path.to_owned(),
+                    message,
+                })?;
+        }
+    }
+    Ok(file)
+}
+
+fn validate_case(file: &CaseFile) -> Result<(), String> {
+    if file.steps.is_empty() {
+        return Err("field `step`: a case needs at least one step".into());
+    }
+    for (i, step) in file.steps.iter().enumerate() {
+        validate_step(step).map_err(|m| format!("step[{i}] ({}): {m}", step.name))?;
+        if step.expect.body != BodyKind::Any
+            && step.expect.body != BodyKind::Empty
+            && step.expect.snapshot.is_none()
+        {
+            return Err(format!(
+                "step[{i}] ({}): field `expect.snapshot` is required when `expect.body` is checked",
+                step.name
+            ));
+        }
+        if step.expect.snapshot.is_some() && step.expect.documented.is_none() {
+            return Err(format!(
+                "step[{i}] ({}): field `expect.documented` is required with `expect.snapshot`: \
+                 a snapshot must come from the documented example",
+                step.name
+            ));
+        }
+        for n in &step.notifications {
+            if n.snapshot.is_some() != n.documented.is_some() {
+                return Err(format!(
+                    "step[{i}] notification `{}`: fields `snapshot` and `documented` go together",
+                    n.name
+                ));
+            }
+        }
+    }
+    for p in &file.placeholders {
+        if !valid_var_name(p) {
+            return Err(format!("field `placeholders`: `{p}` is not a variable name"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_step(step: &Step) -> Result<(), String> {
+    const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    if !METHODS.contains(&step.method.as_str()) {
+        return Err(format!(
+            "field `method`: `{}` is not one of {}",
+            step.method,
+            METHODS.join(", ")
+        ));
+    }
+    if !(100..=599).contains(&step.expect.status) {
+        return Err(format!(
+            "field `expect.status`: {} is not an HTTP status",
+            step.expect.status
+        ));
+    }
+    if !step.path.starts_with('/') && !step.path.starts_with("{{") {
+        return Err(format!(
+            "field `path`: `{}` must start with `/` (it is relative to the family's base URL)",
+            step.path
+        ));
+    }
+    crate::template::check(&step.path).map_err(|e| format!("field `path`: {e}"))?;
+    if let Some(body) = &step.body {
+        crate::template::check(body).map_err(|e| format!("field `body`: {e}"))?;
+    }
+    for (var, sels) in &step.capture {
+        if !valid_var_name(var) {
+            return Err(format!("field `capture.{var}`: not a variable name"));
+        }
+        if sels.is_empty() {
+            return Err(format!("field `capture.{var}`: give at least one selector"));
+        }
+        for s in sels {
+            crate::capture::Selector::parse(s).map_err(|e| format!("field `capture.{var}`: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn valid_var_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Corpus {
+    /// Loads every case under `root/<family>/`. Errors are collected, not fatal one by one,
+    /// so a user sees every broken file at once.
+    pub fn load(root: &Path) -> Result<Corpus, Vec<CaseError>> {
+        let mut corpus = Corpus {
+            root: root.to_owned(),
+            ..Corpus::default()
+        };
+        let mut errors = Vec::new();
+        if !root.is_dir() {
+            return Err(vec![CaseError {
+                path: root.to_owned(),
+                message: "case directory not found".into(),
+            }]);
+        }
+        for family in Family::ALL {
+            let dir = root.join(family.as_str());
+            if !dir.is_dir() {
+                continue;
+            }
+            let fam_path = dir.join("_family.toml");
+            if fam_path.exists() {
+                match read_capped(&fam_path).and_then(|t| parse_family(&fam_path, &t)) {
+                    Ok(f) => {
+                        corpus.families.insert(family, f);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(e) => {
+                    errors.push(CaseError {
+                        path: dir.clone(),
+                        message: format!("cannot list: {e}"),
+                    });
+                    continue;
+                }
+            };
+            entries.sort();
+            for path in entries {
+                let Some(stem) = case_stem(&path) else {
+                    continue;
+                };
+                match read_capped(&path).and_then(|t| parse_case(&path, &t)) {
+                    Ok(file) => corpus.cases.push(Case {
+                        family,
+                        name: stem,
+                        path,
+                        file,
+                    }),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        for case in &corpus.cases {
+            if let Some(setup) = &case.file.setup {
+                let known = corpus
+                    .families
+                    .get(&case.family)
+                    .is_some_and(|f| f.setup.contains_key(setup));
+                if !known {
+                    errors.push(CaseError {
+                        path: case.path.clone(),
+                        message: format!(
+                            "field `setup`: no set-up `{setup}` in {}/_family.toml",
+                            case.family
+                        ),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(corpus)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Loads only the case a trial name points at: nextest runs one process per trial and
+    /// should not pay for parsing the whole corpus each time.
+    pub fn load_one(root: &Path, trial: &str) -> Result<Option<Corpus>, Vec<CaseError>> {
+        let Some((fam, name)) = trial.split_once("::") else {
+            return Ok(None);
+        };
+        let Some(family) = Family::parse(fam) else {
+            return Ok(None);
+        };
+        if !valid_var_name(name) {
+            return Ok(None);
+        }
+        let dir = root.join(family.as_str());
+        let path = dir.join(format!("{name}.toml"));
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let mut corpus = Corpus {
+            root: root.to_owned(),
+            ..Corpus::default()
+        };
+        let fam_path = dir.join("_family.toml");
+        if fam_path.exists() {
+            let f = read_capped(&fam_path)
+                .and_then(|t| parse_family(&fam_path, &t))
+                .map_err(|e| vec![e])?;
+            corpus.families.insert(family, f);
+        }
+        let file = read_capped(&path)
+            .and_then(|t| parse_case(&path, &t))
+            .map_err(|e| vec![e])?;
+        corpus.cases.push(Case {
+            family,
+            name: name.to_owned(),
+            path,
+            file,
+        });
+        Ok(Some(corpus))
+    }
+
+    pub fn setup_for(&self, case: &Case) -> Option<&Setup> {
+        let name = case.file.setup.as_ref()?;
+        self.families.get(&case.family)?.setup.get(name)
+    }
+
+    pub fn family_vars(&self, family: Family) -> Option<&BTreeMap<String, String>> {
+        self.families.get(&family).map(|f| &f.vars)
+    }
+}
+
+/// Case files are `<name>.toml` not starting with `_` (family files, drafts).
+fn case_stem(path: &Path) -> Option<String> {
+    if path.extension()? != "toml" {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    if stem.starts_with('_') || !valid_var_name(stem) {
+        return None;
+    }
+    Some(stem.to_owned())
+}

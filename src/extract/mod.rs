@@ -1,0 +1,1 @@
+//! `callconform extract` (STUB: being written).

@@ -1,0 +1,15 @@
+//! callconform: turns documented call-control API examples into conformance cases, fires
+//! them at a target, and compares canonical forms of what comes back with snapshots of
+//! the documented examples.
+//!
+//! The pipeline runs one way: [`case`] → [`request`] → [`response`] → [`canon`] →
+//! [`compare`] → [`report`].
+
+pub mod canon;
+pub mod capture;
+pub mod case;
+pub mod extract;
+pub mod reference;
+pub mod request;
+pub mod response;
+pub mod template;
