@@ -221,6 +221,7 @@ pub struct Corpus {
     pub root: PathBuf,
     pub cases: Vec<Case>,
     pub families: BTreeMap<Family, FamilyFile>,
+    pub errata: crate::errata::Errata,
 }
 
 /// An error in a case file, naming the file and, where known, the line and field.
@@ -407,6 +408,10 @@ impl Corpus {
                 message: "case directory not found".into(),
             }]);
         }
+        match crate::errata::Errata::load(&root.join("errata.toml")) {
+            Ok(e) => corpus.errata = e,
+            Err(e) => errors.push(e),
+        }
         for family in Family::ALL {
             let dir = root.join(family.as_str());
             if !dir.is_dir() {
@@ -492,6 +497,8 @@ impl Corpus {
             root: root.to_owned(),
             ..Corpus::default()
         };
+        corpus.errata =
+            crate::errata::Errata::load(&root.join("errata.toml")).map_err(|e| vec![e])?;
         let fam_path = dir.join("_family.toml");
         if fam_path.exists() {
             let f = read_capped(&fam_path)

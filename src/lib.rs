@@ -8,8 +8,10 @@
 pub mod canon;
 pub mod capture;
 pub mod case;
+pub mod errata;
 pub mod extract;
 pub mod reference;
 pub mod request;
 pub mod response;
+pub mod snapshot;
 pub mod template;

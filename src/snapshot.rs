@@ -1,0 +1,262 @@
+//! Snapshots: insta `.snap` files in one flat directory shared by the binary and the test
+//! target. A committed snapshot is the canonical form of the *documented* example; the
+//! runner reads it, never rewrites it unless asked, and writes atomically when it does.
+
+use crate::canon::{self, Limits};
+use crate::case::{BodyKind, Case, CaseFile, Family};
+use crate::errata::{Errata, Part};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub fn path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.snap"))
+}
+
+/// Reads a snapshot's text (insta's normalisation: trailing whitespace trimmed).
+/// `Ok(None)` when the file does not exist.
+pub fn read(path: &Path) -> Result<Option<String>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let snap = insta::Snapshot::from_file(path)
+        .map_err(|e| format!("{}: not a readable insta snapshot: {e}", path.display()))?;
+    let text = snap
+        .contents()
+        .as_text()
+        .ok_or_else(|| format!("{}: binary snapshot where text was expected", path.display()))?;
+    Ok(Some(text.to_string()))
+}
+
+/// Renders a `.snap` file in insta's format. The header names the case file so
+/// `cargo insta review` shows where a snapshot comes from.
+pub fn render_file(source: &str, description: &str, contents: &str) -> String {
+    format!(
+        "---\nsource: {}\ndescription: {}\n---\n{}\n",
+        yaml_str(source),
+        yaml_str(description),
+        contents.trim_end()
+    )
+}
+
+fn yaml_str(s: &str) -> String {
+    // A JSON string is a valid YAML double-quoted scalar.
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// Writes through a temporary file in the same directory and renames it into place, so a
+/// killed run leaves every snapshot either old or new, never half-written.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut rnd = [0u8; 6];
+    let _ = getrandom::fill(&mut rnd);
+    let tmp = dir.join(format!(
+        ".{}.{}-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("snap"),
+        std::process::id(),
+        rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// When a snapshot may be written. `CI` wins over everything: CI never writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Compare only.
+    Never,
+    /// On mismatch, leave `<name>.snap.new` for `cargo insta review` (insta's local default).
+    Pending,
+    /// Rewrite `<name>.snap` in place (`--bless`, `INSTA_UPDATE=always`).
+    Always,
+}
+
+pub fn is_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")),
+        Err(_) => std::env::var_os("TF_BUILD").is_some(),
+    }
+}
+
+/// Decides the update mode from `--bless` and insta's `INSTA_UPDATE`.
+pub fn update_mode(bless: bool) -> Result<Update, String> {
+    if is_ci() {
+        if bless {
+            return Err("refusing to --bless with CI set: CI never writes snapshots".into());
+        }
+        return Ok(Update::Never);
+    }
+    if bless {
+        return Ok(Update::Always);
+    }
+    match std::env::var("INSTA_UPDATE").as_deref() {
+        Err(_) | Ok("") | Ok("auto") | Ok("new") | Ok("unseen") => Ok(Update::Pending),
+        Ok("always") | Ok("1") | Ok("force") => Ok(Update::Always),
+        Ok("no") | Ok("0") => Ok(Update::Never),
+        Ok(other) => Err(format!(
+            "INSTA_UPDATE={other} is not one of auto, always, new, unseen, no, force"
+        )),
+    }
+}
+
+/// Where a documented body sits in a case.
+#[derive(Debug, Clone)]
+pub struct Documented<'c> {
+    pub step: &'c str,
+    /// `None` for the step's response, the notification name otherwise.
+    pub notification: Option<&'c str>,
+    pub snapshot: &'c str,
+    pub text: &'c str,
+    pub kind: BodyKind,
+    pub redact: &'c [String],
+}
+
+/// Every documented body of a case that has a snapshot, in file order.
+pub fn documented(file: &CaseFile) -> Vec<Documented<'_>> {
+    let mut out = Vec::new();
+    for step in &file.steps {
+        if let (Some(snapshot), Some(text)) = (&step.expect.snapshot, &step.expect.documented) {
+            out.push(Documented {
+                step: &step.name,
+                notification: None,
+                snapshot,
+                text,
+                kind: step.expect.body,
+                redact: &step.expect.redact,
+            });
+        }
+        for n in &step.notifications {
+            if let (Some(snapshot), Some(text)) = (&n.snapshot, &n.documented) {
+                out.push(Documented {
+                    step: &step.name,
+                    notification: Some(&n.name),
+                    snapshot,
+                    text,
+                    kind: BodyKind::Json,
+                    redact: &n.redact,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The documented placeholders: each listed variable's documented default, by name.
+pub fn documented_placeholders(file: &CaseFile) -> Vec<(String, String)> {
+    file.placeholders
+        .iter()
+        .filter_map(|p| file.vars.get(p).map(|v| (v.clone(), p.clone())))
+        .filter(|(v, _)| !v.is_empty())
+        .collect()
+}
+
+/// The canonical form of a documented body: errata applied (unless `as_printed`),
+/// documented variable values turned into placeholders, redactions applied.
+pub fn canonical_documented(
+    family: Family,
+    file: &CaseFile,
+    doc: &Documented<'_>,
+    errata: &Errata,
+    as_printed: bool,
+) -> Result<String, String> {
+    let part = if doc.notification.is_some() {
+        Part::Notification
+    } else {
+        Part::Response
+    };
+    let owned = documented_placeholders(file);
+    let placeholders: Vec<(&str, &str)> = owned.iter().map(|(v, n)| (v.as_str(), n.as_str())).collect();
+    let text = if as_printed {
+        doc.text.to_owned()
+    } else {
+        errata.apply_text(family, part, doc.text)
+    };
+    match doc.kind {
+        BodyKind::Xml => {
+            let mut root = canon::xml::canonicalize(text.trim().as_bytes(), &Limits::default())
+                .map_err(|e| format!("documented XML for `{}`: {e}", doc.snapshot))?;
+            canon::xml::apply_placeholders(&mut root, &placeholders);
+            Ok(canon::xml::render(&root))
+        }
+        BodyKind::Json => {
+            let mut v = canon::json::parse_documented(&text)
+                .map_err(|e| format!("documented JSON for `{}`: {e}", doc.snapshot))?;
+            if !as_printed {
+                errata.apply_json(family, part, &mut v);
+            }
+            canon::json::apply_placeholders(&mut v, &placeholders);
+            canon::json::redact(&mut v, doc.redact);
+            Ok(canon::json::render(&v))
+        }
+        BodyKind::Empty | BodyKind::Any => Ok(String::new()),
+    }
+}
+
+/// The `.snap` files a case should have, derived from its documented bodies
+/// (what `extract` writes and what the docs-match test checks).
+pub fn expected_files(
+    case: &Case,
+    errata: &Errata,
+    cases_root: &Path,
+) -> Vec<(String, Result<String, String>)> {
+    let source = case
+        .path
+        .strip_prefix(cases_root.parent().unwrap_or(cases_root))
+        .unwrap_or(&case.path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    documented(&case.file)
+        .into_iter()
+        .map(|doc| {
+            let what = match doc.notification {
+                Some(n) => format!("notification `{n}` after step `{}`", doc.step),
+                None => format!("response to step `{}`", doc.step),
+            };
+            let description = format!(
+                "{}: canonical form of the documented {what}",
+                case.trial_name()
+            );
+            let file = canonical_documented(case.family, &case.file, &doc, errata, false)
+                .map(|c| render_file(&source, &description, &c));
+            (doc.snapshot.to_owned(), file)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("callconform-snap-{}", std::process::id()));
+        let p = path(&dir, "x");
+        write_atomic(&p, "old\n").unwrap();
+        write_atomic(&p, "new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rendered_file_reads_back_through_insta() {
+        let dir = std::env::temp_dir().join(format!("callconform-snap-rt-{}", std::process::id()));
+        let p = path(&dir, "um__x");
+        write_atomic(&p, &render_file("cases/um/x.toml", "um::x: a: b", "line 1\n  line \"2\"\n")).unwrap();
+        assert_eq!(read(&p).unwrap().as_deref(), Some("line 1\n  line \"2\""));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
