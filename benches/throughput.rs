@@ -32,14 +32,22 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { sizes: vec![1000, 10_000], runs: 5, url: None, parallel: 8 };
+    let mut a = Args {
+        sizes: vec![1000, 10_000],
+        runs: 5,
+        url: None,
+        parallel: 8,
+    };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
         let next = argv.get(i + 1).cloned().unwrap_or_default();
         match argv[i].as_str() {
             "--n" => {
-                a.sizes = next.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+                a.sizes = next
+                    .split(',')
+                    .filter_map(|s| s.trim().parse().ok())
+                    .collect();
                 i += 1;
             }
             "--runs" => {
@@ -121,17 +129,34 @@ fn write_corpus(dir: &Path, n: usize) -> std::io::Result<()> {
                     _ => ("Disconnect", DISCONNECT_DOC),
                 };
                 let mut t = String::new();
-                let _ = writeln!(t, "placeholders = [\"call_id\"]\n\n[provenance]\nexample = \"{op}\"\napi_name = \"{op}\"\n");
+                let _ = writeln!(
+                    t,
+                    "placeholders = [\"call_id\"]\n\n[provenance]\nexample = \"{op}\"\napi_name = \"{op}\"\n"
+                );
                 let _ = writeln!(t, "[vars]\ncall_id = \"CALL-{i}\"\n");
-                let _ = writeln!(t, "[[step]]\nname = \"{op}\"\nmethod = \"POST\"\npath = \"{UM_PATH}\"\nheaders = {{ Content-Type = \"text/xml; charset=utf-8\" }}\nbody = {}\n", toml_literal(&envelope(op, "{{call_id}}")));
-                let _ = writeln!(t, "[step.expect]\nstatus = 200\ncontent_type = \"text/xml\"\nbody = \"xml\"\nsnapshot = \"um__{name}\"\ndocumented = {}", toml_literal(doc));
+                let _ = writeln!(
+                    t,
+                    "[[step]]\nname = \"{op}\"\nmethod = \"POST\"\npath = \"{UM_PATH}\"\nheaders = {{ Content-Type = \"text/xml; charset=utf-8\" }}\nbody = {}\n",
+                    toml_literal(&envelope(op, "{{call_id}}"))
+                );
+                let _ = writeln!(
+                    t,
+                    "[step.expect]\nstatus = 200\ncontent_type = \"text/xml\"\nbody = \"xml\"\nsnapshot = \"um__{name}\"\ndocumented = {}",
+                    toml_literal(doc)
+                );
                 ("um", t)
             }
             Kind::Delete => {
                 let mut t = String::new();
-                let _ = writeln!(t, "placeholders = [\"call_id\"]\n\n[provenance]\nexample = \"delete-call-1\"\napi_name = \"call-delete\"\n");
+                let _ = writeln!(
+                    t,
+                    "placeholders = [\"call_id\"]\n\n[provenance]\nexample = \"delete-call-1\"\napi_name = \"call-delete\"\n"
+                );
                 let _ = writeln!(t, "[vars]\ncall_id = \"CALL-{i}\"\n");
-                let _ = writeln!(t, "[[step]]\nname = \"delete-call-1\"\nmethod = \"DELETE\"\npath = \"/communications/calls/{{{{call_id}}}}\"\n");
+                let _ = writeln!(
+                    t,
+                    "[[step]]\nname = \"delete-call-1\"\nmethod = \"DELETE\"\npath = \"/communications/calls/{{{{call_id}}}}\"\n"
+                );
                 let _ = writeln!(t, "[step.expect]\nstatus = 204\nbody = \"empty\"");
                 ("graph", t)
             }
@@ -140,11 +165,16 @@ fn write_corpus(dir: &Path, n: usize) -> std::io::Result<()> {
         std::fs::write(&path, &text)?;
     }
     // Snapshots derived from the documented bodies, as `extract` would write them.
-    let corpus = Corpus::load(&dir.join("cases")).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    let corpus =
+        Corpus::load(&dir.join("cases")).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
     for case in &corpus.cases {
-        for (name, file) in callconform::snapshot::expected_files(case, &errata, &dir.join("cases")) {
+        for (name, file) in callconform::snapshot::expected_files(case, &errata, &dir.join("cases"))
+        {
             let file = file.map_err(std::io::Error::other)?;
-            std::fs::write(callconform::snapshot::path(&dir.join("snapshots"), &name), file)?;
+            std::fs::write(
+                callconform::snapshot::path(&dir.join("snapshots"), &name),
+                file,
+            )?;
         }
     }
     Ok(())
@@ -158,7 +188,9 @@ async fn make_calls(client: &reqwest::Client, base: &str, callback: &str, n: usi
         let id = match kind_of(i) {
             Kind::GetCallInfo if shared_um.is_some() => shared_um.clone().unwrap_or_default(),
             Kind::GetCallInfo | Kind::Disconnect => {
-                let body = format!("<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><PlayOnPhone xmlns=\"{MESSAGES}\"><entryId>AAAA</entryId><DialString>1</DialString></PlayOnPhone></soap:Body></soap:Envelope>");
+                let body = format!(
+                    "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><PlayOnPhone xmlns=\"{MESSAGES}\"><entryId>AAAA</entryId><DialString>1</DialString></PlayOnPhone></soap:Body></soap:Envelope>"
+                );
                 let text = client
                     .post(format!("{base}{UM_PATH}"))
                     .header("Content-Type", "text/xml; charset=utf-8")
@@ -181,7 +213,9 @@ async fn make_calls(client: &reqwest::Client, base: &str, callback: &str, n: usi
                 inner
             }
             Kind::Delete => {
-                let body = serde_json::json!({"callbackUri": callback, "requestedModalities": ["audio"]}).to_string();
+                let body =
+                    serde_json::json!({"callbackUri": callback, "requestedModalities": ["audio"]})
+                        .to_string();
                 let v: serde_json::Value = client
                     .post(format!("{base}/communications/calls"))
                     .header("Content-Type", "application/json")
@@ -205,7 +239,11 @@ async fn make_calls(client: &reqwest::Client, base: &str, callback: &str, n: usi
 
 fn set_call_ids(corpus: &mut Corpus, ids: &[String]) {
     for case in &mut corpus.cases {
-        let i: usize = case.name.trim_start_matches("bench-").parse().expect("bench case names");
+        let i: usize = case
+            .name
+            .trim_start_matches("bench-")
+            .parse()
+            .expect("bench case names");
         case.file.vars.insert("call_id".into(), ids[i].clone());
     }
 }

@@ -361,31 +361,28 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         let stop = stop.clone();
         let handle = runtime.handle().clone();
         let fail_fast = args.fail_fast;
-        trials.push(
-            Trial::ignorable_test(case.trial_name(), move || {
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(Completion::ignored_with(
-                        "not run: --fail-fast after a failure",
-                    ));
-                }
-                let case = &runner.corpus.cases[i];
-                let result = handle.block_on(runner.run_case(case));
-                let verdict = match &result.outcome {
-                    Outcome::Passed => Ok(Completion::Completed),
-                    Outcome::Ignored(why) => Ok(Completion::ignored_with(why)),
-                    _ => Err(result.failure_text().into()),
-                };
-                if verdict.is_err() && fail_fast {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                results
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(result);
-                verdict
-            })
-            .with_kind(case.family.as_str()),
-        );
+        trials.push(Trial::ignorable_test(case.trial_name(), move || {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(Completion::ignored_with(
+                    "not run: --fail-fast after a failure",
+                ));
+            }
+            let case = &runner.corpus.cases[i];
+            let result = handle.block_on(runner.run_case(case));
+            let verdict = match &result.outcome {
+                Outcome::Passed => Ok(Completion::Completed),
+                Outcome::Ignored(why) => Ok(Completion::ignored_with(why)),
+                _ => Err(result.failure_text().into()),
+            };
+            if verdict.is_err() && fail_fast {
+                stop.store(true, Ordering::Relaxed);
+            }
+            results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(result);
+            verdict
+        }));
     }
     if trials.is_empty() {
         return usage("the --family/--tag filters select no case");

@@ -101,7 +101,10 @@ fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .expect("readable")
         .map(|e| {
             let p = e.expect("entry").path();
-            (p.display().to_string(), std::fs::read(&p).unwrap_or_default())
+            (
+                p.display().to_string(),
+                std::fs::read(&p).unwrap_or_default(),
+            )
         })
         .collect();
     v.sort();
@@ -127,9 +130,16 @@ fn an_edited_snapshot_fails_with_a_diff_naming_the_case_and_nothing_is_written()
     assert_eq!(out.code, Some(1), "{}", out.all());
     let all = out.all();
     assert!(all.contains("um::get-call-info"), "{all}");
-    assert!(all.contains("-  \"Alerted\"") || all.contains("-      \"Alerted\""), "{all}");
+    assert!(
+        all.contains("-  \"Alerted\"") || all.contains("-      \"Alerted\""),
+        "{all}"
+    );
     assert!(all.contains("\"Connected\""), "{all}");
-    assert_eq!(before, listing(&snaps), "CI=true must never write snapshots");
+    assert_eq!(
+        before,
+        listing(&snaps),
+        "CI=true must never write snapshots"
+    );
     let _ = std::fs::remove_dir_all(&snaps);
 }
 
@@ -138,7 +148,10 @@ fn an_unreachable_target_fails_every_um_case_and_exits_3() {
     let out = run(&["run", "--um", "http://127.0.0.1:1"], &[]);
     assert_eq!(out.code, Some(3), "{}", out.all());
     let all = out.all();
-    assert!(all.contains("um::disconnect") && all.contains("um::get-call-info"), "{all}");
+    assert!(
+        all.contains("um::disconnect") && all.contains("um::get-call-info"),
+        "{all}"
+    );
     assert!(all.contains("target unreachable"), "{all}");
     assert!(!all.contains("panicked"), "{all}");
     // The Graph family had no target: ignored with the reason, never passed.
@@ -235,9 +248,16 @@ fn run_against_serve_in_another_process_passes_both_families() {
 #[test]
 fn graph_only_target_reports_um_cases_as_ignored() {
     let (_serve, base) = serve(&[]);
-    let out = run(&["run", "--graph", &base], &[("CALLCONFORM_GRAPH_TOKEN", "t0ken-value")]);
+    let out = run(
+        &["run", "--graph", &base],
+        &[("CALLCONFORM_GRAPH_TOKEN", "t0ken-value")],
+    );
     assert_eq!(out.code, Some(0), "{}", out.all());
-    assert!(out.stdout.contains("1 passed; 0 failed; 2 ignored"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("1 passed; 0 failed; 2 ignored"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

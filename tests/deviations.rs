@@ -48,18 +48,36 @@ const TABLE: &[(&str, Want)] = &[
     // Graph, real deviations
     ("graph-200-instead-of-204", Fail(GRAPH, "status")),
     ("graph-no-terminating", Fail(GRAPH, "notification-deadline")),
-    ("graph-swapped-notifications", Fail(GRAPH, "notification-order")),
+    (
+        "graph-swapped-notifications",
+        Fail(GRAPH, "notification-order"),
+    ),
     ("graph-terminated-twice", Fail(GRAPH, "nothing-after-last")),
-    ("graph-wrong-resource-url", Fail(GRAPH, "resource-url-names-call")),
+    (
+        "graph-wrong-resource-url",
+        Fail(GRAPH, "resource-url-names-call"),
+    ),
     ("graph-wrong-message", Fail(GRAPH, "snapshot")),
-    ("graph-undocumented-result-info", Fail(GRAPH, "result-info-documented")),
+    (
+        "graph-undocumented-result-info",
+        Fail(GRAPH, "result-info-documented"),
+    ),
     ("graph-result-info-strings", Fail(GRAPH, "result-info-type")),
-    ("graph-no-authorization", Fail(GRAPH, "notification-authorization")),
-    ("graph-late-notifications", Fail(GRAPH, "notification-deadline")),
+    (
+        "graph-no-authorization",
+        Fail(GRAPH, "notification-authorization"),
+    ),
+    (
+        "graph-late-notifications",
+        Fail(GRAPH, "notification-deadline"),
+    ),
     // Graph, equivalent forms
     ("graph-established-first", Pass),
     ("graph-keys-reordered", Pass),
-    ("graph-extra-resource-data", PassWarning("undocumented-fields")),
+    (
+        "graph-extra-resource-data",
+        PassWarning("undocumented-fields"),
+    ),
 ];
 
 const NOTIFY_TOKEN: &str = "deviation-test-notify-token";
@@ -85,7 +103,13 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
         snapshots: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
         ..RunConfig::default()
     };
-    config.targets.insert(Family::Um, Target { base_url: base.clone(), headers: vec![] });
+    config.targets.insert(
+        Family::Um,
+        Target {
+            base_url: base.clone(),
+            headers: vec![],
+        },
+    );
     config.targets.insert(
         Family::Graph,
         Target {
@@ -114,7 +138,11 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
 }
 
 fn family_of(deviation: &str) -> &'static str {
-    if deviation.starts_with("um-") { "um" } else { "graph" }
+    if deviation.starts_with("um-") {
+        "um"
+    } else {
+        "graph"
+    }
 }
 
 fn failing_checks(r: &CaseResult) -> Vec<&'static str> {
@@ -142,7 +170,9 @@ fn verdict_problems(name: &str, want: &Want, results: &[CaseResult]) -> Vec<Stri
                     .filter(|r| r.family == fam)
                     .any(|r| r.warnings().any(|c| c.name == *check));
                 if !warned {
-                    problems.push(format!("{name}: expected a `{check}` warning, none reported"));
+                    problems.push(format!(
+                        "{name}: expected a `{check}` warning, none reported"
+                    ));
                 }
             }
         }
@@ -170,7 +200,10 @@ fn verdict_problems(name: &str, want: &Want, results: &[CaseResult]) -> Vec<Stri
 async fn each_deviation_gets_the_verdict_it_deserves() {
     let listed: Vec<&str> = Deviation::all().iter().map(|d| d.name()).collect();
     for (name, _) in TABLE {
-        assert!(listed.contains(name), "deviation `{name}` is not implemented");
+        assert!(
+            listed.contains(name),
+            "deviation `{name}` is not implemented"
+        );
     }
     for name in &listed {
         assert!(
@@ -195,8 +228,15 @@ async fn each_deviation_gets_the_verdict_it_deserves() {
 async fn an_undocumented_field_fails_under_strict() {
     let d = Deviation::parse("graph-extra-resource-data").expect("listed");
     let results = run_against(vec![d], true).await;
-    let r = results.iter().find(|r| r.name == "graph::delete-call").expect("ran");
-    assert!(failing_checks(r).contains(&"undocumented-fields"), "{}", r.failure_text());
+    let r = results
+        .iter()
+        .find(|r| r.name == "graph::delete-call")
+        .expect("ran");
+    assert!(
+        failing_checks(r).contains(&"undocumented-fields"),
+        "{}",
+        r.failure_text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,14 +245,19 @@ async fn the_conformant_reference_passes_with_no_warnings() {
     assert_eq!(results.len(), 3);
     for r in &results {
         assert_eq!(r.outcome, Outcome::Passed, "{}", r.failure_text());
-        assert!(r.warnings().next().is_none(), "{}: unexpected warning", r.name);
+        assert!(
+            r.warnings().next().is_none(),
+            "{}: unexpected warning",
+            r.name
+        );
         // Every case ran real checks, not just a status.
         let checks: usize = r.steps.iter().map(|s| s.checks.len()).sum();
         assert!(checks >= 3, "{}: only {checks} checks ran", r.name);
-        assert!(r
-            .steps
-            .iter()
-            .flat_map(|s| &s.checks)
-            .all(|c| c.verdict == Verdict::Pass));
+        assert!(
+            r.steps
+                .iter()
+                .flat_map(|s| &s.checks)
+                .all(|c| c.verdict == Verdict::Pass)
+        );
     }
 }

@@ -39,7 +39,10 @@ fn every_snapshot_is_the_canonical_form_of_its_documented_example() {
             checked += 1;
         }
     }
-    assert!(checked >= 4, "expected at least 4 documented bodies, checked {checked}");
+    assert!(
+        checked >= 4,
+        "expected at least 4 documented bodies, checked {checked}"
+    );
 }
 
 #[test]
@@ -52,9 +55,16 @@ fn no_snapshot_is_orphaned() {
         .map(|d| format!("{}.snap", d.snapshot))
         .collect();
     for entry in std::fs::read_dir(root().join("snapshots")).expect("snapshots/ exists") {
-        let name = entry.expect("readable entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("readable entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".snap") {
-            assert!(referenced.contains(&name), "snapshots/{name} is referenced by no case");
+            assert!(
+                referenced.contains(&name),
+                "snapshots/{name} is referenced by no case"
+            );
         }
     }
 }
@@ -65,6 +75,8 @@ fn the_um_snapshots_use_the_corrected_namespace() {
     let text = snapshot::read(&root().join("snapshots/um__get-call-info.snap"))
         .expect("readable")
         .expect("present");
-    assert!(text.contains("{http://schemas.microsoft.com/exchange/services/2006/messages}GetCallInfoResponse"));
+    assert!(text.contains(
+        "{http://schemas.microsoft.com/exchange/services/2006/messages}GetCallInfoResponse"
+    ));
     assert!(!text.contains("https://"));
 }

@@ -78,7 +78,10 @@ async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
 async fn serve_one(mut s: TcpStream, kind: Hostile, port: u16) {
     while let Some(req) = read_request(&mut s).await {
         if String::from_utf8_lossy(&req).contains("<PlayOnPhone") {
-            if s.write_all(&xml_response(PLAY_ON_PHONE.as_bytes())).await.is_err() {
+            if s.write_all(&xml_response(PLAY_ON_PHONE.as_bytes()))
+                .await
+                .is_err()
+            {
                 return;
             }
             continue;
@@ -185,12 +188,21 @@ fn opts(um: Option<String>, graph: Option<String>) -> InProcess {
         ..RunConfig::default()
     };
     if let Some(u) = um {
-        config.targets.insert(Family::Um, Target { base_url: u, headers: vec![] });
+        config.targets.insert(
+            Family::Um,
+            Target {
+                base_url: u,
+                headers: vec![],
+            },
+        );
     }
     if let Some(g) = graph {
         config.targets.insert(
             Family::Graph,
-            Target { base_url: g, headers: vec![("Authorization".into(), "Bearer x".into())] },
+            Target {
+                base_url: g,
+                headers: vec![("Authorization".into(), "Bearer x".into())],
+            },
         );
     }
     InProcess {
@@ -208,11 +220,16 @@ fn opts(um: Option<String>, graph: Option<String>) -> InProcess {
 
 async fn run(o: InProcess) -> InProcessRun {
     let (corpus, reasons) = harness::load_default_corpus().expect("cases load");
-    harness::run_in_process(corpus, reasons, o, |_| true).await.expect("run completes")
+    harness::run_in_process(corpus, reasons, o, |_| true)
+        .await
+        .expect("run completes")
 }
 
 fn case<'r>(results: &'r [CaseResult], name: &str) -> &'r CaseResult {
-    results.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{name} did not run"))
+    results
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("{name} did not run"))
 }
 
 fn peak_rss_kib() -> Option<u64> {
@@ -255,7 +272,10 @@ async fn hostile_um_targets_fail_their_cases_clearly_and_quickly() {
         let r = case(&run.results, "um::get-call-info");
         let text = r.failure_text();
         if r.outcome == Outcome::Passed || !text.to_lowercase().contains(&words.to_lowercase()) {
-            problems.push(format!("{kind:?}: expected a failure mentioning `{words}`, got {:?}:\n{text}", r.outcome));
+            problems.push(format!(
+                "{kind:?}: expected a failure mentioning `{words}`, got {:?}:\n{text}",
+                r.outcome
+            ));
         }
         if text.contains("panicked") {
             problems.push(format!("{kind:?}: panic in the failure text:\n{text}"));
@@ -263,12 +283,19 @@ async fn hostile_um_targets_fail_their_cases_clearly_and_quickly() {
         // The Graph family had no target: ignored, not failed, not passed.
         let g = case(&run.results, "graph::delete-call");
         if !matches!(g.outcome, Outcome::Ignored(_)) {
-            problems.push(format!("{kind:?}: graph case should be ignored, got {:?}", g.outcome));
+            problems.push(format!(
+                "{kind:?}: graph case should be ignored, got {:?}",
+                g.outcome
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     // Every hostile run is bounded by the 3 s request timeout, run side by side.
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
     if let Some(kib) = peak_rss_kib() {
         assert!(kib < 256 * 1024, "peak RSS {kib} KiB is over 256 MiB");
     }
@@ -283,17 +310,27 @@ enum GraphHostile {
     UnknownCall,
 }
 
-async fn graph_serve_one(mut s: TcpStream, kind: GraphHostile, callback: Arc<tokio::sync::Mutex<Option<String>>>) {
+async fn graph_serve_one(
+    mut s: TcpStream,
+    kind: GraphHostile,
+    callback: Arc<tokio::sync::Mutex<Option<String>>>,
+) {
     while let Some(req) = read_request(&mut s).await {
         let text = String::from_utf8_lossy(&req).into_owned();
         let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
         if text.starts_with("POST") {
             let cb = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| v.get("callbackUri").and_then(|c| c.as_str()).map(str::to_owned));
+                .and_then(|v| {
+                    v.get("callbackUri")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_owned)
+                });
             *callback.lock().await = cb.clone();
             let id = "11111111-2222-3333-4444-555555555555";
-            let json = format!(r##"{{"@odata.type":"#microsoft.graph.call","id":"{id}","state":"establishing"}}"##);
+            let json = format!(
+                r##"{{"@odata.type":"#microsoft.graph.call","id":"{id}","state":"establishing"}}"##
+            );
             let _ = s
                 .write_all(format!("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}", json.len()).as_bytes())
                 .await;
@@ -304,7 +341,9 @@ async fn graph_serve_one(mut s: TcpStream, kind: GraphHostile, callback: Arc<tok
             }
         } else if text.starts_with("DELETE") {
             let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
-            let Some(cb) = callback.lock().await.clone() else { return };
+            let Some(cb) = callback.lock().await.clone() else {
+                return;
+            };
             let id = "11111111-2222-3333-4444-555555555555";
             match kind {
                 GraphHostile::Flood => {
@@ -314,15 +353,31 @@ async fn graph_serve_one(mut s: TcpStream, kind: GraphHostile, callback: Arc<tok
                     let _ = notify(&cb, id, "terminating", 1, 8 * 1024 * 1024).await;
                 }
                 GraphHostile::UnknownCall => {
-                    let _ = notify(&cb, "99999999-0000-0000-0000-000000000000", "terminating", 1, 0).await;
+                    let _ = notify(
+                        &cb,
+                        "99999999-0000-0000-0000-000000000000",
+                        "terminating",
+                        1,
+                        0,
+                    )
+                    .await;
                 }
             }
         }
     }
 }
 
-async fn notify(cb: &str, id: &str, state: &str, times: usize, pad: usize) -> Result<(), reqwest::Error> {
-    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
+async fn notify(
+    cb: &str,
+    id: &str,
+    state: &str,
+    times: usize,
+    pad: usize,
+) -> Result<(), reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()?;
     let body = serde_json::json!({
         "@odata.type": "#microsoft.graph.commsNotifications",
         "value": [{
@@ -376,7 +431,10 @@ async fn hostile_notifications_fail_the_case_and_are_reported() {
         let r = case(&run.results, "graph::delete-call");
         let failing: Vec<&str> = r.failed_checks().map(|(_, c)| c.name).collect();
         if !failing.contains(&check) {
-            problems.push(format!("{kind:?}: expected `{check}` to fail, got {failing:?}\n{}", r.failure_text()));
+            problems.push(format!(
+                "{kind:?}: expected `{check}` to fail, got {failing:?}\n{}",
+                r.failure_text()
+            ));
         }
         let summary = run.listener.expect("a listener ran");
         match kind {
@@ -391,7 +449,11 @@ async fn hostile_notifications_fail_the_case_and_are_reported() {
                 }
             }
             GraphHostile::UnknownCall => {
-                if !summary.unrouted.iter().any(|(id, _)| id.as_deref() == Some("99999999-0000-0000-0000-000000000000")) {
+                if !summary
+                    .unrouted
+                    .iter()
+                    .any(|(id, _)| id.as_deref() == Some("99999999-0000-0000-0000-000000000000"))
+                {
                     problems.push(format!("UnknownCall: not reported: {:?}", summary.unrouted));
                 }
             }
@@ -403,7 +465,11 @@ async fn hostile_notifications_fail_the_case_and_are_reported() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
     if let Some(kib) = peak_rss_kib() {
         assert!(kib < 256 * 1024, "peak RSS {kib} KiB is over 256 MiB");
     }
@@ -411,10 +477,20 @@ async fn hostile_notifications_fail_the_case_and_are_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_notification_is_refused_and_reported() {
-    let l = callconform::listener::Listener::start(ListenerConfig::default()).await.expect("listener");
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let l = callconform::listener::Listener::start(ListenerConfig::default())
+        .await
+        .expect("listener");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let forged = format!("http://{}/callbacks/not-the-token", l.addr);
-    let resp = client.post(&forged).body("{}").send().await.expect("answered");
+    let resp = client
+        .post(&forged)
+        .body("{}")
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(resp.status().as_u16(), 403);
     let good = client
         .post(l.callback_url())
@@ -429,5 +505,9 @@ async fn a_forged_notification_is_refused_and_reported() {
     assert_eq!(s.refused[0].status, 403);
     assert!(!s.refused[0].path.is_empty());
     // Nobody waited for call `abc`: reported, not dropped.
-    assert!(s.unrouted.iter().any(|(id, _)| id.as_deref() == Some("abc")));
+    assert!(
+        s.unrouted
+            .iter()
+            .any(|(id, _)| id.as_deref() == Some("abc"))
+    );
 }
