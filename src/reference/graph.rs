@@ -420,6 +420,13 @@ async fn after_create(state: &State, call: CallRef, _guard: OwnedMutexGuard<()>)
         order.reverse();
     }
     for s in order {
+        // The resource reaches `established` before the bot hears of it, so a GET made after
+        // that notification arrives never sees a stale state.
+        if s == "established"
+            && let Some(c) = lock(&state.graph).calls.get_mut(&call.id)
+        {
+            c.resource.insert("state".into(), json!("established"));
+        }
         let body = notification(
             state,
             &call,
@@ -427,9 +434,6 @@ async fn after_create(state: &State, call: CallRef, _guard: OwnedMutexGuard<()>)
             vec![call_type(), ("state", J::Str(s.into()))],
         );
         deliver(state, &call.callback, body).await;
-    }
-    if let Some(c) = lock(&state.graph).calls.get_mut(&call.id) {
-        c.resource.insert("state".into(), json!("established"));
     }
 }
 

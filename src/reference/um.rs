@@ -880,7 +880,11 @@ mod tests {
         }
         let v12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>"#;
         assert_eq!(parse_envelope(v12).err(), Some(ParseError::VersionMismatch));
-        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let deep = format!(
+            "<s:Envelope xmlns:s=\"{SOAP_NS}\"><s:Body>{}{}</s:Body></s:Envelope>",
+            "<a>".repeat(100_000),
+            "</a>".repeat(100_000)
+        );
         assert!(parse_envelope(&deep).is_err());
     }
 
