@@ -934,3 +934,99 @@ async fn dropping_running_stops_the_server() {
     })
     .await;
 }
+
+/// What one UM call's GetCallInfo + Disconnect look like from the outside.
+async fn um_observation(deviations: Vec<Deviation>) -> Vec<(StatusCode, String, String)> {
+    let t = target(deviations).await;
+    let base = t.base_url();
+    let id = play_on_phone(&base, UM_PATH).await;
+    let mut out = Vec::new();
+    for op in ["GetCallInfo", "Disconnect"] {
+        let r = call_op(&base, UM_PATH, op, &id).await;
+        out.push((r.status, r.content_type, r.body));
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_um_deviation_changes_the_responses() {
+    bounded(async {
+        let baseline = um_observation(vec![]).await;
+        assert_eq!(baseline[0].2, GET_CALL_INFO_DOC);
+        assert_eq!(baseline[1].2, DISCONNECT_DOC);
+        for &d in Deviation::all()
+            .iter()
+            .filter(|d| d.name().starts_with("um-"))
+        {
+            let seen = um_observation(vec![d]).await;
+            assert_ne!(seen[0], baseline[0], "{d} left GetCallInfo unchanged");
+            if d != Deviation::UmMissingEventCause
+                && d != Deviation::UmWrongCallState
+                && d != Deviation::UmChildrenSwapped
+            {
+                assert_ne!(seen[1], baseline[1], "{d} left Disconnect unchanged");
+            }
+            if d.expect_pass() {
+                // Equivalent forms keep status, content type and the element content.
+                assert_eq!(seen[0].0, StatusCode::OK);
+                assert_eq!(seen[0].1, baseline[0].1);
+                assert!(
+                    seen[0].2.contains("Connected") && seen[0].2.contains("None"),
+                    "{d}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
+/// DELETE status plus every notification (Authorization, body with the call id masked)
+/// for one create → delete round.
+async fn graph_observation(
+    deviations: Vec<Deviation>,
+) -> (StatusCode, Vec<(Option<String>, String)>) {
+    let t = target(deviations).await;
+    let base = t.base_url();
+    let (callback, mut rx) = receiver().await;
+    let (id, _) = create_call(&base, "/communications", &callback).await;
+    let mut notes = vec![next(&mut rx).await, next(&mut rx).await];
+    let r = client()
+        .delete(format!("{base}/communications/calls/{id}"))
+        .bearer_auth("x")
+        .send()
+        .await
+        .expect("delete");
+    let status = r.status();
+    while let Ok(Some(n)) = tokio::time::timeout(Duration::from_millis(400), rx.recv()).await {
+        notes.push(n);
+        if notes.len() > 10 {
+            break;
+        }
+    }
+    let masked = notes
+        .into_iter()
+        .map(|n| (n.authorization, n.body.replace(&id, "{id}")))
+        .collect();
+    (status, masked)
+}
+
+#[tokio::test]
+async fn every_graph_deviation_changes_the_exchange() {
+    bounded(async {
+        let baseline = graph_observation(vec![]).await;
+        assert_eq!(baseline.0, StatusCode::NO_CONTENT);
+        assert_eq!(baseline.1.len(), 4);
+        let mut set = tokio::task::JoinSet::new();
+        for &d in Deviation::all()
+            .iter()
+            .filter(|d| d.name().starts_with("graph-") && **d != Deviation::GraphLateNotifications)
+        {
+            set.spawn(async move { (d, graph_observation(vec![d]).await) });
+        }
+        while let Some(res) = set.join_next().await {
+            let (d, seen) = res.expect("task");
+            assert_ne!(seen, baseline, "{d} changed nothing observable");
+        }
+    })
+    .await;
+}

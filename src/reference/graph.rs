@@ -544,6 +544,9 @@ fn notification(
 
 /// POSTs one notification; failures are logged briefly (never the token) and dropped.
 async fn deliver(state: &State, url: &str, body: String) {
+    let Ok(_permit) = state.deliveries.acquire().await else {
+        return;
+    };
     let mut rb = state
         .notifier
         .post(url)

@@ -86,6 +86,8 @@ impl Drop for Running {
 
 /// At most this many connections are served at once; further ones wait in the backlog.
 const MAX_CONNECTIONS: usize = 256;
+/// Notification POSTs in flight at once, across all calls.
+const MAX_DELIVERIES: usize = 64;
 /// Clients must send their request head within this time (slowloris guard).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -97,6 +99,8 @@ pub(crate) struct State {
     pub(crate) graph: Mutex<graph::GraphState>,
     /// One client for all notification POSTs (connection reuse, one place for the policy).
     pub(crate) notifier: reqwest::Client,
+    /// Bounds concurrent notification POSTs so a flood of calls cannot open unbounded sockets.
+    pub(crate) deliveries: Semaphore,
     stop: watch::Receiver<bool>,
 }
 
@@ -130,6 +134,7 @@ pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<Running>
         um: Mutex::new(um::UmState::default()),
         graph: Mutex::new(graph::GraphState::default()),
         notifier,
+        deliveries: Semaphore::new(MAX_DELIVERIES),
         stop: rx,
     });
     tokio::spawn(accept_loop(listener, state));

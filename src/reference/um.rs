@@ -110,6 +110,13 @@ pub(crate) async fn handle(state: &State, req: Request<Incoming>) -> Resp {
     }
 }
 
+/// `text/xml`, optionally followed by parameters (`; charset=utf-8`), as Exchange accepts.
+fn is_text_xml(v: &str) -> bool {
+    let v = v.trim_start().to_ascii_lowercase();
+    v.strip_prefix("text/xml")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(';') || rest.starts_with(' '))
+}
+
 fn wants_wsdl(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
         q.split('&').any(|p| {
@@ -125,7 +132,7 @@ async fn post(state: &State, req: Request<Incoming>) -> Resp {
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/xml"));
+        .is_some_and(is_text_xml);
     if !ct_ok {
         return fault(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -886,6 +893,15 @@ mod tests {
             "</a>".repeat(100_000)
         );
         assert!(parse_envelope(&deep).is_err());
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_text_xml("text/xml"));
+        assert!(is_text_xml("Text/XML; charset=utf-8"));
+        assert!(is_text_xml("text/xml ;charset=utf-8"));
+        assert!(!is_text_xml("text/xmlish"));
+        assert!(!is_text_xml("application/soap+xml"));
     }
 
     #[test]
