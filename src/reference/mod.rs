@@ -11,7 +11,7 @@ mod http;
 mod um;
 mod wsdl;
 
-pub use deviation::Deviation;
+pub use deviation::{Deviation, Family};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -65,9 +65,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// `http://<addr>`, the prefix for both families' paths.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
+    /// Stops the server now (same as dropping it, but reads better at call sites).
     pub fn shutdown(mut self) {
         self.stop_now();
     }
