@@ -265,7 +265,10 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let (line, col) = line_col(text, span.start);
-            format!("line {line}, column {col}: {msg}")
+            // The offending source line names the field even when serde's message does not.
+            let src = text.lines().nth(line - 1).unwrap_or("").trim();
+            let src: String = src.chars().take(80).collect();
+            format!("line {line}, column {col}: {msg} (at `{src}`)")
         }
         None => msg,
     }

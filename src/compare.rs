@@ -168,10 +168,13 @@ pub fn unified_diff(
     expected_label: &str,
     actual_label: &str,
 ) -> String {
+    // Both sides end in exactly one newline, so the last line never differs by that alone.
+    let expected = format!("{}\n", expected.trim_end_matches('\n'));
+    let actual = format!("{}\n", actual.trim_end_matches('\n'));
     let diff = TextDiff::configure()
         .algorithm(similar::Algorithm::Patience)
         .timeout(std::time::Duration::from_millis(500))
-        .diff_lines(expected, actual);
+        .diff_lines(&expected, &actual);
     let mut out = format!("--- {expected_label}\n+++ {actual_label}\n");
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
         out.push_str(&format!("{}\n", hunk.header()));
@@ -206,6 +209,15 @@ mod tests {
         assert_eq!(c.verdict, Verdict::Fail);
         assert!(c.detail.contains("-\"c\""), "{}", c.detail);
         assert!(c.detail.contains("+\"d\""), "{}", c.detail);
+        assert_eq!(
+            c.detail
+                .lines()
+                .filter(|l| l.starts_with(['-', '+']))
+                .count(),
+            4,
+            "{}",
+            c.detail
+        );
         assert_eq!(exact("s", "x", "a\n", "a").verdict, Verdict::Pass);
     }
 
