@@ -53,6 +53,8 @@ pub struct Received {
     pub body: Bytes,
     pub json: Result<serde_json::Value, String>,
     pub call_id: Option<String>,
+    /// The case tag of the callbackUri it was POSTed to (`/callbacks/<token>/<tag>`).
+    pub tag: Option<String>,
 }
 
 impl Received {
@@ -207,6 +209,30 @@ impl Listener {
         &self.callback_url
     }
 
+    /// A callbackUri for one case: notifications POSTed there can be traced back to the case
+    /// even when their resourceUrl names the wrong call.
+    pub fn callback_url_for(&self, tag: &str) -> String {
+        format!("{}/{}", self.callback_url, sanitize_tag(tag))
+    }
+
+    /// Notifications POSTed to a case's callbackUri that went to a call nobody waits for
+    /// (or named no call): what a case looks at when its notifications never came.
+    pub fn unclaimed_for(&self, tag: &str) -> Vec<Received> {
+        let tag = sanitize_tag(tag);
+        let st = lock(&self.state);
+        let mut out: Vec<Received> = st
+            .mailboxes
+            .iter()
+            .filter(|(id, _)| !st.claimed.contains(*id))
+            .flat_map(|(_, m)| m.items.iter())
+            .chain(st.unrouted.iter())
+            .filter(|r| r.tag.as_deref() == Some(tag.as_str()))
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| r.seq);
+        out
+    }
+
     /// The run's secret, for redaction.
     pub fn token(&self) -> &str {
         &self.token
@@ -327,7 +353,14 @@ impl Shared {
                 format!("{} is not POST", req.method()),
             );
         }
-        if !constant_time_eq(path.as_bytes(), self.path.as_bytes()) {
+        let (base, tag) = match path.get(self.path.len()..) {
+            Some(rest) if rest.starts_with('/') => (&path[..self.path.len()], Some(&rest[1..])),
+            _ => (path.as_str(), None),
+        };
+        let tag = tag
+            .filter(|t| !t.is_empty() && *t == sanitize_tag(t))
+            .map(str::to_owned);
+        if !constant_time_eq(base.as_bytes(), self.path.as_bytes()) {
             return self.refuse(
                 &path,
                 StatusCode::FORBIDDEN,
@@ -388,6 +421,7 @@ impl Shared {
             body,
             json,
             call_id: call_id.clone(),
+            tag,
         };
         match call_id {
             Some(id) => {
@@ -411,6 +445,20 @@ impl Shared {
         }
         reply(StatusCode::ACCEPTED, "")
     }
+}
+
+/// Case tags in callback paths: letters, digits, `-`, `_` and `.` only.
+pub fn sanitize_tag(tag: &str) -> String {
+    tag.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '.'
+            }
+        })
+        .take(100)
+        .collect()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

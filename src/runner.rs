@@ -159,7 +159,10 @@ impl Runner {
         vars.extend(case.file.vars.clone());
         vars.extend(self.config.vars.clone());
         if let Some(l) = &self.listener {
-            vars.insert("callback_url".into(), l.callback_url().to_owned());
+            vars.insert(
+                "callback_url".into(),
+                l.callback_url_for(&case.trial_name()),
+            );
         }
         vars
     }
@@ -502,6 +505,30 @@ impl Runner {
             timeout,
         );
         sr.checks.extend(seq_checks);
+        let missing: Vec<&str> = step
+            .notifications
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| m.is_none())
+            .map(|(e, _)| e.state.as_str())
+            .collect();
+        if !missing.is_empty() {
+            // Sent to this case's callbackUri but naming another call: the resourceUrl is wrong.
+            for r in listener.unclaimed_for(&st.case.trial_name()) {
+                if r.state().is_some_and(|s| missing.contains(&s)) {
+                    sr.checks.push(Check::fail(
+                        "resource-url-names-call",
+                        &protocol::subject(&subject, r.state().unwrap_or("?")),
+                        format!(
+                            "Expected: a resourceUrl naming call [call_id]\nActual:   {} (POSTed to this case's callbackUri)",
+                            r.call_id
+                                .as_deref()
+                                .map_or("no call id".into(), |c| format!("call `{c}`"))
+                        ),
+                    ));
+                }
+            }
+        }
         let rules = protocol::Rules {
             call_id: &call_id,
             reasons: &self.reasons,
