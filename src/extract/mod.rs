@@ -148,6 +148,13 @@ struct Input {
     display: String,
 }
 
+/// A candidate and the page line it came from.
+struct Found {
+    candidate: build::Candidate,
+    display: String,
+    line: usize,
+}
+
 /// A case after its locale copies were merged.
 struct Merged {
     family: Family,
@@ -168,7 +175,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     let mut report = ExtractReport::default();
 
     // Pages → candidates, in input order.
-    let mut groups: Vec<(String, Vec<(build::Candidate, String, usize)>)> = Vec::new();
+    let mut groups: Vec<Vec<Found>> = Vec::new();
     let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut reasons: Vec<EndReason> = Vec::new();
     for input in &inputs {
@@ -189,10 +196,14 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                     *n += 1;
                     c.key = format!("{}|{n}", c.key);
                     let g = *group_of.entry(c.key.clone()).or_insert_with(|| {
-                        groups.push((c.key.clone(), Vec::new()));
+                        groups.push(Vec::new());
                         groups.len() - 1
                     });
-                    groups[g].1.push((c, input.display.clone(), line));
+                    groups[g].push(Found {
+                        candidate: c,
+                        display: input.display.clone(),
+                        line,
+                    });
                 }
                 Err(reason) => diags.push(Diagnostic::new(
                     &input.display,
@@ -403,20 +414,17 @@ fn read_page(input: &Input, diags: &mut Vec<Diagnostic>) -> Option<String> {
 /// Locale copies of one example become one case listing every source. A copy whose
 /// example differs (an outdated translation) is diagnosed, and the version most copies
 /// agree on is kept (the first one on a tie).
-fn merge(
-    groups: Vec<(String, Vec<(build::Candidate, String, usize)>)>,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Merged> {
+fn merge(groups: Vec<Vec<Found>>, diags: &mut Vec<Diagnostic>) -> Vec<Merged> {
     let mut out = Vec::new();
-    for (_, members) in groups {
+    for members in groups {
         let content = |c: &build::Candidate| {
             let mut f = c.file.clone();
             f.provenance.sources.clear();
             f
         };
         let mut variants: Vec<(CaseFile, Vec<usize>)> = Vec::new();
-        for (i, (c, _, _)) in members.iter().enumerate() {
-            let f = content(c);
+        for (i, m) in members.iter().enumerate() {
+            let f = content(&m.candidate);
             match variants.iter_mut().find(|(v, _)| *v == f) {
                 Some((_, idx)) => idx.push(i),
                 None => variants.push((f, vec![i])),
@@ -429,16 +437,19 @@ fn merge(
         let Some((mut file, keep)) = variants.get(best).cloned() else {
             continue;
         };
-        let (first, display, line) = &members[keep[0]];
+        let Found {
+            candidate: first,
+            display,
+            line,
+        } = &members[keep[0]];
         for (v, (_, idx)) in variants.iter().enumerate() {
             if v == best {
                 continue;
             }
             for &i in idx {
-                let (_, d, l) = &members[i];
                 diags.push(Diagnostic::new(
-                    d,
-                    *l,
+                    &members[i].display,
+                    members[i].line,
                     format!(
                         "example `{}` differs from its copy in {}:{}, which more copies agree with; \
                          this copy is not extracted",
@@ -449,7 +460,7 @@ fn merge(
         }
         file.provenance.sources = keep
             .iter()
-            .flat_map(|&i| members[i].0.file.provenance.sources.clone())
+            .flat_map(|&i| members[i].candidate.file.provenance.sources.clone())
             .collect();
         out.push(Merged {
             family: first.family,
@@ -473,16 +484,12 @@ fn settle_names(cases: Vec<Merged>) -> Vec<(String, Merged)> {
     };
     loop {
         let mut count: BTreeMap<(Family, String), usize> = BTreeMap::new();
-        for i in 0..cases.len() {
-            *count
-                .entry((cases[i].family, choice(i, &level)))
-                .or_default() += 1;
+        for (i, c) in cases.iter().enumerate() {
+            *count.entry((c.family, choice(i, &level))).or_default() += 1;
         }
         let mut moved = false;
-        for i in 0..cases.len() {
-            if count[&(cases[i].family, choice(i, &level))] > 1
-                && level[i] + 1 < cases[i].names.len()
-            {
+        for (i, c) in cases.iter().enumerate() {
+            if count[&(c.family, choice(i, &level))] > 1 && level[i] + 1 < c.names.len() {
                 level[i] += 1;
                 moved = true;
             }
