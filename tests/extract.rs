@@ -26,8 +26,26 @@ fn seeds() -> Option<PathBuf> {
 }
 
 /// A fresh project root in the temp dir, holding the hand-written files `extract` reads
-/// (the errata table) and must leave alone (the family files).
-fn project(tag: &str) -> PathBuf {
+/// (the errata table) and must leave alone (the family files). Removed when the test
+/// passes; kept for a look when it fails.
+struct Project(PathBuf);
+
+impl std::ops::Deref for Project {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn project(tag: &str) -> Project {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "callconform-extract-{tag}-{}-{}",
@@ -39,6 +57,16 @@ fn project(tag: &str) -> PathBuf {
         let to = dir.join("cases").join(f);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(root().join("cases").join(f), &to).unwrap();
+    }
+    Project(dir)
+}
+
+/// Writes `pages` (name, text) into `<project>/pages/` and returns that folder.
+fn pages(out: &Path, pages: &[(&str, String)]) -> PathBuf {
+    let dir = out.join("pages");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in pages {
+        std::fs::write(dir.join(name), text).unwrap();
     }
     dir
 }
@@ -394,9 +422,82 @@ fn missing_path_is_an_error() {
     let out = project("missing");
     let e = run(&ExtractOptions {
         paths: vec![out.join("no-such-dir")],
-        out: out.clone(),
+        out: out.to_path_buf(),
         check: false,
     })
     .unwrap_err();
     assert!(e.contains("no-such-dir"), "{e}");
+}
+
+#[test]
+fn a_locale_copy_that_differs_is_reported_not_merged() {
+    let Some(seeds) = seeds() else { return };
+    let out = project("differs");
+    let read = |f: &str| std::fs::read_to_string(seeds.join(f)).unwrap();
+    let stale = read("002_fcd962cb5789d78a.txt").replace("<CallId>MDlk", "<CallId>XXlk");
+    let dir = pages(
+        &out,
+        &[
+            ("a.md", read("000_54b079c3edd63350.txt")),
+            ("b.md", stale),
+            ("c.md", read("001_7b4c2bf261bff03e.txt")),
+        ],
+    );
+    let r = extract(&[dir.clone()], &out, false);
+    let diags = page_diagnostics(&r);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(
+        diags[0].starts_with(&format!(
+            "{}:33: example `Disconnect` differs",
+            dir.join("b.md").display()
+        )),
+        "{diags:#?}"
+    );
+    let case = read_case(&out, "cases/um/disconnect.toml");
+    let files: Vec<_> = case
+        .provenance
+        .sources
+        .iter()
+        .map(|s| s.file.as_str())
+        .collect();
+    assert_eq!(files, ["a.md", "c.md"]);
+}
+
+#[test]
+fn v1_and_beta_copies_of_one_example_get_distinct_names() {
+    let Some(seeds) = seeds() else { return };
+    let out = project("versions");
+    let beta = std::fs::read_to_string(seeds.join("003_1385f6fcc58fa6b6.txt")).unwrap();
+    let v1 = beta.replace("microsoft.com/beta/", "microsoft.com/v1.0/");
+    let dir = pages(
+        &out,
+        &[("beta-call-delete.md", beta), ("v1.0-call-delete.md", v1)],
+    );
+    let r = extract(&[dir], &out, false);
+    assert!(page_diagnostics(&r).is_empty(), "{r}");
+    let beta = read_case(&out, "cases/graph/delete-call-beta.toml");
+    let v1 = read_case(&out, "cases/graph/delete-call-v1-0.toml");
+    assert_eq!(beta.steps[0].path, v1.steps[0].path);
+    assert!(v1.provenance.documented_url.unwrap().contains("/v1.0/"));
+    assert_eq!(
+        beta.steps[0].notifications[0].snapshot.as_deref(),
+        Some("graph__delete-call-beta__terminating")
+    );
+    // Both copies list the same end reasons once.
+    let reasons = load_end_reasons(&out.join("cases/graph/_end-reasons.toml")).unwrap();
+    assert_eq!(reasons.len(), 29);
+    assert!(reasons[0].source.starts_with("beta-call-delete.md:"));
+}
+
+#[test]
+fn a_documented_soap_fault_expects_500() {
+    let out = project("fault");
+    let request = std::fs::read_to_string(fixtures().join("good/play-on-phone.md")).unwrap();
+    let fault = "\n## Fault\n\n```xml\n<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <soap:Body>\n    <soap:Fault>\n      <faultcode>a:InvalidCallIdException</faultcode>\n    </soap:Fault>\n  </soap:Body>\n</soap:Envelope>\n```\n";
+    let cut = request.find("## Successful").unwrap();
+    let dir = pages(&out, &[("fault.md", format!("{}{fault}", &request[..cut]))]);
+    let r = extract(&[dir], &out, false);
+    assert!(page_diagnostics(&r).is_empty(), "{r}");
+    let case = read_case(&out, "cases/um/play-on-phone.toml");
+    assert_eq!(case.steps[0].expect.status, 500);
 }

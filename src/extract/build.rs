@@ -24,6 +24,8 @@ pub struct Rules {
     pub content_type: Option<&'static str>,
     /// UM pages never print the HTTP status or content type of a response.
     pub status: Option<u16>,
+    /// The status of a documented SOAP fault (SOAP 1.1 answers faults with 500).
+    pub fault_status: Option<u16>,
     pub response_content_type: Option<&'static str>,
 }
 
@@ -36,6 +38,7 @@ pub const RULES: [Rules; 2] = [
         path: Some("{{um_endpoint}}"),
         content_type: Some("text/xml; charset=utf-8"),
         status: Some(200),
+        fault_status: Some(500),
         response_content_type: Some("text/xml"),
     },
     Rules {
@@ -46,6 +49,7 @@ pub const RULES: [Rules; 2] = [
         path: None,
         content_type: None,
         status: None,
+        fault_status: None,
         response_content_type: None,
     },
 ];
@@ -107,6 +111,10 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
         .response
         .map(|i| &page.blocks[i])
         .ok_or("request with no response")?;
+    let fault = http::soap_root(&resp.text)
+        .map_err(|e| format!("response at line {}: {e}", resp.line))?
+        == "Fault";
+    let status = if fault { r.fault_status } else { r.status };
     let mut vars = BTreeMap::new();
     let mut placeholders = Vec::new();
     let mut body = req.text.clone();
@@ -130,7 +138,7 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
         headers,
         body: Some(body),
         expect: Expect {
-            status: r.status.unwrap_or(200),
+            status: status.unwrap_or(200),
             content_type: r.response_content_type.map(str::to_string),
             body: BodyKind::Xml,
             snapshot: Some(String::new()),
@@ -261,14 +269,19 @@ fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
     let setup = vars
         .contains_key("call_id")
         .then(|| r.call_id_setup.to_string());
-    // `delete-call` first; `delete-call-1` when a page has several; the API version
-    // when v1.0 and beta print the same example.
+    // `delete-call` first; with the API version when v1.0 and beta print the same
+    // example; `delete-call-1` when one page has several.
     let version = url
         .split('/')
         .find(|s| *s == "v1.0" || *s == "beta")
         .map(|v| v.replace('.', "-"));
-    let mut names = vec![strip_ordinal(&example).to_string(), example.clone()];
-    if let Some(v) = version {
+    let stripped = strip_ordinal(&example).to_string();
+    let mut names = vec![stripped.clone()];
+    if let Some(v) = &version {
+        names.push(format!("{stripped}-{v}"));
+    }
+    names.push(example.clone());
+    if let Some(v) = &version {
         names.push(format!("{example}-{v}"));
     }
     names.dedup();

@@ -78,6 +78,8 @@ fn role(b: &Block) -> Role {
             },
         },
         Annot::None if b.lang == "xml" => match soap_name(b) {
+            // A fault answers the request before it.
+            Some(root) if root == "Fault" => Role::Response { names: Vec::new() },
             Some(root) => match root.strip_suffix("Response") {
                 Some(op) if !op.is_empty() => Role::Response {
                     names: vec![op.to_string()],
