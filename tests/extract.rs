@@ -443,7 +443,7 @@ fn a_locale_copy_that_differs_is_reported_not_merged() {
             ("c.md", read("001_7b4c2bf261bff03e.txt")),
         ],
     );
-    let r = extract(&[dir.clone()], &out, false);
+    let r = extract(std::slice::from_ref(&dir), &out, false);
     let diags = page_diagnostics(&r);
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert!(
