@@ -31,10 +31,15 @@ impl Selector {
                 if name.is_empty() {
                     return Err(format!("selector `{s}` names no header"));
                 }
-                Ok(Selector::Header { name: name.into(), last_segment })
+                Ok(Selector::Header {
+                    name: name.into(),
+                    last_segment,
+                })
             }
             "xpath" | "json" => Err(format!("selector `{s}`: the path must start with `/`")),
-            other => Err(format!("unknown selector kind `{other}:` (use xpath:, json: or header:)")),
+            other => Err(format!(
+                "unknown selector kind `{other}:` (use xpath:, json: or header:)"
+            )),
         }
     }
 
@@ -61,7 +66,11 @@ impl Selector {
                     .header(name)
                     .ok_or_else(|| format!("no `{name}` header"))?;
                 if *last_segment {
-                    let trimmed = v.split(['?', '#']).next().unwrap_or("").trim_end_matches('/');
+                    let trimmed = v
+                        .split(['?', '#'])
+                        .next()
+                        .unwrap_or("")
+                        .trim_end_matches('/');
                     match trimmed.rsplit('/').next() {
                         Some(seg) if !seg.is_empty() => Ok(seg.to_owned()),
                         _ => Err(format!("`{name}` header has no path segment")),
@@ -92,10 +101,16 @@ mod tests {
 
     #[test]
     fn parses_the_three_kinds() {
-        assert_eq!(Selector::parse("json:/id").unwrap(), Selector::Json("/id".into()));
+        assert_eq!(
+            Selector::parse("json:/id").unwrap(),
+            Selector::Json("/id".into())
+        );
         assert_eq!(
             Selector::parse("header:Location#last-segment").unwrap(),
-            Selector::Header { name: "Location".into(), last_segment: true }
+            Selector::Header {
+                name: "Location".into(),
+                last_segment: true
+            }
         );
         assert!(Selector::parse("xpath:Envelope").is_err());
         assert!(Selector::parse("css:.x").is_err());

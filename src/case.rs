@@ -275,7 +275,12 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, col)
 }
 
@@ -342,7 +347,9 @@ fn validate_case(file: &CaseFile) -> Result<(), String> {
     }
     for p in &file.placeholders {
         if !valid_var_name(p) {
-            return Err(format!("field `placeholders`: `{p}` is not a variable name"));
+            return Err(format!(
+                "field `placeholders`: `{p}` is not a variable name"
+            ));
         }
     }
     Ok(())
@@ -381,7 +388,8 @@ fn validate_step(step: &Step) -> Result<(), String> {
             return Err(format!("field `capture.{var}`: give at least one selector"));
         }
         for s in sels {
-            crate::capture::Selector::parse(s).map_err(|e| format!("field `capture.{var}`: {e}"))?;
+            crate::capture::Selector::parse(s)
+                .map_err(|e| format!("field `capture.{var}`: {e}"))?;
         }
     }
     Ok(())

@@ -8,10 +8,16 @@
 pub mod canon;
 pub mod capture;
 pub mod case;
+pub mod compare;
 pub mod errata;
 pub mod extract;
+pub mod harness;
+pub mod listener;
+pub mod protocol;
 pub mod reference;
+pub mod report;
 pub mod request;
 pub mod response;
+pub mod runner;
 pub mod snapshot;
 pub mod template;

@@ -1,1 +1,109 @@
-fn main() {}
+//! The `callconform` command: `run` the conformance suite, `serve` the reference target,
+//! `extract` cases from documentation pages.
+
+use callconform::harness::{self, RunArgs};
+use callconform::reference::{self, Deviation};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "callconform",
+    version,
+    about = "Conformance harness for call-control web APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the cases (against the embedded reference target unless --um/--graph is given).
+    /// Accepts libtest filters and flags: `callconform run um:: --exact`, `--list`, `--format json`.
+    Run(Box<RunArgs>),
+    /// Serve the reference target (UM SOAP and Graph calls) until interrupted.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Break documented behaviour on purpose (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME...]")]
+    deviate: Vec<String>,
+    /// List the deviations and exit.
+    #[arg(long)]
+    list_deviations: bool,
+    /// Bearer token Graph requests must carry (default: any bearer token).
+    #[arg(long, env = "CALLCONFORM_SERVE_TOKEN", hide_env_values = true)]
+    accept_token: Option<String>,
+    /// Bearer token sent on notifications.
+    #[arg(long, env = "CALLCONFORM_NOTIFY_TOKEN", hide_env_values = true)]
+    notify_token: Option<String>,
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    if args.list_deviations {
+        for d in Deviation::all() {
+            println!("{:<32} {}", d.name(), d.about());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut deviations = Vec::new();
+    for name in &args.deviate {
+        match Deviation::parse(name) {
+            Ok(d) => deviations.push(d),
+            Err(e) => {
+                eprintln!("error: {e} (see --list-deviations)");
+                return ExitCode::from(harness::exit::USAGE);
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(harness::exit::USAGE);
+        }
+    };
+    let mut config = reference::Config {
+        deviations,
+        accept_token: args.accept_token,
+        ..reference::Config::default()
+    };
+    if let Some(t) = args.notify_token {
+        config.notify_token = t;
+    }
+    runtime.block_on(async move {
+        match reference::start(args.addr, config).await {
+            Ok(running) => {
+                eprintln!(
+                    "callconform reference target on {} (UM: /EWS/UM2007Legacy.asmx, /UnifiedMessaging/Service.asmx; Graph: /communications/calls)",
+                    running.base_url()
+                );
+                let _ = tokio::signal::ctrl_c().await;
+                running.shutdown();
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot bind {}: {e}", args.addr);
+                ExitCode::from(harness::exit::USAGE)
+            }
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => harness::run(*args),
+        Command::Serve(args) => serve(args),
+    }
+}

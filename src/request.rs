@@ -31,7 +31,10 @@ impl std::fmt::Display for TransportError {
             TransportError::Unreachable(m) => write!(f, "target unreachable: {m}"),
             TransportError::Timeout(m) => write!(f, "timed out: {m}"),
             TransportError::TooLarge { limit } => {
-                write!(f, "response body exceeds the {limit} byte cap; reading stopped")
+                write!(
+                    f,
+                    "response body exceeds the {limit} byte cap; reading stopped"
+                )
             }
             TransportError::Redirect { status, location } => write!(
                 f,
@@ -42,7 +45,8 @@ impl std::fmt::Display for TransportError {
     }
 }
 
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send + 'a>>;
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send + 'a>>;
 
 pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, req: &'a PreparedRequest) -> SendFuture<'a>;
@@ -97,8 +101,8 @@ impl HttpTransport {
             }
         }
         if let Some(pem) = &opts.client_identity_pem {
-            let id = reqwest::Identity::from_pem(pem)
-                .map_err(|e| format!("client certificate: {e}"))?;
+            let id =
+                reqwest::Identity::from_pem(pem).map_err(|e| format!("client certificate: {e}"))?;
             b = b.identity(id);
         }
         if opts.insecure {
@@ -124,7 +128,12 @@ impl HttpTransport {
         let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         if (300..400).contains(&status) {
             let location = resp
@@ -145,7 +154,12 @@ impl HttpTransport {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response::new(status, headers, Bytes::from(body), started.elapsed()))
+        Ok(Response::new(
+            status,
+            headers,
+            Bytes::from(body),
+            started.elapsed(),
+        ))
     }
 }
 

@@ -18,7 +18,12 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn new(status: u16, headers: Vec<(String, String)>, body: Bytes, elapsed: Duration) -> Self {
+    pub fn new(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        elapsed: Duration,
+    ) -> Self {
         Response {
             status,
             headers,
@@ -39,8 +44,13 @@ impl Response {
 
     /// The media type without parameters, lower-cased (`text/xml`).
     pub fn media_type(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 
     pub fn xml(&self) -> Result<&canon::xml::Element, &CanonError> {

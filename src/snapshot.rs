@@ -20,10 +20,12 @@ pub fn read(path: &Path) -> Result<Option<String>, String> {
     }
     let snap = insta::Snapshot::from_file(path)
         .map_err(|e| format!("{}: not a readable insta snapshot: {e}", path.display()))?;
-    let text = snap
-        .contents()
-        .as_text()
-        .ok_or_else(|| format!("{}: binary snapshot where text was expected", path.display()))?;
+    let text = snap.contents().as_text().ok_or_else(|| {
+        format!(
+            "{}: binary snapshot where text was expected",
+            path.display()
+        )
+    })?;
     Ok(Some(text.to_string()))
 }
 
@@ -173,7 +175,10 @@ pub fn canonical_documented(
         Part::Response
     };
     let owned = documented_placeholders(file);
-    let placeholders: Vec<(&str, &str)> = owned.iter().map(|(v, n)| (v.as_str(), n.as_str())).collect();
+    let placeholders: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(v, n)| (v.as_str(), n.as_str()))
+        .collect();
     let text = if as_printed {
         doc.text.to_owned()
     } else {
@@ -255,7 +260,11 @@ mod tests {
     fn rendered_file_reads_back_through_insta() {
         let dir = std::env::temp_dir().join(format!("callconform-snap-rt-{}", std::process::id()));
         let p = path(&dir, "um__x");
-        write_atomic(&p, &render_file("cases/um/x.toml", "um::x: a: b", "line 1\n  line \"2\"\n")).unwrap();
+        write_atomic(
+            &p,
+            &render_file("cases/um/x.toml", "um::x: a: b", "line 1\n  line \"2\"\n"),
+        )
+        .unwrap();
         assert_eq!(read(&p).unwrap().as_deref(), Some("line 1\n  line \"2\""));
         std::fs::remove_dir_all(&dir).unwrap();
     }

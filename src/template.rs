@@ -48,7 +48,11 @@ pub fn render(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
         let name = after[..end].trim();
         match vars.get(name) {
             Some(v) => out.push_str(v),
-            None => return Err(format!("variable `{name}` has no value (give it with --var {name}=...)")),
+            None => {
+                return Err(format!(
+                    "variable `{name}` has no value (give it with --var {name}=...)"
+                ));
+            }
         }
         rest = &after[end + 2..];
     }
@@ -64,7 +68,10 @@ mod tests {
     fn renders_and_reports_missing() {
         let mut vars = BTreeMap::new();
         vars.insert("call_id".to_string(), "abc".to_string());
-        assert_eq!(render("/calls/{{call_id}}/x", &vars).unwrap(), "/calls/abc/x");
+        assert_eq!(
+            render("/calls/{{call_id}}/x", &vars).unwrap(),
+            "/calls/abc/x"
+        );
         let err = render("{{nope}}", &vars).unwrap_err();
         assert!(err.contains("`nope`"), "{err}");
         assert!(check("{{ok}} {{bad").is_err());

@@ -5,12 +5,18 @@ use serde_json::Value;
 
 /// Strict JSON from the wire, within the limits.
 pub fn parse(_input: &[u8], _limits: &Limits) -> Result<Value, CanonError> {
-    Err(CanonError { message: "json canonicaliser not written yet".into(), offset: None })
+    Err(CanonError {
+        message: "json canonicaliser not written yet".into(),
+        offset: None,
+    })
 }
 
 /// JSON as documentation prints it: trailing commas before `}`/`]` are tolerated.
 pub fn parse_documented(_input: &str) -> Result<Value, CanonError> {
-    Err(CanonError { message: "json canonicaliser not written yet".into(), offset: None })
+    Err(CanonError {
+        message: "json canonicaliser not written yet".into(),
+        offset: None,
+    })
 }
 
 /// Sorted keys, two-space indent, trailing newline.

@@ -20,7 +20,10 @@ pub enum Node {
 
 /// Parses and canonicalises a document.
 pub fn canonicalize(_input: &[u8], _limits: &Limits) -> Result<Element, CanonError> {
-    Err(CanonError { message: "xml canonicaliser not written yet".into(), offset: None })
+    Err(CanonError {
+        message: "xml canonicaliser not written yet".into(),
+        offset: None,
+    })
 }
 
 /// One node per line, indented by depth, so a line diff points at the node.

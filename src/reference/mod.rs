@@ -54,5 +54,8 @@ pub async fn start(addr: SocketAddr, _config: Config) -> std::io::Result<Running
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, _rx) = tokio::sync::oneshot::channel();
-    Ok(Running { addr, stop: Some(tx) })
+    Ok(Running {
+        addr,
+        stop: Some(tx),
+    })
 }

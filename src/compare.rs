@@ -1,0 +1,236 @@
+//! Stage 5: comparison. Every check has a name, so a failure says which documented rule
+//! broke; verdicts are plain data that the reporters render.
+
+use serde::Serialize;
+use similar::{ChangeTag, TextDiff};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Reported, but only fails the case under `--strict` (undocumented extra fields).
+    Warn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Stable name of the rule (`status`, `snapshot`, `notification-order`, ...).
+    pub name: &'static str,
+    /// What it was applied to: a step, or `step › notification`.
+    pub subject: String,
+    pub verdict: Verdict,
+    /// Expected/actual or a diff; empty on pass.
+    pub detail: String,
+}
+
+impl Check {
+    pub fn pass(name: &'static str, subject: &str) -> Check {
+        Check {
+            name,
+            subject: subject.to_owned(),
+            verdict: Verdict::Pass,
+            detail: String::new(),
+        }
+    }
+    pub fn fail(name: &'static str, subject: &str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            subject: subject.to_owned(),
+            verdict: Verdict::Fail,
+            detail: detail.into(),
+        }
+    }
+    pub fn warn(name: &'static str, subject: &str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            subject: subject.to_owned(),
+            verdict: Verdict::Warn,
+            detail: detail.into(),
+        }
+    }
+    pub fn from_bool(
+        name: &'static str,
+        subject: &str,
+        ok: bool,
+        detail: impl FnOnce() -> String,
+    ) -> Check {
+        if ok {
+            Check::pass(name, subject)
+        } else {
+            Check::fail(name, subject, detail())
+        }
+    }
+}
+
+pub fn status(subject: &str, expected: u16, actual: u16) -> Check {
+    Check::from_bool("status", subject, expected == actual, || {
+        format!("Expected: {expected}\nActual:   {actual}")
+    })
+}
+
+/// Media types compare case-insensitively without parameters (`text/xml; charset=utf-8`
+/// matches `text/xml`).
+pub fn content_type(subject: &str, expected: &str, actual: Option<&str>) -> Check {
+    let want = expected
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match actual {
+        Some(got) if got == want => Check::pass("content-type", subject),
+        Some(got) => Check::fail(
+            "content-type",
+            subject,
+            format!("Expected: {want}\nActual:   {got}"),
+        ),
+        None => Check::fail(
+            "content-type",
+            subject,
+            format!("Expected: {want}\nActual:   no Content-Type header"),
+        ),
+    }
+}
+
+pub fn empty_body(subject: &str, body: &[u8]) -> Check {
+    Check::from_bool("empty-body", subject, body.is_empty(), || {
+        format!(
+            "Expected: no body\nActual:   {} bytes: {}",
+            body.len(),
+            crate::response::preview(body, 300)
+        )
+    })
+}
+
+/// Exact comparison of canonical text (SOAP envelopes are closed contracts).
+pub fn exact(subject: &str, snapshot_label: &str, expected: &str, actual: &str) -> Check {
+    if expected.trim_end() == actual.trim_end() {
+        Check::pass("snapshot", subject)
+    } else {
+        Check::fail(
+            "snapshot",
+            subject,
+            unified_diff(expected, actual, snapshot_label, "actual"),
+        )
+    }
+}
+
+/// Documented fields must be present with the documented values; undocumented extras are
+/// a warning (commsNotification is an open type), or a failure under `--strict`.
+pub fn json_subset(
+    subject: &str,
+    snapshot_label: &str,
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    strict: bool,
+) -> Vec<Check> {
+    let report = crate::canon::json::subset(expected, actual);
+    let mut out = Vec::new();
+    if report.mismatches.is_empty() {
+        out.push(Check::pass("snapshot", subject));
+    } else {
+        let mut detail = String::new();
+        for (ptr, want, got) in &report.mismatches {
+            match got {
+                Some(g) => detail.push_str(&format!("{ptr}: expected {want}, got {g}\n")),
+                None => detail.push_str(&format!("{ptr}: expected {want}, missing\n")),
+            }
+        }
+        detail.push('\n');
+        detail.push_str(&unified_diff(
+            &crate::canon::json::render(expected),
+            &crate::canon::json::render(actual),
+            snapshot_label,
+            "actual",
+        ));
+        out.push(Check::fail("snapshot", subject, detail));
+    }
+    if !report.extra.is_empty() {
+        let detail = format!("undocumented fields: {}", report.extra.join(", "));
+        out.push(if strict {
+            Check::fail(
+                "undocumented-fields",
+                subject,
+                detail + " (failing: --strict)",
+            )
+        } else {
+            Check::warn("undocumented-fields", subject, detail)
+        });
+    }
+    out
+}
+
+/// A unified diff with a little context, in the `--- expected / +++ actual` shape.
+pub fn unified_diff(
+    expected: &str,
+    actual: &str,
+    expected_label: &str,
+    actual_label: &str,
+) -> String {
+    let diff = TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .timeout(std::time::Duration::from_millis(500))
+        .diff_lines(expected, actual);
+    let mut out = format!("--- {expected_label}\n+++ {actual_label}\n");
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        out.push_str(&format!("{}\n", hunk.header()));
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                ChangeTag::Delete => '-',
+                ChangeTag::Insert => '+',
+                ChangeTag::Equal => ' ',
+            };
+            out.push(sign);
+            out.push_str(change.value());
+            if change.missing_newline() {
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_fails_with_a_diff_naming_the_line() {
+        let c = exact(
+            "s",
+            "snapshots/x.snap",
+            "a\n  b\n\"c\"\n",
+            "a\n  b\n\"d\"\n",
+        );
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("-\"c\""), "{}", c.detail);
+        assert!(c.detail.contains("+\"d\""), "{}", c.detail);
+        assert_eq!(exact("s", "x", "a\n", "a").verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn content_type_ignores_parameters_but_not_type() {
+        assert_eq!(
+            content_type("s", "text/xml", Some("text/xml")).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            content_type("s", "text/xml; charset=utf-8", Some("text/xml")).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            content_type("s", "text/xml", Some("application/json")).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(content_type("s", "text/xml", None).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn status_and_empty_body_fail_when_they_should() {
+        assert_eq!(status("s", 204, 200).verdict, Verdict::Fail);
+        assert_eq!(status("s", 204, 204).verdict, Verdict::Pass);
+        assert_eq!(empty_body("s", b"x").verdict, Verdict::Fail);
+        assert_eq!(empty_body("s", b"").verdict, Verdict::Pass);
+    }
+}

@@ -1,0 +1,431 @@
+//! The webhook listener: receives the notifications a Graph target POSTs to the callbackUri
+//! the harness handed out, and routes them to the waiting case by the call id in
+//! `resourceUrl`. Nothing is dropped silently: refused POSTs, notifications for no known
+//! call and overflow are all kept (bounded) for the report.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, watch};
+
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// Loopback unless the user asks otherwise (`--listen`).
+    pub bind: SocketAddr,
+    /// Public base URL the target should use (`--callback-url`); default `http://<bind>`.
+    pub public_base: Option<String>,
+    pub max_body: usize,
+    /// Notifications kept per call; more are counted as overflow.
+    pub max_per_call: usize,
+    /// Refused or unroutable POSTs kept for the report; more are counted.
+    pub max_kept: usize,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_base: None,
+            max_body: 64 * 1024,
+            max_per_call: 64,
+            max_kept: 256,
+        }
+    }
+}
+
+/// One POST that reached the listener.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Arrival order across the whole run.
+    pub seq: u64,
+    pub at: Instant,
+    pub path: String,
+    /// The raw `Authorization` header, if any (kept only to be checked, never printed).
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+    pub json: Result<serde_json::Value, String>,
+    pub call_id: Option<String>,
+}
+
+impl Received {
+    /// `resourceData.state` of the first entry, the notification's name in the docs.
+    pub fn state(&self) -> Option<&str> {
+        self.json
+            .as_ref()
+            .ok()?
+            .pointer("/value/0/resourceData/state")?
+            .as_str()
+    }
+}
+
+/// A POST the listener answered with an error, for the report.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub at: Instant,
+    pub path: String,
+    pub status: u16,
+    pub reason: String,
+}
+
+#[derive(Default)]
+struct Mailbox {
+    items: Vec<Received>,
+    overflow: u64,
+    tx: Option<watch::Sender<usize>>,
+}
+
+impl Mailbox {
+    fn sender(&mut self) -> &watch::Sender<usize> {
+        self.tx.get_or_insert_with(|| watch::channel(0).0)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    mailboxes: HashMap<String, Mailbox>,
+    claimed: std::collections::HashSet<String>,
+    refused: Vec<Refused>,
+    refused_overflow: u64,
+    unrouted: Vec<Received>,
+    unrouted_overflow: u64,
+}
+
+/// What the run report says about the listener.
+#[derive(Debug, Clone, Default)]
+pub struct ListenerSummary {
+    pub refused: Vec<Refused>,
+    pub refused_overflow: u64,
+    /// Notifications whose resourceUrl named no call, or a call no case ever waited for.
+    pub unrouted: Vec<(Option<String>, String)>,
+    pub unrouted_overflow: u64,
+    /// Notifications past the per-call cap.
+    pub overflow: u64,
+}
+
+pub struct Listener {
+    pub addr: SocketAddr,
+    callback_url: String,
+    token: String,
+    state: Arc<Mutex<State>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 24];
+    if getrandom::fill(&mut b).is_err() {
+        // No OS randomness: still unique per run, though guessable; say so loudly.
+        eprintln!("warning: no OS randomness; the callback token is weak");
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The call id a `resourceUrl` names: the segment after `/calls/`.
+pub fn call_id_of(resource_url: &str) -> Option<&str> {
+    let idx = resource_url.rfind("/calls/")?;
+    let rest = &resource_url[idx + "/calls/".len()..];
+    let id = rest.split(['/', '?', '#']).next()?;
+    (!id.is_empty()).then_some(id)
+}
+
+impl Listener {
+    pub async fn start(config: ListenerConfig) -> std::io::Result<Listener> {
+        let tcp = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = tcp.local_addr()?;
+        let token = random_token();
+        let base = config
+            .public_base
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let callback_url = format!("{}/callbacks/{token}", base.trim_end_matches('/'));
+        let state = Arc::new(Mutex::new(State::default()));
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let shared = Arc::new(Shared {
+            state: state.clone(),
+            path: format!("/callbacks/{token}"),
+            config,
+        });
+        let permits = Arc::new(Semaphore::new(256));
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = &mut stop_rx => break,
+                    a = tcp.accept() => a,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, std::convert::Infallible>(shared.handle(req).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(5))
+                        .serve_connection(TokioIo::new(stream), svc);
+                    // A connection that stalls forever is cut after a minute.
+                    let _ = tokio::time::timeout(Duration::from_secs(60), conn).await;
+                    drop(permit);
+                });
+            }
+        });
+        Ok(Listener {
+            addr,
+            callback_url,
+            token,
+            state,
+            stop: Some(stop_tx),
+        })
+    }
+
+    /// The callbackUri to hand to targets; it carries the run's secret token.
+    pub fn callback_url(&self) -> &str {
+        &self.callback_url
+    }
+
+    /// The run's secret, for redaction.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Waits until `count` notifications after `cursor` have arrived for `call_id`, or the
+    /// deadline passes; returns what arrived (possibly fewer). Never blocks past `deadline`.
+    pub async fn wait(
+        &self,
+        call_id: &str,
+        cursor: usize,
+        count: usize,
+        deadline: tokio::time::Instant,
+    ) -> Vec<Received> {
+        let mut rx = {
+            let mut st = lock(&self.state);
+            st.claimed.insert(call_id.to_owned());
+            st.mailboxes
+                .entry(call_id.to_owned())
+                .or_default()
+                .sender()
+                .subscribe()
+        };
+        loop {
+            let have = *rx.borrow_and_update();
+            if have >= cursor + count {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => break,
+            }
+        }
+        let st = lock(&self.state);
+        st.mailboxes
+            .get(call_id)
+            .map(|m| m.items.iter().skip(cursor).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every notification received so far for a call (for the quiet period after the last one).
+    pub fn received(&self, call_id: &str) -> Vec<Received> {
+        let st = lock(&self.state);
+        st.mailboxes
+            .get(call_id)
+            .map(|m| m.items.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn summary(&self) -> ListenerSummary {
+        let st = lock(&self.state);
+        let mut unrouted: Vec<(Option<String>, String)> = st
+            .unrouted
+            .iter()
+            .map(|r| (r.call_id.clone(), crate::response::preview(&r.body, 200)))
+            .collect();
+        let mut overflow = 0;
+        for (id, mb) in &st.mailboxes {
+            overflow += mb.overflow;
+            if !st.claimed.contains(id) {
+                for r in &mb.items {
+                    unrouted.push((Some(id.clone()), crate::response::preview(&r.body, 200)));
+                }
+            }
+        }
+        ListenerSummary {
+            refused: st.refused.clone(),
+            refused_overflow: st.refused_overflow,
+            unrouted,
+            unrouted_overflow: st.unrouted_overflow,
+            overflow,
+        }
+    }
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A panic while holding the lock cannot leave State inconsistent (plain pushes).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Shared {
+    state: Arc<Mutex<State>>,
+    path: String,
+    config: ListenerConfig,
+}
+
+type Body = Full<Bytes>;
+
+fn reply(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *r.status_mut() = status;
+    r
+}
+
+impl Shared {
+    fn refuse(&self, path: &str, status: StatusCode, reason: String) -> Response<Body> {
+        let mut st = lock(&self.state);
+        if st.refused.len() < self.config.max_kept {
+            st.refused.push(Refused {
+                at: Instant::now(),
+                // The path of a forged POST may hold a guessed token: keep it short.
+                path: path.chars().take(80).collect(),
+                status: status.as_u16(),
+                reason: reason.clone(),
+            });
+        } else {
+            st.refused_overflow += 1;
+        }
+        reply(status, &reason)
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let path = req.uri().path().to_owned();
+        if req.method() != hyper::Method::POST {
+            return self.refuse(
+                &path,
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not POST", req.method()),
+            );
+        }
+        if !constant_time_eq(path.as_bytes(), self.path.as_bytes()) {
+            return self.refuse(
+                &path,
+                StatusCode::FORBIDDEN,
+                "POST to a path without the run's callback token".into(),
+            );
+        }
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        let authorization = header("authorization");
+        let content_type = header("content-type");
+        let limited = Limited::new(req.into_body(), self.config.max_body);
+        let body = match tokio::time::timeout(Duration::from_secs(10), limited.collect()).await {
+            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Err(e)) => {
+                let too_big = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
+                return if too_big {
+                    self.refuse(
+                        &path,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "notification body over the {} byte cap",
+                            self.config.max_body
+                        ),
+                    )
+                } else {
+                    self.refuse(&path, StatusCode::BAD_REQUEST, format!("body: {e}"))
+                };
+            }
+            Err(_) => {
+                return self.refuse(
+                    &path,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "notification body not received within 10 s".into(),
+                );
+            }
+        };
+        let json = serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| e.to_string());
+        let call_id = json
+            .as_ref()
+            .ok()
+            .and_then(|v| v.pointer("/value/0/resourceUrl"))
+            .and_then(|v| v.as_str())
+            .and_then(call_id_of)
+            .map(str::to_owned);
+        let mut st = lock(&self.state);
+        st.seq += 1;
+        let rec = Received {
+            seq: st.seq,
+            at: Instant::now(),
+            path,
+            authorization,
+            content_type,
+            body,
+            json,
+            call_id: call_id.clone(),
+        };
+        match call_id {
+            Some(id) => {
+                let max = self.config.max_per_call;
+                let mb = st.mailboxes.entry(id).or_default();
+                if mb.items.len() < max {
+                    mb.items.push(rec);
+                    let n = mb.items.len();
+                    mb.sender().send_replace(n);
+                } else {
+                    mb.overflow += 1;
+                }
+            }
+            None => {
+                if st.unrouted.len() < self.config.max_kept {
+                    st.unrouted.push(rec);
+                } else {
+                    st.unrouted_overflow += 1;
+                }
+            }
+        }
+        reply(StatusCode::ACCEPTED, "")
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_id_from_resource_url() {
+        assert_eq!(call_id_of("/communications/calls/abc"), Some("abc"));
+        assert_eq!(call_id_of("/app/calls/abc/operations/x"), Some("abc"));
+        assert_eq!(call_id_of("/communications/calls/"), None);
+        assert_eq!(call_id_of("/nothing"), None);
+    }
+}

@@ -1,0 +1,584 @@
+//! Runs one case: set-up steps (status and captures only), then the documented steps with
+//! every check, producing a [`CaseResult`]. Data flows one way; nothing here prints.
+
+use crate::canon;
+use crate::case::{BodyKind, Case, Corpus, Family, Step};
+use crate::compare::{self, Check};
+use crate::errata::Part;
+use crate::listener::{Listener, Received};
+use crate::protocol::{self, EndReasons};
+use crate::report::{CaseResult, Outcome, RequestRecord, StepResult};
+use crate::request::{PreparedRequest, Transport, TransportError};
+use crate::response::Response;
+use crate::snapshot::{self, Update};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where one family's cases go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base_url: String,
+    /// Added to every request of the family (authentication); values are secrets.
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub targets: BTreeMap<Family, Target>,
+    /// Families not run, with the reason shown as "ignored".
+    pub skipped: BTreeMap<Family, String>,
+    /// `--var` overrides (over documented defaults, under captures).
+    pub vars: BTreeMap<String, String>,
+    pub snapshots: PathBuf,
+    pub update: Update,
+    pub as_printed: bool,
+    pub strict: bool,
+    pub notification_timeout: Duration,
+    /// Quiet period after the last expected notification, to catch extra ones.
+    pub settle: Duration,
+    pub expected_notify_token: Option<String>,
+    /// Values redacted from every output.
+    pub secrets: Vec<String>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            targets: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            vars: BTreeMap::new(),
+            snapshots: PathBuf::from("snapshots"),
+            update: Update::Never,
+            as_printed: false,
+            strict: false,
+            notification_timeout: Duration::from_secs(5),
+            settle: Duration::from_millis(250),
+            expected_notify_token: None,
+            secrets: Vec::new(),
+        }
+    }
+}
+
+pub struct Runner {
+    pub corpus: Arc<Corpus>,
+    pub config: RunConfig,
+    pub transport: Arc<dyn Transport>,
+    pub listener: Option<Arc<Listener>>,
+    pub reasons: EndReasons,
+}
+
+/// The variable notifications are routed by: the call a Graph step acts on.
+const ROUTING_VAR: &str = "call_id";
+
+struct CaseState<'c> {
+    case: &'c Case,
+    vars: BTreeMap<String, String>,
+    /// Notifications already consumed, per call id.
+    cursors: HashMap<String, usize>,
+}
+
+impl Runner {
+    pub async fn run_case(&self, case: &Case) -> CaseResult {
+        let started = Instant::now();
+        let mut result = CaseResult {
+            name: case.trial_name(),
+            family: case.family.to_string(),
+            file: rel(&self.corpus.root, &case.path),
+            operation: case
+                .file
+                .provenance
+                .api_name
+                .clone()
+                .unwrap_or_else(|| case.file.provenance.example.clone()),
+            tags: case.file.tags.clone(),
+            outcome: Outcome::Passed,
+            steps: Vec::new(),
+            duration: Duration::ZERO,
+        };
+        let Some(target) = self.config.targets.get(&case.family) else {
+            let why = self
+                .config
+                .skipped
+                .get(&case.family)
+                .cloned()
+                .unwrap_or_else(|| format!("no target for the {} family", case.family));
+            result.outcome = Outcome::Ignored(why);
+            return result;
+        };
+        let mut state = CaseState {
+            case,
+            vars: self.initial_vars(case),
+            cursors: HashMap::new(),
+        };
+        let setup_steps = self
+            .corpus
+            .setup_for(case)
+            .map(|s| s.steps.as_slice())
+            .unwrap_or(&[]);
+        let all = setup_steps
+            .iter()
+            .map(|s| (s, true))
+            .chain(case.file.steps.iter().map(|s| (s, false)));
+        for (step, is_setup) in all {
+            let (sr, transport_err) = self.run_step(&mut state, target, step, is_setup).await;
+            let failed = sr.failed();
+            result.steps.push(sr);
+            if let Some(e) = transport_err {
+                result.outcome = match e {
+                    TransportError::Unreachable(m) => Outcome::Unreachable(m),
+                    _ => Outcome::Failed,
+                };
+                break;
+            }
+            if failed {
+                result.outcome = Outcome::Failed;
+                if is_setup {
+                    break; // later steps need what the set-up should have captured
+                }
+            }
+        }
+        if let Some(e) = result.steps.iter().find_map(|s| s.error.as_ref())
+            && result.outcome == Outcome::Failed
+            && e.starts_with("cannot render")
+        {
+            result.outcome = Outcome::Error(e.clone());
+        }
+        result.duration = started.elapsed();
+        redact_result(&mut result, &self.config.secrets);
+        result
+    }
+
+    fn initial_vars(&self, case: &Case) -> BTreeMap<String, String> {
+        let mut vars = self
+            .corpus
+            .family_vars(case.family)
+            .cloned()
+            .unwrap_or_default();
+        vars.extend(case.file.vars.clone());
+        vars.extend(self.config.vars.clone());
+        if let Some(l) = &self.listener {
+            vars.insert("callback_url".into(), l.callback_url().to_owned());
+        }
+        vars
+    }
+
+    async fn run_step(
+        &self,
+        st: &mut CaseState<'_>,
+        target: &Target,
+        step: &Step,
+        is_setup: bool,
+    ) -> (StepResult, Option<TransportError>) {
+        let mut sr = StepResult::new(&step.name, is_setup);
+        let req = match self.prepare(st, target, step) {
+            Ok(r) => r,
+            Err(e) => {
+                sr.error = Some(format!("cannot render the request: {e}"));
+                return (sr, None);
+            }
+        };
+        sr.request = Some(RequestRecord {
+            method: req.method.clone(),
+            url: req.url.clone(),
+            headers: req.headers.clone(),
+            body: req.body.clone(),
+        });
+        let resp = match self.transport.send(&req).await {
+            Ok(r) => r,
+            Err(e) => {
+                sr.error = Some(e.to_string());
+                return (sr, Some(e));
+            }
+        };
+        sr.status = Some(resp.status);
+        sr.content_type = resp.header("content-type").map(str::to_owned);
+        sr.elapsed = resp.elapsed;
+        let subject = if is_setup {
+            format!("set-up `{}`", step.name)
+        } else {
+            format!("`{}`", step.name)
+        };
+        sr.checks
+            .push(compare::status(&subject, step.expect.status, resp.status));
+        if let Some(ct) = &step.expect.content_type {
+            sr.checks.push(compare::content_type(
+                &subject,
+                ct,
+                resp.media_type().as_deref(),
+            ));
+        }
+        if !is_setup {
+            self.check_body(st, step, &subject, &resp, &mut sr);
+        }
+        for (var, selectors) in &step.capture {
+            match crate::capture::capture(selectors, &resp) {
+                Ok(v) => {
+                    st.vars.insert(var.clone(), v);
+                }
+                Err(e) => sr.checks.push(Check::fail(
+                    "capture",
+                    &subject,
+                    format!("could not capture `{var}`: {e}"),
+                )),
+            }
+        }
+        if sr.failed() {
+            sr.response_preview = Some(resp.body_preview(2000));
+        }
+        if !step.notifications.is_empty() && !sr.failed() {
+            self.check_notifications(st, step, is_setup, &mut sr).await;
+        }
+        (sr, None)
+    }
+
+    fn prepare(
+        &self,
+        st: &CaseState<'_>,
+        target: &Target,
+        step: &Step,
+    ) -> Result<PreparedRequest, String> {
+        let path = crate::template::render(&step.path, &st.vars)?;
+        let url = format!("{}{}", target.base_url.trim_end_matches('/'), path);
+        let mut headers = Vec::new();
+        for (k, v) in &step.headers {
+            headers.push((k.clone(), crate::template::render(v, &st.vars)?));
+        }
+        headers.extend(target.headers.iter().cloned());
+        let body = match &step.body {
+            Some(b) => {
+                let b = crate::template::render(b, &st.vars)?;
+                let b = if self.config.as_printed {
+                    b
+                } else {
+                    self.corpus
+                        .errata
+                        .apply_text(st.case.family, Part::Request, &b)
+                };
+                // Documentation blocks start on the line after the fence; send them as printed
+                // but without the blank edges a TOML multi-line string adds.
+                Some(b.trim().to_owned())
+            }
+            None => None,
+        };
+        Ok(PreparedRequest {
+            method: step.method.clone(),
+            url,
+            headers,
+            body,
+        })
+    }
+
+    fn placeholders<'v>(&self, st: &'v CaseState<'_>) -> Vec<(&'v str, &'v str)> {
+        st.case
+            .file
+            .placeholders
+            .iter()
+            .filter_map(|p| st.vars.get(p).map(|v| (v.as_str(), p.as_str())))
+            .filter(|(v, _)| !v.is_empty())
+            .collect()
+    }
+
+    /// The expected canonical text: the committed snapshot, or with `--as-printed` the
+    /// canonical form of the documented text without errata.
+    fn expected(&self, st: &CaseState<'_>, snapshot_name: &str) -> Result<Option<String>, String> {
+        if self.config.as_printed {
+            let docs = snapshot::documented(&st.case.file);
+            let doc = docs
+                .iter()
+                .find(|d| d.snapshot == snapshot_name)
+                .ok_or_else(|| format!("no documented body for snapshot `{snapshot_name}`"))?;
+            return snapshot::canonical_documented(
+                st.case.family,
+                &st.case.file,
+                doc,
+                &self.corpus.errata,
+                true,
+            )
+            .map(Some);
+        }
+        snapshot::read(&snapshot::path(&self.config.snapshots, snapshot_name))
+    }
+
+    fn snapshot_label(&self, name: &str) -> String {
+        if self.config.as_printed {
+            format!("documented `{name}` as printed (--as-printed)")
+        } else {
+            format!("snapshots/{name}.snap")
+        }
+    }
+
+    /// Compares one canonical actual body with its snapshot, and writes the snapshot when
+    /// the update mode allows it.
+    fn judge_canonical(
+        &self,
+        st: &CaseState<'_>,
+        snapshot_name: &str,
+        subject: &str,
+        kind: BodyKind,
+        actual: Result<CanonActual, String>,
+        sr: &mut StepResult,
+    ) {
+        let actual = match actual {
+            Ok(a) => a,
+            Err(e) => {
+                sr.checks.push(Check::fail("snapshot", subject, e));
+                return;
+            }
+        };
+        let label = self.snapshot_label(snapshot_name);
+        let expected = match self.expected(st, snapshot_name) {
+            Ok(e) => e,
+            Err(e) => {
+                sr.checks.push(Check::fail("snapshot", subject, e));
+                return;
+            }
+        };
+        let checks = match (&expected, &actual) {
+            (None, _) => vec![Check::fail(
+                "snapshot",
+                subject,
+                format!(
+                    "{label} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation"
+                ),
+            )],
+            (Some(exp), CanonActual::Xml(text)) => vec![compare::exact(subject, &label, exp, text)],
+            (Some(exp), CanonActual::Json(value)) => {
+                match canon::json::parse(exp.as_bytes(), &canon::Limits::default()) {
+                    Ok(exp_v) => {
+                        compare::json_subset(subject, &label, &exp_v, value, self.config.strict)
+                    }
+                    Err(e) => vec![Check::fail(
+                        "snapshot",
+                        subject,
+                        format!("{label} is not JSON: {e}"),
+                    )],
+                }
+            }
+        };
+        let mismatch = checks
+            .iter()
+            .any(|c| c.name == "snapshot" && c.verdict != compare::Verdict::Pass);
+        sr.checks.extend(checks);
+        if mismatch && !self.config.as_printed {
+            let rendered = match &actual {
+                CanonActual::Xml(t) => t.clone(),
+                CanonActual::Json(v) => canon::json::render(v),
+            };
+            let _ = kind;
+            self.write_snapshot(st, snapshot_name, &rendered, sr);
+        }
+    }
+
+    fn write_snapshot(&self, st: &CaseState<'_>, name: &str, contents: &str, sr: &mut StepResult) {
+        let path = snapshot::path(&self.config.snapshots, name);
+        let (target, what) = match self.config.update {
+            Update::Never => return,
+            Update::Always => (path.clone(), "blessed"),
+            Update::Pending => (path.with_extension("snap.new"), "pending"),
+        };
+        let source = rel(&self.corpus.root, &st.case.path);
+        let description = format!(
+            "{}: recorded from the target by `callconform run --bless`",
+            st.case.trial_name()
+        );
+        let text = snapshot::render_file(
+            &source,
+            &description,
+            &redact(contents, &self.config.secrets),
+        );
+        match snapshot::write_atomic(&target, &text) {
+            Ok(()) => sr.written.push(format!("{what}: {}", target.display())),
+            Err(e) => sr.error = Some(format!("cannot write {}: {e}", target.display())),
+        }
+    }
+
+    fn check_body(
+        &self,
+        st: &CaseState<'_>,
+        step: &Step,
+        subject: &str,
+        resp: &Response,
+        sr: &mut StepResult,
+    ) {
+        let Some(snapshot_name) = step.expect.snapshot.as_deref() else {
+            if step.expect.body == BodyKind::Empty {
+                sr.checks.push(compare::empty_body(subject, &resp.body));
+            }
+            return;
+        };
+        let placeholders = self.placeholders(st);
+        let actual = match step.expect.body {
+            BodyKind::Xml => resp
+                .xml()
+                .map(|root| {
+                    let mut root = root.clone();
+                    canon::xml::apply_placeholders(&mut root, &placeholders);
+                    CanonActual::Xml(canon::xml::render(&root))
+                })
+                .map_err(|e| {
+                    format!(
+                        "the response has no canonical XML form: {e}\nbody: {}",
+                        resp.body_preview(500)
+                    )
+                }),
+            BodyKind::Json => resp
+                .json()
+                .map(|v| {
+                    let mut v = v.clone();
+                    canon::json::apply_placeholders(&mut v, &placeholders);
+                    canon::json::redact(&mut v, &step.expect.redact);
+                    CanonActual::Json(v)
+                })
+                .map_err(|e| {
+                    format!(
+                        "the response is not JSON: {e}\nbody: {}",
+                        resp.body_preview(500)
+                    )
+                }),
+            BodyKind::Empty => {
+                sr.checks.push(compare::empty_body(subject, &resp.body));
+                return;
+            }
+            BodyKind::Any => return,
+        };
+        self.judge_canonical(st, snapshot_name, subject, step.expect.body, actual, sr);
+    }
+
+    async fn check_notifications(
+        &self,
+        st: &mut CaseState<'_>,
+        step: &Step,
+        is_setup: bool,
+        sr: &mut StepResult,
+    ) {
+        let subject = if is_setup {
+            format!("set-up `{}`", step.name)
+        } else {
+            format!("`{}`", step.name)
+        };
+        let Some(listener) = &self.listener else {
+            sr.checks.push(Check::fail(
+                "notification-deadline",
+                &subject,
+                "no webhook listener is running, so no notification can be received",
+            ));
+            return;
+        };
+        let Some(call_id) = st.vars.get(ROUTING_VAR).cloned() else {
+            sr.checks.push(Check::fail(
+                "notification-deadline",
+                &subject,
+                format!("no `{ROUTING_VAR}` to route notifications by"),
+            ));
+            return;
+        };
+        let cursor = st.cursors.get(&call_id).copied().unwrap_or(0);
+        let timeout = self.config.notification_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut want = step.notifications.len();
+        let mut got: Vec<Received>;
+        loop {
+            got = listener.wait(&call_id, cursor, want, deadline).await;
+            if protocol::all_matched(&step.notifications, &got)
+                || tokio::time::Instant::now() >= deadline
+            {
+                break;
+            }
+            want = got.len() + 1;
+        }
+        if step.notification_order.is_strict() {
+            // A quiet period: anything that follows the last documented notification is a failure.
+            let settle = tokio::time::Instant::now() + self.config.settle;
+            got = listener.wait(&call_id, cursor, got.len() + 1, settle).await;
+        }
+        st.cursors.insert(call_id.clone(), cursor + got.len());
+        let (seq_checks, matched) = protocol::sequence_checks(
+            &subject,
+            &step.notifications,
+            step.notification_order,
+            &got,
+            timeout,
+        );
+        sr.checks.extend(seq_checks);
+        let rules = protocol::Rules {
+            call_id: &call_id,
+            reasons: &self.reasons,
+            as_printed: self.config.as_printed,
+            expected_token: self.config.expected_notify_token.as_deref(),
+        };
+        let placeholders = self.placeholders(st);
+        for (exp, m) in step.notifications.iter().zip(matched) {
+            let Some(i) = m else { continue };
+            let r = &got[i];
+            let nsubject = protocol::subject(&subject, &exp.name);
+            if is_setup {
+                continue; // set-up checks arrival only
+            }
+            sr.checks
+                .extend(protocol::notification_checks(&nsubject, r, &rules));
+            if let Some(snap) = &exp.snapshot {
+                let actual = r
+                    .json
+                    .as_ref()
+                    .map(|v| {
+                        let mut v = v.clone();
+                        canon::json::apply_placeholders(&mut v, &placeholders);
+                        canon::json::redact(&mut v, &exp.redact);
+                        CanonActual::Json(v)
+                    })
+                    .map_err(|e| format!("the notification is not JSON: {e}"));
+                self.judge_canonical(st, snap, &nsubject, BodyKind::Json, actual, sr);
+            }
+        }
+    }
+}
+
+enum CanonActual {
+    Xml(String),
+    Json(serde_json::Value),
+}
+
+fn redact(text: &str, secrets: &[String]) -> String {
+    crate::report::redact(text, secrets)
+}
+
+fn redact_result(r: &mut CaseResult, secrets: &[String]) {
+    for s in &mut r.steps {
+        if let Some(req) = &mut s.request {
+            req.url = redact(&req.url, secrets);
+            for (k, v) in &mut req.headers {
+                *v = if k.eq_ignore_ascii_case("authorization") {
+                    "[redacted]".into()
+                } else {
+                    redact(v, secrets)
+                };
+            }
+            if let Some(b) = &mut req.body {
+                *b = redact(b, secrets);
+            }
+        }
+        if let Some(p) = &mut s.response_preview {
+            *p = redact(p, secrets);
+        }
+        if let Some(e) = &mut s.error {
+            *e = redact(e, secrets);
+        }
+        for c in &mut s.checks {
+            c.detail = redact(&c.detail, secrets);
+        }
+    }
+    if let Outcome::Unreachable(m) | Outcome::Error(m) = &mut r.outcome {
+        *m = redact(m, secrets);
+    }
+}
+
+/// A path relative to the project root (the parent of `cases/`), with `/` separators.
+pub fn rel(cases_root: &std::path::Path, path: &std::path::Path) -> String {
+    let root = cases_root.parent().unwrap_or(cases_root);
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
