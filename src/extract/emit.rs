@@ -213,3 +213,19 @@ mod tests {
         assert_eq!(key_str("a b"), "\"a b\"");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a page prints, the emitted value reads back as the same string.
+        #[test]
+        fn any_string_round_trips(v in "(\\PC|[\\n\\t\\r'\"\\\\\u{0}-\u{1f}]){0,40}") {
+            let text = format!("k = {}\n", value_str(&v));
+            let back: toml::Table = toml::from_str(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(back["k"].as_str(), Some(v.as_str()));
+        }
+    }
+}

@@ -201,3 +201,108 @@ pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> Vec<Exam
     });
     examples
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::markdown;
+
+    fn run(page: &str) -> (Vec<Example>, Vec<String>) {
+        let mut d = Vec::new();
+        let p = markdown::parse(page, "p.md", &mut d);
+        let ex = pair(&p, "p.md", &mut d);
+        (ex, d.iter().map(|d| d.to_string()).collect())
+    }
+
+    fn block(annotation: &str, lang: &str, body: &str) -> String {
+        format!("<!-- {annotation} -->\n```{lang}\n{body}\n```\n\n")
+    }
+
+    #[test]
+    fn named_response_pairs_by_name_then_unnamed_with_the_last() {
+        let page = [
+            block(r#"{"blockType":"request","name":"a-1"}"#, "http", "GET /a"),
+            block(r#"{"blockType":"request","name":"b-1"}"#, "http", "GET /b"),
+            block(
+                r#"{"blockType":"response","name":["a-1"]}"#,
+                "http",
+                "HTTP/1.1 200 OK",
+            ),
+            block(
+                r#"{"blockType":"response"}"#,
+                "http",
+                "HTTP/1.1 204 No Content",
+            ),
+        ]
+        .concat();
+        let (ex, d) = run(&page);
+        assert!(d.is_empty(), "{d:?}");
+        let pairs: Vec<_> = ex.iter().map(|e| (e.name.as_deref(), e.response)).collect();
+        assert_eq!(pairs, [(Some("a-1"), Some(2)), (Some("b-1"), Some(3))]);
+    }
+
+    #[test]
+    fn a_request_pairs_once() {
+        let page = [
+            block(r#"{"blockType":"request","name":"a"}"#, "http", "GET /a"),
+            block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
+            block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
+        ]
+        .concat();
+        let (ex, d) = run(&page);
+        assert_eq!(ex.len(), 1);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].starts_with("p.md:12: response with no request"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn examples_attach_to_the_request_before_them_with_their_header_block() {
+        let page = [
+            block(r#"{"blockType":"request","name":"a"}"#, "http", "GET /a"),
+            block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
+            "```http\nPOST https://bot.contoso.com/api/calls\nContent-Type: application/json\n```\n\n"
+                .to_string(),
+            block(r#"{"blockType":"example"}"#, "json", "{}"),
+            block(r#"{"blockType":"example"}"#, "http", "POST https://bot/x"),
+            "```json\n{}\n```\n".to_string(),
+        ]
+        .concat();
+        let (ex, d) = run(&page);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            ex[0].notifications,
+            [
+                Notification {
+                    block: 3,
+                    companion: Some(2)
+                },
+                Notification {
+                    block: 4,
+                    companion: Some(5)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn um_pages_pair_by_operation_not_order() {
+        let env = |op: &str| {
+            format!(
+                "```XML\n<soap:Envelope xmlns:soap=\"s\"><soap:Body><{op} xmlns=\"m\"/></soap:Body></soap:Envelope>\n```\n\n"
+            )
+        };
+        let page = [
+            env("GetCallInfo"),
+            env("Disconnect"),
+            env("GetCallInfoResponse"),
+        ]
+        .concat();
+        let (ex, d) = run(&page);
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].name.as_deref(), Some("GetCallInfo"));
+        assert_eq!(d, ["p.md:5: request with no response; not extracted"]);
+    }
+}
