@@ -292,8 +292,21 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         );
     }
 
+    sync(opts, &expected, &unknown_snapshots, &mut report)?;
+    Ok(report)
+}
+
+/// Writes (or with `--check` compares) the expected files, and lists committed files the
+/// pages no longer produce. A snapshot that could not be rendered is neither compared
+/// nor called extra: its diagnostic already says why.
+fn sync(
+    opts: &ExtractOptions,
+    expected: &BTreeMap<PathBuf, String>,
+    unknown: &BTreeSet<PathBuf>,
+    report: &mut ExtractReport,
+) -> Result<(), String> {
     let committed = committed_files(&opts.out);
-    for (rel, text) in &expected {
+    for (rel, text) in expected {
         let path = opts.out.join(rel);
         let old = std::fs::read_to_string(&path).ok();
         if old.as_deref() == Some(text.as_str()) {
@@ -310,7 +323,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         }
     }
     for rel in committed {
-        if expected.contains_key(&rel) || unknown_snapshots.contains(&rel) {
+        if expected.contains_key(&rel) || unknown.contains(&rel) {
             continue;
         }
         if opts.check {
@@ -319,7 +332,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
             report.stale.push(rel);
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The pages under the given paths, each folder's files sorted by relative path so the
