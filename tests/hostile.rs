@@ -144,8 +144,8 @@ async fn hostile_answer(s: &mut TcpStream, kind: Hostile, port: u16) -> std::io:
         Hostile::ResetMidBody => {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<soap:Envelope")
                 .await?;
-            let std = s.set_linger(Some(Duration::ZERO));
-            drop(std);
+            // Zero linger makes the close a TCP reset.
+            let _ = s.set_zero_linger();
             Err(std::io::Error::other("reset"))
         }
         Hostile::NeverAnswers => {

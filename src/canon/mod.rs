@@ -48,3 +48,56 @@ impl std::error::Error for CanonError {}
 /// A runtime value and the name it stands for: `("57dab8b1-…", "call_id")` turns every
 /// occurrence into `[call_id]`, so a live id compares equal to the documented one.
 pub type Placeholder<'a> = (&'a str, &'a str);
+
+/// `s` with every placeholder value replaced by `[name]`, or `None` when none occurs.
+///
+/// One left-to-right pass: where several values match at the same place the longest wins,
+/// and inserted `[name]` text is never searched again. Empty values are ignored.
+pub(crate) fn substitute(s: &str, placeholders: &[Placeholder<'_>]) -> Option<String> {
+    // The common case, nothing to replace, costs one substring search per value.
+    if !placeholders
+        .iter()
+        .any(|(v, _)| !v.is_empty() && s.contains(v))
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    'scan: while !rest.is_empty() {
+        let mut best: Option<&Placeholder<'_>> = None;
+        for p in placeholders {
+            if !p.0.is_empty()
+                && rest.starts_with(p.0)
+                && best.is_none_or(|b| p.0.len() > b.0.len())
+            {
+                best = Some(p);
+            }
+        }
+        if let Some((value, name)) = best {
+            out.push('[');
+            out.push_str(name);
+            out.push(']');
+            rest = &rest[value.len()..];
+            continue 'scan;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::substitute;
+
+    #[test]
+    fn substitute_longest_first_and_no_rescan() {
+        let p = [("ab", "x"), ("abc", "y"), ("x", "z"), ("", "e")];
+        assert_eq!(substitute("abcab-x", &p).as_deref(), Some("[y][x]-[z]"));
+        assert_eq!(substitute("nothing", &p), None);
+        assert_eq!(substitute("é ab é", &p).as_deref(), Some("é [x] é"));
+    }
+}

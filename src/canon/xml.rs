@@ -1,6 +1,21 @@
-//! Canonical XML (STUB: being written; API is fixed).
+//! Canonical XML: a namespace-resolved tree in which prefixes, attribute order, the place
+//! of namespace declarations, comments, processing instructions, the XML declaration and
+//! whitespace between elements no longer matter.
+//!
+//! The form is meant for data-style XML such as SOAP envelopes: text runs are trimmed and
+//! whitespace-only runs are dropped, so it is not suitable for mixed content.
+//!
+//! Hostile input is refused rather than processed: a DOCTYPE (and with it every entity
+//! declaration) is an error, as is any entity reference other than the five predefined
+//! ones, and the size, depth and node count are bounded by [`Limits`].
 
-use super::{CanonError, Limits, Placeholder};
+use super::{CanonError, Limits, Placeholder, substitute};
+use quick_xml::NsReader;
+use quick_xml::XmlVersion;
+use quick_xml::errors::{Error as QxError, IllFormedError};
+use quick_xml::escape::{EscapeError, resolve_predefined_entity};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
 use std::collections::BTreeMap;
 
 /// An element with Clark-notation name `{namespace}local` (or bare `local` when unbound).
@@ -18,23 +33,873 @@ pub enum Node {
     Text(String),
 }
 
+impl Element {
+    /// The name without its namespace: `GetCallInfoResponse` for
+    /// `{http://schemas.microsoft.com/exchange/services/2006/messages}GetCallInfoResponse`.
+    pub fn local_name(&self) -> &str {
+        local_part(&self.name)
+    }
+
+    /// The namespace of the name, if it has one.
+    pub fn namespace(&self) -> Option<&str> {
+        let rest = self.name.strip_prefix('{')?;
+        rest.rfind('}').map(|end| &rest[..end])
+    }
+}
+
+/// The part of a Clark name after the namespace.
+fn local_part(clark: &str) -> &str {
+    if clark.starts_with('{') {
+        match clark.rfind('}') {
+            Some(end) => &clark[end + 1..],
+            None => clark,
+        }
+    } else {
+        clark
+    }
+}
+
+const XSI_TYPE: &str = "{http://www.w3.org/2001/XMLSchema-instance}type";
+
+/// The whitespace characters of XML (not Unicode's wider set: a no-break space is data).
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn err(message: String, offset: Option<u64>) -> CanonError {
+    CanonError { message, offset }
+}
+
 /// Parses and canonicalises a document.
-pub fn canonicalize(_input: &[u8], _limits: &Limits) -> Result<Element, CanonError> {
-    Err(CanonError {
-        message: "xml canonicaliser not written yet".into(),
-        offset: None,
-    })
+pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError> {
+    if input.len() > limits.max_bytes {
+        return Err(err(
+            format!(
+                "XML: body is {} bytes, more than the limit of {} bytes",
+                input.len(),
+                limits.max_bytes
+            ),
+            None,
+        ));
+    }
+    // The slice reader validates UTF-8 piece by piece as it goes, so the input is never
+    // copied or validated twice.
+    let mut reader = NsReader::from_reader(input);
+    {
+        let config = reader.config_mut();
+        config.expand_empty_elements = true;
+        config.check_end_names = true;
+        config.trim_text(false);
+    }
+    let mut b = Builder {
+        limits: *limits,
+        stack: Vec::new(),
+        root: None,
+        text: String::new(),
+        nodes: 0,
+    };
+    loop {
+        let at = reader.buffer_position();
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(e) => return Err(reader_error(e, reader.error_position(), input)),
+        };
+        match event {
+            Event::Start(e) => b.start(&e, reader.resolver(), at)?,
+            Event::Empty(e) => {
+                // Not produced with `expand_empty_elements`, but handled the same way.
+                b.start(&e, reader.resolver(), at)?;
+                b.end(reader.resolver(), at)?;
+            }
+            Event::End(_) => b.end(reader.resolver(), at)?,
+            Event::Text(t) => b.text(&t.xml10_content(), at)?,
+            Event::CData(c) => b.text(&c.xml10_content(), at)?,
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(ch)) => Some(ch),
+                    Ok(None) => None,
+                    Err(e) => {
+                        return Err(err(
+                            format!("XML: bad character reference `&{};`: {e}", &*r),
+                            Some(at),
+                        ));
+                    }
+                };
+                match resolved {
+                    Some(ch) => b.text(ch.encode_utf8(&mut [0u8; 4]), at)?,
+                    None => match resolve_predefined_entity(&r) {
+                        Some(s) => b.text(s, at)?,
+                        None => return Err(unknown_entity(&r, Some(at))),
+                    },
+                }
+            }
+            Event::DocType(_) => {
+                return Err(err(
+                    "XML: DOCTYPE is not allowed (entity expansion is refused)".into(),
+                    Some(at),
+                ));
+            }
+            Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+            Event::Eof => return b.finish(input.len() as u64),
+        }
+    }
+}
+
+fn unknown_entity(name: &str, offset: Option<u64>) -> CanonError {
+    err(
+        format!(
+            "XML: entity reference `&{name};` is not defined (only &lt; &gt; &amp; &apos; &quot; \
+             and character references are allowed)"
+        ),
+        offset,
+    )
+}
+
+/// Turns a quick-xml error into one a user can act on.
+fn reader_error(e: QxError, position: u64, input: &[u8]) -> CanonError {
+    let at = Some(position);
+    match e {
+        QxError::Encoding(_) => {
+            let offset = match std::str::from_utf8(input) {
+                Err(u) => u.valid_up_to() as u64,
+                Ok(_) => position,
+            };
+            err("XML: input is not valid UTF-8".into(), Some(offset))
+        }
+        QxError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => err(
+            format!("XML: end tag `</{found}>` does not match start tag `<{expected}>`"),
+            at,
+        ),
+        QxError::IllFormed(IllFormedError::UnmatchedEndTag(tag)) => err(
+            format!("XML: end tag `</{tag}>` has no matching start tag"),
+            at,
+        ),
+        QxError::Escape(EscapeError::UnrecognizedEntity(_, name)) => unknown_entity(&name, at),
+        QxError::Syntax(s) => err(format!("XML: syntax error: {s}"), at),
+        QxError::IllFormed(i) => err(format!("XML: not well-formed: {i}"), at),
+        QxError::InvalidAttr(a) => err(format!("XML: bad attribute: {a}"), at),
+        other => err(format!("XML: {other}"), at),
+    }
+}
+
+/// Builds the tree from events. Elements under construction live on an explicit stack, so
+/// nothing recurses on the input's depth.
+struct Builder {
+    limits: Limits,
+    stack: Vec<Element>,
+    root: Option<Element>,
+    /// The current text run (Text, CDATA and references joined), leading whitespace
+    /// already skipped. Reused across runs.
+    text: String,
+    nodes: usize,
+}
+
+impl Builder {
+    fn count(&mut self, at: u64) -> Result<(), CanonError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(err(
+                format!(
+                    "XML: more than {} nodes (elements, attributes and text runs)",
+                    self.limits.max_nodes
+                ),
+                Some(at),
+            ));
+        }
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        e: &BytesStart<'_>,
+        resolver: &NamespaceResolver,
+        at: u64,
+    ) -> Result<(), CanonError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(err(
+                format!("XML: nesting deeper than {} levels", self.limits.max_depth),
+                Some(at),
+            ));
+        }
+        if self.stack.is_empty() && self.root.is_some() {
+            return Err(err(
+                format!(
+                    "XML: content after the root element (a second element `<{}>`)",
+                    e.name().as_ref()
+                ),
+                Some(at),
+            ));
+        }
+        self.flush_text(at)?;
+        self.count(at)?;
+        let qname = e.name();
+        let name = clark(resolver.resolve_element(qname).0, qname, at)?;
+        let mut attrs = BTreeMap::new();
+        for attr in e.attributes() {
+            let attr = attr.map_err(|a| err(format!("XML: bad attribute: {a}"), Some(at)))?;
+            if attr.key.as_namespace_binding().is_some() {
+                continue;
+            }
+            self.count(at)?;
+            let key = clark(resolver.resolve_attribute(attr.key).0, attr.key, at)?;
+            let value = attr
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| match e {
+                    QxError::Escape(EscapeError::UnrecognizedEntity(_, name)) => {
+                        unknown_entity(&name, Some(at))
+                    }
+                    other => err(
+                        format!(
+                            "XML: bad value for attribute `{}`: {other}",
+                            attr.key.as_ref()
+                        ),
+                        Some(at),
+                    ),
+                })?;
+            let value = if key == XSI_TYPE {
+                resolve_qname(&value, resolver).unwrap_or_else(|| value.into_owned())
+            } else {
+                value.into_owned()
+            };
+            if attrs.contains_key(&key) {
+                return Err(err(
+                    format!(
+                        "XML: attribute `{key}` appears twice on `<{}>`",
+                        qname.as_ref()
+                    ),
+                    Some(at),
+                ));
+            }
+            attrs.insert(key, value);
+        }
+        self.stack.push(Element {
+            name,
+            attrs,
+            children: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn end(&mut self, resolver: &NamespaceResolver, at: u64) -> Result<(), CanonError> {
+        self.flush_text(at)?;
+        let Some(mut el) = self.stack.pop() else {
+            return Err(err("XML: end tag without a start tag".into(), Some(at)));
+        };
+        // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
+        // with the declarations in scope here (the resolver still has this element's scope).
+        if el.local_name() == "faultcode"
+            && let [Node::Text(t)] = el.children.as_mut_slice()
+            && let Some(resolved) = resolve_qname(t, resolver)
+        {
+            *t = resolved;
+        }
+        match self.stack.last_mut() {
+            Some(parent) => parent.children.push(Node::Element(el)),
+            None => self.root = Some(el),
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, s: &str, at: u64) -> Result<(), CanonError> {
+        if self.stack.is_empty() {
+            if s.chars().all(is_xml_space) {
+                return Ok(());
+            }
+            let place = if self.root.is_some() {
+                "after"
+            } else {
+                "before"
+            };
+            return Err(err(format!("XML: text {place} the root element"), Some(at)));
+        }
+        if self.text.is_empty() {
+            // Leading whitespace of a run is trimmed anyway; skip it without copying.
+            self.text.push_str(s.trim_start_matches(is_xml_space));
+        } else {
+            self.text.push_str(s);
+        }
+        Ok(())
+    }
+
+    fn flush_text(&mut self, at: u64) -> Result<(), CanonError> {
+        if self.text.is_empty() {
+            return Ok(());
+        }
+        let trimmed = self.text.trim_end_matches(is_xml_space);
+        if !trimmed.is_empty() {
+            let node = Node::Text(trimmed.to_owned());
+            self.count(at)?;
+            if let Some(parent) = self.stack.last_mut() {
+                parent.children.push(node);
+            }
+        }
+        self.text.clear();
+        Ok(())
+    }
+
+    fn finish(mut self, end: u64) -> Result<Element, CanonError> {
+        if let Some(open) = self.stack.last() {
+            return Err(err(
+                format!(
+                    "XML: input ends before element `{}` is closed",
+                    open.local_name()
+                ),
+                Some(end),
+            ));
+        }
+        self.root
+            .take()
+            .ok_or_else(|| err("XML: no root element".into(), Some(end)))
+    }
+}
+
+/// `{ns}local` for a resolved name, or the error for a prefix that was never declared.
+fn clark(ns: ResolveResult<'_>, qname: QName<'_>, at: u64) -> Result<String, CanonError> {
+    let local = qname.local_name().into_inner();
+    match ns {
+        ResolveResult::Bound(ns) => {
+            let ns = ns.into_inner();
+            let mut s = String::with_capacity(ns.len() + local.len() + 2);
+            s.push('{');
+            s.push_str(ns);
+            s.push('}');
+            s.push_str(local);
+            Ok(s)
+        }
+        ResolveResult::Unbound => Ok(local.to_owned()),
+        ResolveResult::Unknown(prefix) => Err(err(
+            format!(
+                "XML: unknown namespace prefix `{prefix}` in `{}`",
+                qname.as_ref()
+            ),
+            Some(at),
+        )),
+    }
+}
+
+/// `prefix:local` with a prefix bound in scope becomes `{ns}local`; anything else (no
+/// prefix, an unbound prefix, not a QName at all) is left alone.
+fn resolve_qname(value: &str, resolver: &NamespaceResolver) -> Option<String> {
+    let (prefix, local) = value.split_once(':')?;
+    let is_name =
+        |s: &str| !s.is_empty() && !s.contains(|c: char| c == ':' || c.is_whitespace() || c == '{');
+    if !is_name(prefix) || !is_name(local) {
+        return None;
+    }
+    match resolver.resolve_attribute(QName(value)).0 {
+        ResolveResult::Bound(ns) => {
+            let ns = ns.into_inner();
+            let mut s = String::with_capacity(ns.len() + local.len() + 2);
+            s.push('{');
+            s.push_str(ns);
+            s.push('}');
+            s.push_str(local);
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// Appends `s` as a JSON string literal (the escaping serde_json uses).
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(escape);
+        }
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
+    out.push('"');
+}
+
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
 }
 
 /// One node per line, indented by depth, so a line diff points at the node.
-pub fn render(_root: &Element) -> String {
-    String::new()
+///
+/// ```text
+/// {http://schemas.xmlsoap.org/soap/envelope/}Envelope
+///   {http://schemas.xmlsoap.org/soap/envelope/}Body
+///     {urn:x}Price
+///       @{http://www.w3.org/2001/XMLSchema-instance}type="{http://www.w3.org/2001/XMLSchema}decimal"
+///       "34.5"
+/// ```
+pub fn render(root: &Element) -> String {
+    let mut out = String::new();
+    // (element, index of the next child to render, depth); no recursion.
+    let mut stack: Vec<(&Element, usize, usize)> = Vec::new();
+    open(&mut out, root, 0);
+    stack.push((root, 0, 0));
+    while let Some(top) = stack.last_mut() {
+        let (el, next, depth) = *top;
+        let Some(child) = el.children.get(next) else {
+            stack.pop();
+            continue;
+        };
+        top.1 += 1;
+        match child {
+            Node::Text(t) => {
+                indent(&mut out, depth + 1);
+                push_json_string(&mut out, t);
+                out.push('\n');
+            }
+            Node::Element(c) => {
+                open(&mut out, c, depth + 1);
+                stack.push((c, 0, depth + 1));
+            }
+        }
+    }
+    out
+}
+
+/// The element's own line and its attribute lines.
+fn open(out: &mut String, el: &Element, depth: usize) {
+    indent(out, depth);
+    out.push_str(&el.name);
+    out.push('\n');
+    for (k, v) in &el.attrs {
+        indent(out, depth + 1);
+        out.push('@');
+        out.push_str(k);
+        out.push('=');
+        push_json_string(out, v);
+        out.push('\n');
+    }
 }
 
 /// Replaces each placeholder value, wherever it occurs in text or attribute values, by `[name]`.
-pub fn apply_placeholders(_root: &mut Element, _placeholders: &[Placeholder<'_>]) {}
+///
+/// Empty values are ignored. Where two values could match at the same place, the longer
+/// one wins, and replaced text is never searched again.
+pub fn apply_placeholders(root: &mut Element, placeholders: &[Placeholder<'_>]) {
+    if placeholders.iter().all(|(v, _)| v.is_empty()) {
+        return;
+    }
+    let mut stack: Vec<&mut Element> = vec![root];
+    while let Some(el) = stack.pop() {
+        for v in el.attrs.values_mut() {
+            if let Some(new) = substitute(v, placeholders) {
+                *v = new;
+            }
+        }
+        for child in &mut el.children {
+            match child {
+                Node::Text(t) => {
+                    if let Some(new) = substitute(t, placeholders) {
+                        *t = new;
+                    }
+                }
+                Node::Element(c) => stack.push(c),
+            }
+        }
+    }
+}
 
 /// Text of the first element reached by `/a/b/c` (local names; namespaces ignored).
-pub fn select_text(_root: &Element, _path: &str) -> Option<String> {
+///
+/// The first segment names the root element. "First" is in document order, so
+/// `/Envelope/Body/Item/Id` finds the `Id` of a later `Item` when earlier ones have none.
+/// The text is the concatenation of the element's text children (empty when it has none).
+pub fn select_text(root: &Element, path: &str) -> Option<String> {
+    let steps: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (first, rest) = steps.split_first()?;
+    if root.local_name() != *first {
+        return None;
+    }
+    // Depth-first over candidate elements: (element, how many steps it has matched).
+    let mut stack: Vec<(&Element, usize)> = vec![(root, 0)];
+    while let Some((el, matched)) = stack.pop() {
+        if matched == rest.len() {
+            let mut text = String::new();
+            for c in &el.children {
+                if let Node::Text(t) = c {
+                    text.push_str(t);
+                }
+            }
+            return Some(text);
+        }
+        let want = rest[matched];
+        // Push in reverse so the first child is explored first.
+        for c in el.children.iter().rev() {
+            if let Node::Element(c) = c
+                && c.local_name() == want
+            {
+                stack.push((c, matched + 1));
+            }
+        }
+    }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn canon(s: &str) -> Element {
+        match canonicalize(s.as_bytes(), &Limits::default()) {
+            Ok(e) => e,
+            Err(e) => panic!("canonicalize failed: {e}\n{s}"),
+        }
+    }
+
+    fn canon_err(s: &[u8]) -> CanonError {
+        match canonicalize(s, &Limits::default()) {
+            Ok(e) => panic!("expected an error, got\n{}", render(&e)),
+            Err(e) => e,
+        }
+    }
+
+    /// The GetCallInfo response as the Exchange UM reference prints it.
+    const DOC_GET_CALL_INFO: &str = r#"<?xml version="1.0" encoding="utf-8" ?> 
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">
+  <soap:Body>
+    <GetCallInfoResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages">
+      <GetCallInfoResponse>
+        <CallState>Connected</CallState> 
+        <EventCause>None</EventCause> 
+      </GetCallInfoResponse>
+    </GetCallInfoResponse>
+  </soap:Body>
+</soap:Envelope>
+"#;
+
+    /// The same response as a server might send it: one line, other prefixes, declarations moved.
+    const WIRE_GET_CALL_INFO: &str = concat!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#,
+        r#"<m:GetCallInfoResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">"#,
+        r#"<GetCallInfoResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages">"#,
+        r#"<CallState>Connected</CallState><m:EventCause><![CDATA[None]]></m:EventCause>"#,
+        r#"</GetCallInfoResponse></m:GetCallInfoResponse></s:Body></s:Envelope>"#
+    );
+
+    #[test]
+    fn documented_and_wire_forms_are_equal() {
+        assert_eq!(canon(DOC_GET_CALL_INFO), canon(WIRE_GET_CALL_INFO));
+    }
+
+    #[test]
+    fn render_of_get_call_info() {
+        let expected = "\
+{http://schemas.xmlsoap.org/soap/envelope/}Envelope
+  {http://schemas.xmlsoap.org/soap/envelope/}Body
+    {http://schemas.microsoft.com/exchange/services/2006/messages}GetCallInfoResponse
+      {http://schemas.microsoft.com/exchange/services/2006/messages}GetCallInfoResponse
+        {http://schemas.microsoft.com/exchange/services/2006/messages}CallState
+          \"Connected\"
+        {http://schemas.microsoft.com/exchange/services/2006/messages}EventCause
+          \"None\"
+";
+        assert_eq!(render(&canon(DOC_GET_CALL_INFO)), expected);
+    }
+
+    #[test]
+    fn render_attributes_and_escapes() {
+        let e = canon(
+            r#"<r xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns:d="http://www.w3.org/2001/XMLSchema" z="2" a="1"><v i:type="d:decimal">a &amp; b&#10;"c"</v><e/></r>"#,
+        );
+        let expected = "\
+r
+  @a=\"1\"
+  @z=\"2\"
+  v
+    @{http://www.w3.org/2001/XMLSchema-instance}type=\"{http://www.w3.org/2001/XMLSchema}decimal\"
+    \"a & b\\n\\\"c\\\"\"
+  e
+";
+        assert_eq!(render(&e), expected);
+    }
+
+    #[test]
+    fn prefixes_attribute_order_and_declarations_do_not_matter() {
+        let a = canon(
+            r#"<a:root xmlns:a="urn:a" xmlns:b="urn:b" b:x="1" y="2"><a:child b:k="v">t</a:child></a:root>"#,
+        );
+        let b = canon(
+            r#"<root xmlns="urn:a" y="2" xmlns:q="urn:b" q:x="1"><child xmlns:z="urn:b" z:k="v">t</child></root>"#,
+        );
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn empty_element_forms_are_equal() {
+        assert_eq!(canon("<a><b/></a>"), canon("<a><b></b></a>"));
+        assert_eq!(canon("<a><b/></a>"), canon("<a>\n  <b>  </b>\n</a>"));
+    }
+
+    #[test]
+    fn text_joins_cdata_and_references() {
+        let e = canon("<a>  x &lt; <![CDATA[<y>]]>&#x41;&#66; </a>");
+        assert_eq!(e.children, vec![Node::Text("x < <y>AB".into())]);
+        // A no-break space is data, not whitespace.
+        let e = canon("<a>&#160;</a>");
+        assert_eq!(e.children, vec![Node::Text("\u{a0}".into())]);
+    }
+
+    #[test]
+    fn comments_pis_and_declaration_are_dropped() {
+        assert_eq!(
+            canon("<?xml version=\"1.0\"?><!-- c --><a><?pi x?>t<!-- c -->u</a><!-- after -->"),
+            canon("<a>tu</a>")
+        );
+    }
+
+    #[test]
+    fn https_namespace_differs_from_http() {
+        let https = DOC_GET_CALL_INFO.replace(
+            "http://schemas.microsoft.com/exchange/services/2006/messages",
+            "https://schemas.microsoft.com/exchange/services/2006/messages",
+        );
+        assert_ne!(canon(DOC_GET_CALL_INFO), canon(&https));
+    }
+
+    #[test]
+    fn swapped_children_differ() {
+        let swapped = DOC_GET_CALL_INFO
+            .replace("<CallState>Connected</CallState>", "@@")
+            .replace(
+                "<EventCause>None</EventCause>",
+                "<CallState>Connected</CallState>",
+            )
+            .replace("@@", "<EventCause>None</EventCause>");
+        assert_ne!(canon(DOC_GET_CALL_INFO), canon(&swapped));
+    }
+
+    #[test]
+    fn extra_element_differs() {
+        let extra = DOC_GET_CALL_INFO.replace(
+            "<EventCause>None</EventCause>",
+            "<EventCause>None</EventCause><Extra/>",
+        );
+        assert_ne!(canon(DOC_GET_CALL_INFO), canon(&extra));
+    }
+
+    #[test]
+    fn changed_text_differs() {
+        let changed = DOC_GET_CALL_INFO.replace(">Connected<", ">Disconnected<");
+        assert_ne!(canon(DOC_GET_CALL_INFO), canon(&changed));
+        assert_ne!(canon("<a x=\"1\"/>"), canon("<a x=\"2\"/>"));
+    }
+
+    #[test]
+    fn faultcode_qname_is_resolved() {
+        let a = canon(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>
+                <faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/errors">a:InvalidCallIdException</faultcode>
+                <faultstring xml:lang="en-US">bad</faultstring></s:Fault></s:Body></s:Envelope>"#,
+        );
+        let b = canon(
+            r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors"><soap:Body><soap:Fault><faultcode>e:InvalidCallIdException</faultcode><faultstring xml:lang="en-US">bad</faultstring></soap:Fault></soap:Body></soap:Envelope>"#,
+        );
+        assert_eq!(a, b);
+        assert_eq!(
+            select_text(&a, "/Envelope/Body/Fault/faultcode").as_deref(),
+            Some(
+                "{http://schemas.microsoft.com/exchange/services/2006/errors}InvalidCallIdException"
+            )
+        );
+        // `soap:Client` resolves too; an unbound prefix is left as written.
+        let c = canon(
+            r#"<soap:Fault xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><faultcode>soap:Client</faultcode><x>urn:y</x></soap:Fault>"#,
+        );
+        assert_eq!(
+            select_text(&c, "/Fault/faultcode").as_deref(),
+            Some("{http://schemas.xmlsoap.org/soap/envelope/}Client")
+        );
+        let d = canon("<f><faultcode>q:Client</faultcode></f>");
+        assert_eq!(select_text(&d, "/f/faultcode").as_deref(), Some("q:Client"));
+    }
+
+    #[test]
+    fn doctype_is_refused() {
+        let laughs = br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<lolz>&lol3;</lolz>"#;
+        let e = canon_err(laughs);
+        assert_eq!(
+            e.message,
+            "XML: DOCTYPE is not allowed (entity expansion is refused)"
+        );
+        assert_eq!(e.offset, Some(22));
+    }
+
+    #[test]
+    fn external_and_undefined_entities_are_refused() {
+        let xxe = br#"<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><r>&xxe;</r>"#;
+        assert!(canon_err(xxe).message.contains("DOCTYPE is not allowed"));
+        let e = canon_err(b"<r>a &xxe; b</r>");
+        assert!(e.message.contains("`&xxe;`"), "{e}");
+        assert_eq!(e.offset, Some(5));
+        let e = canon_err(b"<r a=\"&xxe;\"/>");
+        assert!(e.message.contains("`&xxe;`"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_fails_fast() {
+        let depth = 100_000;
+        let mut doc = "<a>".repeat(depth);
+        doc.push_str(&"</a>".repeat(depth));
+        let started = Instant::now();
+        let e = canon_err(doc.as_bytes());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(e.message, "XML: nesting deeper than 256 levels");
+        assert_eq!(e.offset, Some(256 * 3));
+        // Exactly at the limit is fine.
+        let ok = format!("{}{}", "<a>".repeat(256), "</a>".repeat(256));
+        assert!(canonicalize(ok.as_bytes(), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused() {
+        let e = canon_err(b"<a>ok \xff\xfe</a>");
+        assert_eq!(e.message, "XML: input is not valid UTF-8");
+        assert_eq!(e.offset, Some(6));
+        let e = canon_err(b"<a \xc3=\"1\"/>");
+        assert_eq!(e.message, "XML: input is not valid UTF-8");
+    }
+
+    #[test]
+    fn unknown_prefix_is_refused() {
+        let e = canon_err(b"<a><x:b/></a>");
+        assert_eq!(e.message, "XML: unknown namespace prefix `x` in `x:b`");
+        assert_eq!(e.offset, Some(3));
+        let e = canon_err(b"<a y:z=\"1\"/>");
+        assert!(e.message.contains("unknown namespace prefix `y`"), "{e}");
+    }
+
+    #[test]
+    fn oversize_input_is_refused_before_parsing() {
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        // Not even well-formed: the size check comes first.
+        let e = canonicalize(b"<a>this is long</b>", &limits).unwrap_err();
+        assert_eq!(
+            e.message,
+            "XML: body is 19 bytes, more than the limit of 10 bytes"
+        );
+    }
+
+    #[test]
+    fn node_limit() {
+        let limits = Limits {
+            max_nodes: 3,
+            ..Limits::default()
+        };
+        assert!(canonicalize(b"<a x=\"1\">t</a>", &limits).is_ok());
+        let e = canonicalize(b"<a x=\"1\">t<b/></a>", &limits).unwrap_err();
+        assert!(e.message.starts_with("XML: more than 3 nodes"), "{e}");
+    }
+
+    #[test]
+    fn malformed_documents() {
+        let e = canon_err(b"<a><b></a></b>");
+        assert_eq!(
+            e.message,
+            "XML: end tag `</a>` does not match start tag `<b>`"
+        );
+        assert_eq!(e.offset, Some(6));
+        let e = canon_err(b"<a><b></b>");
+        assert_eq!(e.message, "XML: input ends before element `a` is closed");
+        assert_eq!(canon_err(b"").message, "XML: no root element");
+        assert_eq!(canon_err(b"  <!-- c -->\n").message, "XML: no root element");
+        let e = canon_err(b"<a/><b/>");
+        assert!(e.message.contains("content after the root element"), "{e}");
+        assert_eq!(e.offset, Some(4));
+        assert_eq!(
+            canon_err(b"<a/>junk").message,
+            "XML: text after the root element"
+        );
+        assert_eq!(
+            canon_err(b"junk<a/>").message,
+            "XML: text before the root element"
+        );
+        assert!(
+            canon_err(b"<a x=\"1\" x=\"2\"/>")
+                .message
+                .contains("attribute")
+        );
+        let e = canon_err(b"<a xmlns:p=\"urn:p\" xmlns:q=\"urn:p\" p:x=\"1\" q:x=\"2\"/>");
+        assert!(e.message.contains("appears twice"), "{e}");
+        assert!(canon_err(b"<a").message.starts_with("XML: syntax error"));
+    }
+
+    #[test]
+    fn bom_and_crlf() {
+        assert_eq!(canon("\u{feff}<a>\r\nx\r\ny\r\n</a>"), canon("<a>x\ny</a>"));
+    }
+
+    #[test]
+    fn placeholders_replace_in_text_and_attributes() {
+        let mut e = canon(r#"<a id="call-123"><b>call-123 and call-1234</b><c>call-1</c></a>"#);
+        apply_placeholders(
+            &mut e,
+            &[
+                ("call-1", "short"),
+                ("call-123", "call_id"),
+                ("", "nothing"),
+            ],
+        );
+        assert_eq!(
+            render(&e),
+            "a\n  @id=\"[call_id]\"\n  b\n    \"[call_id] and [call_id]4\"\n  c\n    \"[short]\"\n"
+        );
+    }
+
+    #[test]
+    fn select_text_by_local_names() {
+        let doc = r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
+            <PlayOnPhoneResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages">
+            <PlayOnPhoneResponse>NDEz</PlayOnPhoneResponse></PlayOnPhoneResponse></soap:Body></soap:Envelope>"#;
+        let e = canon(doc);
+        assert_eq!(
+            select_text(&e, "/Envelope/Body/PlayOnPhoneResponse/PlayOnPhoneResponse").as_deref(),
+            Some("NDEz")
+        );
+        assert_eq!(select_text(&e, "/Envelope/Body/Nope"), None);
+        assert_eq!(select_text(&e, "/Other"), None);
+        assert_eq!(
+            select_text(&e, "/Envelope/Body/PlayOnPhoneResponse").as_deref(),
+            Some("")
+        );
+        let e = canon("<r><i><x/></i><i><id>2</id></i></r>");
+        assert_eq!(select_text(&e, "/r/i/id").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn element_name_parts() {
+        let e = canon(r#"<a xmlns="urn:x"/>"#);
+        assert_eq!(e.local_name(), "a");
+        assert_eq!(e.namespace(), Some("urn:x"));
+        let e = canon("<a/>");
+        assert_eq!(e.namespace(), None);
+    }
 }

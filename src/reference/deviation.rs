@@ -1,19 +1,272 @@
-//! Deliberate breakages of documented behaviour (STUB: being written).
+//! Deliberate breakages of documented behaviour.
+//!
+//! Each variant makes the reference target break (or, for the equivalent-form ones, merely
+//! vary) exactly one documented behaviour, so the harness can be checked against targets
+//! that it must fail and targets that it must still pass. UM deviations touch only the
+//! GetCallInfo and Disconnect responses; PlayOnPhone stays intact because it is set-up.
+
+use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Deviation {}
+pub enum Deviation {
+    // UM, equivalent forms: a conformant harness must pass these.
+    UmOtherPrefixes,
+    UmCompactWhitespace,
+    UmAttributesReordered,
+    UmNoXsiXsd,
+    UmOtherXmlDeclaration,
+    // UM, real deviations: a conformant harness must fail these.
+    UmHttpsNamespace,
+    UmMissingEventCause,
+    UmWrongCallState,
+    UmChildrenSwapped,
+    UmExtraElement,
+    UmFaultInstead,
+    UmFaultWith200,
+    UmSuccessWith500,
+    UmWrongContentType,
+    // Graph, real deviations: a conformant harness must fail these.
+    Graph200InsteadOf204,
+    GraphNoTerminating,
+    GraphSwappedNotifications,
+    GraphTerminatedTwice,
+    GraphWrongResourceUrl,
+    GraphWrongMessage,
+    GraphUndocumentedResultInfo,
+    GraphResultInfoStrings,
+    GraphNoAuthorization,
+    GraphLateNotifications,
+    // Graph, equivalent forms: a conformant harness must pass these.
+    GraphEstablishedFirst,
+    GraphKeysReordered,
+    GraphExtraResourceData,
+}
+
+/// Which protocol family a deviation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Um,
+    Graph,
+}
+
+use Deviation::*;
+
+const ALL: &[Deviation] = &[
+    UmOtherPrefixes,
+    UmCompactWhitespace,
+    UmAttributesReordered,
+    UmNoXsiXsd,
+    UmOtherXmlDeclaration,
+    UmHttpsNamespace,
+    UmMissingEventCause,
+    UmWrongCallState,
+    UmChildrenSwapped,
+    UmExtraElement,
+    UmFaultInstead,
+    UmFaultWith200,
+    UmSuccessWith500,
+    UmWrongContentType,
+    Graph200InsteadOf204,
+    GraphNoTerminating,
+    GraphSwappedNotifications,
+    GraphTerminatedTwice,
+    GraphWrongResourceUrl,
+    GraphWrongMessage,
+    GraphUndocumentedResultInfo,
+    GraphResultInfoStrings,
+    GraphNoAuthorization,
+    GraphLateNotifications,
+    GraphEstablishedFirst,
+    GraphKeysReordered,
+    GraphExtraResourceData,
+];
 
 impl Deviation {
+    /// Every deviation, in a stable order (UM first, then Graph).
     pub fn all() -> &'static [Deviation] {
-        &[]
+        ALL
     }
+
+    /// The kebab-case name used on the command line (`--deviate a,b`).
     pub fn name(self) -> &'static str {
-        match self {}
+        match self {
+            UmOtherPrefixes => "um-other-prefixes",
+            UmCompactWhitespace => "um-compact-whitespace",
+            UmAttributesReordered => "um-attributes-reordered",
+            UmNoXsiXsd => "um-no-xsi-xsd",
+            UmOtherXmlDeclaration => "um-other-xml-declaration",
+            UmHttpsNamespace => "um-https-namespace",
+            UmMissingEventCause => "um-missing-event-cause",
+            UmWrongCallState => "um-wrong-call-state",
+            UmChildrenSwapped => "um-children-swapped",
+            UmExtraElement => "um-extra-element",
+            UmFaultInstead => "um-fault-instead",
+            UmFaultWith200 => "um-fault-with-200",
+            UmSuccessWith500 => "um-success-with-500",
+            UmWrongContentType => "um-wrong-content-type",
+            Graph200InsteadOf204 => "graph-200-instead-of-204",
+            GraphNoTerminating => "graph-no-terminating",
+            GraphSwappedNotifications => "graph-swapped-notifications",
+            GraphTerminatedTwice => "graph-terminated-twice",
+            GraphWrongResourceUrl => "graph-wrong-resource-url",
+            GraphWrongMessage => "graph-wrong-message",
+            GraphUndocumentedResultInfo => "graph-undocumented-result-info",
+            GraphResultInfoStrings => "graph-result-info-strings",
+            GraphNoAuthorization => "graph-no-authorization",
+            GraphLateNotifications => "graph-late-notifications",
+            GraphEstablishedFirst => "graph-established-first",
+            GraphKeysReordered => "graph-keys-reordered",
+            GraphExtraResourceData => "graph-extra-resource-data",
+        }
     }
+
+    /// One line saying what the target does differently.
     pub fn about(self) -> &'static str {
-        match self {}
+        match self {
+            UmOtherPrefixes => {
+                "GetCallInfo/Disconnect responses use `env:` for SOAP and an `m:` prefix for messages (equivalent)"
+            }
+            UmCompactWhitespace => {
+                "GetCallInfo/Disconnect responses on one line without indentation (equivalent)"
+            }
+            UmAttributesReordered => {
+                "namespace declarations in another order, messages namespace declared on the Envelope (equivalent)"
+            }
+            UmNoXsiXsd => "no xmlns:xsi / xmlns:xsd declarations on the Envelope (equivalent)",
+            UmOtherXmlDeclaration => {
+                "XML declaration `<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>` (equivalent)"
+            }
+            UmHttpsNamespace => "responses use the https:// messages namespace",
+            UmMissingEventCause => "GetCallInfo response lacks EventCause",
+            UmWrongCallState => "GetCallInfo reports CallState Disconnected for a live call",
+            UmChildrenSwapped => "GetCallInfo response has EventCause before CallState",
+            UmExtraElement => "responses carry an undocumented extra child element",
+            UmFaultInstead => {
+                "GetCallInfo/Disconnect answer an InvalidCallIdException fault (HTTP 500)"
+            }
+            UmFaultWith200 => {
+                "GetCallInfo/Disconnect answer the InvalidCallIdException fault with HTTP 200"
+            }
+            UmSuccessWith500 => "GetCallInfo/Disconnect answer the correct body with HTTP 500",
+            UmWrongContentType => "GetCallInfo/Disconnect answer with Content-Type text/plain",
+            Graph200InsteadOf204 => "DELETE answers 200 with a small JSON body instead of 204",
+            GraphNoTerminating => "no `terminating` notification after DELETE",
+            GraphSwappedNotifications => "`terminated` is sent before `terminating`",
+            GraphTerminatedTwice => "`terminated` is sent twice",
+            GraphWrongResourceUrl => "notifications name another call id in resourceUrl",
+            GraphWrongMessage => {
+                "resultInfo message is \"Call ended.\" instead of the documented text"
+            }
+            GraphUndocumentedResultInfo => "resultInfo code 999 / subcode 1",
+            GraphResultInfoStrings => {
+                "resultInfo code/subcode as strings \"200\"/\"5001\" (as the docs print)"
+            }
+            GraphNoAuthorization => "notifications carry no Authorization header",
+            GraphLateNotifications => {
+                "terminating/terminated sent only after the configured late delay"
+            }
+            GraphEstablishedFirst => {
+                "after create, `established` is sent before `establishing` (allowed)"
+            }
+            GraphKeysReordered => {
+                "notification JSON keys in a different order than documented (equivalent)"
+            }
+            GraphExtraResourceData => {
+                "an undocumented `callChainId` in resourceData (reported; fails only under --strict)"
+            }
+        }
     }
+
+    /// Looks a deviation up by its kebab-case name (case-insensitive, surrounding space ignored).
     pub fn parse(s: &str) -> Result<Deviation, String> {
-        Err(format!("unknown deviation `{s}`"))
+        let want = s.trim();
+        ALL.iter()
+            .copied()
+            .find(|d| d.name().eq_ignore_ascii_case(want))
+            .ok_or_else(|| format!("unknown deviation `{want}`"))
+    }
+
+    /// Parses a comma-separated list (`a,b`); empty items are skipped, duplicates dropped.
+    pub fn parse_list(s: &str) -> Result<Vec<Deviation>, String> {
+        let mut out = Vec::new();
+        for item in s.split(',').filter(|i| !i.trim().is_empty()) {
+            let d = Deviation::parse(item)?;
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which protocol family the deviation affects.
+    pub fn family(self) -> Family {
+        if self.name().starts_with("um-") {
+            Family::Um
+        } else {
+            Family::Graph
+        }
+    }
+
+    /// True when a conformant harness must still PASS against a target with this deviation
+    /// (the target only varies in a way the documentation allows or that is equivalent).
+    pub fn expect_pass(self) -> bool {
+        matches!(
+            self,
+            UmOtherPrefixes
+                | UmCompactWhitespace
+                | UmAttributesReordered
+                | UmNoXsiXsd
+                | UmOtherXmlDeclaration
+                | GraphEstablishedFirst
+                | GraphKeysReordered
+                | GraphExtraResourceData
+        )
+    }
+}
+
+impl fmt::Display for Deviation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Deviation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Deviation::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &d in Deviation::all() {
+            assert!(seen.insert(d.name()), "duplicate name {}", d.name());
+            assert_eq!(Deviation::parse(d.name()), Ok(d));
+            assert!(!d.about().is_empty());
+            let upper = d.name().to_ascii_uppercase();
+            assert_eq!(Deviation::parse(&upper), Ok(d));
+        }
+        assert!(Deviation::parse("no-such-thing").is_err());
+    }
+
+    #[test]
+    fn parse_list_skips_empty_and_duplicates() {
+        let v = Deviation::parse_list("um-no-xsi-xsd, ,graph-no-terminating,um-no-xsi-xsd");
+        assert_eq!(v, Ok(vec![UmNoXsiXsd, GraphNoTerminating]));
+        assert!(Deviation::parse_list("um-no-xsi-xsd,bogus").is_err());
+        assert_eq!(Deviation::parse_list(""), Ok(vec![]));
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(UmFaultInstead.family(), Family::Um);
+        assert_eq!(GraphKeysReordered.family(), Family::Graph);
+        assert!(GraphExtraResourceData.expect_pass());
+        assert!(!GraphResultInfoStrings.expect_pass());
     }
 }
