@@ -1,0 +1,231 @@
+//! A small deterministic TOML writer for case files. `toml::to_string_pretty` escapes
+//! multi-line bodies into one long line; reviewers need to read SOAP envelopes and JSON
+//! as printed, so bodies are written as `'''` literal strings where TOML allows it.
+//! Keys come in the structs' field order (plain values first, as TOML requires).
+
+use crate::case::{CaseFile, Expect, NotificationExpect, NotificationOrder, Provenance, Step};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The case file's text. `parse_case` reads it back into an equal `CaseFile` (checked by
+/// the caller before anything is written).
+pub fn case_file(c: &CaseFile) -> String {
+    let mut s = String::new();
+    opt(&mut s, "setup", c.setup.as_deref());
+    list(&mut s, "tags", &c.tags);
+    list(&mut s, "placeholders", &c.placeholders);
+    provenance(&mut s, &c.provenance);
+    if !c.vars.is_empty() {
+        section(&mut s, "[vars]");
+        for (k, v) in &c.vars {
+            kv(&mut s, k, v);
+        }
+    }
+    for step in &c.steps {
+        self::step(&mut s, step);
+    }
+    s
+}
+
+fn provenance(s: &mut String, p: &Provenance) {
+    section(s, "[provenance]");
+    opt(s, "assetid", p.assetid.as_deref());
+    opt(s, "api_name", p.api_name.as_deref());
+    kv(s, "example", &p.example);
+    opt(s, "documented_url", p.documented_url.as_deref());
+    for src in &p.sources {
+        section(s, "[[provenance.sources]]");
+        kv(s, "file", &src.file);
+        opt(s, "locale", src.locale.as_deref());
+        opt(s, "title", src.title.as_deref());
+        if let Some(line) = src.line {
+            let _ = writeln!(s, "line = {line}");
+        }
+    }
+}
+
+fn step(s: &mut String, st: &Step) {
+    section(s, "[[step]]");
+    kv(s, "name", &st.name);
+    kv(s, "method", &st.method);
+    kv(s, "path", &st.path);
+    if !st.headers.is_empty() {
+        let _ = writeln!(
+            s,
+            "headers = {}",
+            inline_table(&st.headers, |v| basic_string(v))
+        );
+    }
+    opt(s, "body", st.body.as_deref());
+    if !st.capture.is_empty() {
+        let _ = writeln!(s, "capture = {}", inline_table(&st.capture, |v| array(v)));
+    }
+    if st.notification_order == NotificationOrder::Any {
+        kv(s, "notification_order", "any");
+    }
+    expect(s, &st.expect);
+    for n in &st.notifications {
+        notification(s, n);
+    }
+}
+
+fn expect(s: &mut String, e: &Expect) {
+    section(s, "[step.expect]");
+    let _ = writeln!(s, "status = {}", e.status);
+    opt(s, "content_type", e.content_type.as_deref());
+    kv(s, "body", body_kind(e.body));
+    opt(s, "snapshot", e.snapshot.as_deref());
+    opt(s, "documented", e.documented.as_deref());
+    list(s, "redact", &e.redact);
+}
+
+fn notification(s: &mut String, n: &NotificationExpect) {
+    section(s, "[[step.notification]]");
+    kv(s, "name", &n.name);
+    kv(s, "state", &n.state);
+    opt(s, "snapshot", n.snapshot.as_deref());
+    opt(s, "documented", n.documented.as_deref());
+    list(s, "redact", &n.redact);
+}
+
+fn body_kind(b: crate::case::BodyKind) -> &'static str {
+    use crate::case::BodyKind::*;
+    match b {
+        Xml => "xml",
+        Json => "json",
+        Empty => "empty",
+        Any => "any",
+    }
+}
+
+/// A blank line, then the table header (no blank line at the top of the file).
+fn section(s: &mut String, header: &str) {
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s.push_str(header);
+    s.push('\n');
+}
+
+fn kv(s: &mut String, key: &str, value: &str) {
+    let _ = writeln!(s, "{} = {}", key_str(key), value_str(value));
+}
+
+fn opt(s: &mut String, key: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        kv(s, key, v);
+    }
+}
+
+fn list(s: &mut String, key: &str, items: &[String]) {
+    if !items.is_empty() {
+        let _ = writeln!(s, "{} = {}", key_str(key), array(items));
+    }
+}
+
+fn array(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|i| basic_string(i)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn inline_table<V>(map: &BTreeMap<String, V>, value: impl Fn(&V) -> String) -> String {
+    let parts: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{} = {}", key_str(k), value(v)))
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
+/// Bare keys where TOML allows them (`Content-Type`), quoted otherwise.
+fn key_str(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_string()
+    } else {
+        basic_string(k)
+    }
+}
+
+/// One-line values as basic strings; multi-line ones as `'''` literals when they can be
+/// (no `'''`, no control characters but tab, not ending in `'`), else as `"""` strings.
+fn value_str(v: &str) -> String {
+    if !v.contains('\n') {
+        return basic_string(v);
+    }
+    let literal_ok = !v.contains("'''")
+        && !v.ends_with('\'')
+        && v.chars().all(|c| c == '\n' || c == '\t' || !c.is_control());
+    if literal_ok {
+        format!("'''\n{v}'''")
+    } else {
+        let mut out = String::from("\"\"\"\n");
+        for c in v.chars() {
+            match c {
+                '\n' => out.push('\n'),
+                _ => escape_into(&mut out, c),
+            }
+        }
+        out.push_str("\"\"\"");
+        out
+    }
+}
+
+/// A TOML basic string (`"…"`) with the required escapes.
+pub fn basic_string(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for c in v.chars() {
+        escape_into(&mut out, c);
+    }
+    out.push('"');
+    out
+}
+
+fn escape_into(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if c.is_control() => {
+            let _ = write!(out, "\\u{:04X}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings() {
+        assert_eq!(basic_string("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+        assert_eq!(value_str("a\nb\n"), "'''\na\nb\n'''");
+        assert_eq!(value_str("a'''\n"), "\"\"\"\na'''\n\"\"\"");
+        let back: toml::Value =
+            toml::from_str(&format!("x = {}", value_str("a'''\"\\\n\u{7}"))).unwrap();
+        assert_eq!(back["x"].as_str(), Some("a'''\"\\\n\u{7}"));
+        assert_eq!(key_str("Content-Type"), "Content-Type");
+        assert_eq!(key_str("a b"), "\"a b\"");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a page prints, the emitted value reads back as the same string.
+        #[test]
+        fn any_string_round_trips(v in "(\\PC|[\\n\\t\\r'\"\\\\\u{0}-\u{1f}]){0,40}") {
+            let text = format!("k = {}\n", value_str(&v));
+            let back: toml::Table = toml::from_str(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(back["k"].as_str(), Some(v.as_str()));
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! `callconform extract` on the seed pages and on the fixture pages in
+//! `tests/fixtures/pages/`. Every test writes into its own temporary project root.
+
+use callconform::case::{BodyKind, CaseFile, parse_case};
+use callconform::extract::{Difference, ExtractOptions, ExtractReport, load_end_reasons, run};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> PathBuf {
+    root().join("tests/fixtures/pages")
+}
+
+/// The seed pages, or `None` (with a note) where this checkout has no `../shared/seeds`.
+fn seeds() -> Option<PathBuf> {
+    let dir = root().join("../shared/seeds");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("note: {} not found; skipping a seed test", dir.display());
+        None
+    }
+}
+
+/// A fresh project root in the temp dir, holding the hand-written files `extract` reads
+/// (the errata table) and must leave alone (the family files). Removed when the test
+/// passes; kept for a look when it fails.
+struct Project(PathBuf);
+
+impl std::ops::Deref for Project {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn project(tag: &str) -> Project {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "callconform-extract-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    for f in ["errata.toml", "um/_family.toml", "graph/_family.toml"] {
+        let to = dir.join("cases").join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root().join("cases").join(f), &to).unwrap();
+    }
+    Project(dir)
+}
+
+/// Writes `pages` (name, text) into `<project>/pages/` and returns that folder.
+fn pages(out: &Path, pages: &[(&str, String)]) -> PathBuf {
+    let dir = out.join("pages");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in pages {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+fn extract(paths: &[PathBuf], out: &Path, check: bool) -> ExtractReport {
+    run(&ExtractOptions {
+        paths: paths.to_vec(),
+        out: out.to_owned(),
+        check,
+    })
+    .expect("extract runs")
+}
+
+fn page_diagnostics(r: &ExtractReport) -> Vec<String> {
+    r.diagnostics.iter().map(|d| d.to_string()).collect()
+}
+
+fn assert_clean(r: &ExtractReport) {
+    assert!(page_diagnostics(r).is_empty(), "{r}");
+    assert!(r.differences.is_empty(), "{r}");
+}
+
+fn read_case(out: &Path, rel: &str) -> CaseFile {
+    let path = out.join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    parse_case(&path, &text).unwrap()
+}
+
+/// Every file under `dir`, relative path → content.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn go(base: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                go(base, &p, out);
+            } else {
+                out.push((
+                    p.strip_prefix(base).unwrap().to_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn disconnect_locale_copies_become_one_case() {
+    let Some(seeds) = seeds() else { return };
+    let out = project("locales");
+    let r = extract(&[seeds], &out, false);
+    assert_clean(&r);
+    let case = read_case(&out, "cases/um/disconnect.toml");
+    let locales: Vec<_> = case
+        .provenance
+        .sources
+        .iter()
+        .map(|s| (s.file.as_str(), s.locale.as_deref(), s.line))
+        .collect();
+    assert_eq!(
+        locales,
+        [
+            ("000_54b079c3edd63350.txt", Some("zh-CN"), Some(33)),
+            ("001_7b4c2bf261bff03e.txt", Some("ru-RU"), Some(33)),
+            ("002_fcd962cb5789d78a.txt", Some("pt-BR"), Some(33)),
+        ]
+    );
+    assert_eq!(case.setup.as_deref(), Some("play-on-phone"));
+    assert_eq!(case.vars["call_id"].len(), 100);
+    let body = case.steps[0].body.as_deref().unwrap();
+    assert!(body.contains("<CallId>{{call_id}}</CallId>"), "{body}");
+    // Kept as printed: the errata table corrects the namespace at run time.
+    assert!(
+        body.contains("xmlns=\"https://schemas.microsoft.com/exchange/services/2006/messages\"")
+    );
+    let files: Vec<_> = tree(&out.join("cases/um"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        files,
+        [
+            PathBuf::from("_family.toml"),
+            "disconnect.toml".into(),
+            "get-call-info.toml".into()
+        ]
+    );
+}
+
+#[test]
+fn committed_cases_are_what_the_seeds_produce() {
+    let Some(seeds) = seeds() else { return };
+    // --check against the repository itself: reads, never writes.
+    let r = extract(&[seeds], &root(), true);
+    assert!(r.written.is_empty());
+    assert_clean(&r);
+}
+
+#[test]
+fn delete_call_has_notifications_and_end_reasons() {
+    let Some(seeds) = seeds() else { return };
+    let out = project("graph");
+    let r = extract(&[seeds], &out, false);
+    assert_clean(&r);
+    let case = read_case(&out, "cases/graph/delete-call.toml");
+    assert_eq!(case.setup.as_deref(), Some("create-call"));
+    assert_eq!(case.provenance.example, "delete-call-1");
+    let step = &case.steps[0];
+    assert_eq!(
+        (step.method.as_str(), step.path.as_str()),
+        ("DELETE", "/communications/calls/{{call_id}}")
+    );
+    assert_eq!(
+        (step.expect.status, step.expect.body),
+        (204, BodyKind::Empty)
+    );
+    let states: Vec<_> = step
+        .notifications
+        .iter()
+        .map(|n| (n.state.as_str(), n.snapshot.as_deref()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("terminating", Some("graph__delete-call__terminating")),
+            ("terminated", Some("graph__delete-call__terminated")),
+        ]
+    );
+    // The stray "  " line before the closing fence is not part of the example.
+    assert!(
+        step.notifications[0]
+            .documented
+            .as_deref()
+            .unwrap()
+            .ends_with("]\n}\n")
+    );
+
+    let reasons = load_end_reasons(&out.join("cases/graph/_end-reasons.toml")).unwrap();
+    assert_eq!(reasons.len(), 29);
+    let pstn = reasons.iter().find(|r| r.subcodes.len() == 2).unwrap();
+    assert_eq!(
+        (pstn.code, pstn.subcodes.as_slice()),
+        (200, &[540000, 560000][..])
+    );
+    assert_eq!(pstn.source, "003_1385f6fcc58fa6b6.txt:193");
+    assert!(callconform::extract::is_documented(&reasons, 200, 5001));
+    assert!(!callconform::extract::is_documented(&reasons, 200, 5004));
+}
+
+#[test]
+fn running_twice_is_byte_identical() {
+    let Some(seeds) = seeds() else { return };
+    let paths = [seeds, fixtures().join("good")];
+    let a = project("twice-a");
+    let b = project("twice-b");
+    extract(&paths, &a, false);
+    let second = extract(&paths, &b, false);
+    extract(&paths, &b, false);
+    assert_eq!(tree(&a), tree(&b));
+    let third = extract(&paths, &b, false);
+    assert!(third.written.is_empty(), "{third}");
+    assert_eq!(third.unchanged.len(), second.written.len());
+}
+
+#[test]
+fn check_passes_on_fresh_output_and_names_each_difference() {
+    let Some(seeds) = seeds() else { return };
+    let paths = [seeds];
+    let out = project("check");
+    extract(&paths, &out, false);
+    let r = extract(&paths, &out, true);
+    assert_clean(&r);
+
+    // A deleted case, an edited case, and a case the pages do not produce.
+    std::fs::remove_file(out.join("cases/um/get-call-info.toml")).unwrap();
+    let disconnect = out.join("cases/um/disconnect.toml");
+    let text = std::fs::read_to_string(&disconnect).unwrap();
+    std::fs::write(&disconnect, text.replace("status = 200", "status = 202")).unwrap();
+    std::fs::copy(&disconnect, out.join("cases/um/old-operation.toml")).unwrap();
+    let before = tree(&out);
+
+    let r = extract(&paths, &out, true);
+    assert!(!r.ok());
+    assert_eq!(tree(&out), before, "--check wrote something");
+    let text = r.to_string();
+    let mut kinds: Vec<(&str, PathBuf)> = r
+        .differences
+        .iter()
+        .map(|d| {
+            let kind = match d {
+                Difference::Missing(_) => "missing",
+                Difference::Changed(..) => "changed",
+                Difference::Extra(_) => "extra",
+            };
+            (kind, d.path().to_owned())
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("changed", PathBuf::from("cases/um/disconnect.toml")),
+            ("extra", PathBuf::from("cases/um/old-operation.toml")),
+            ("missing", PathBuf::from("cases/um/get-call-info.toml")),
+        ],
+        "{text}"
+    );
+    assert!(text.contains("-status = 202\n+status = 200"), "{text}");
+    // The hand-written files are not the extractor's: never reported.
+    assert!(
+        !text.contains("_family.toml") && !text.contains("errata.toml"),
+        "{text}"
+    );
+
+    // Writing restores the two cases and leaves the stray one for a person to delete.
+    let w = extract(&paths, &out, false);
+    assert_eq!(w.stale, [PathBuf::from("cases/um/old-operation.toml")]);
+    std::fs::remove_file(out.join("cases/um/old-operation.toml")).unwrap();
+    assert_clean(&extract(&paths, &out, true));
+}
+
+#[test]
+fn annotated_graph_page_survives_the_hazards() {
+    let out = project("answer");
+    let r = extract(&[fixtures().join("good/call-answer.md")], &out, false);
+    assert_clean(&r);
+    let case = read_case(&out, "cases/graph/call-answer.toml");
+    assert_eq!(case.provenance.sources[0].file, "call-answer.md");
+    assert_eq!(case.provenance.sources[0].line, Some(42));
+    assert_eq!(case.vars["call_id"], "57DAB8B1894C409AB240BD8BEAE78896");
+    let step = &case.steps[0];
+    assert_eq!(step.path, "/communications/calls/{{call_id}}/answer");
+    // Content-Length lied (211): dropped; the body printed right after the headers kept.
+    assert_eq!(
+        step.headers.iter().collect::<Vec<_>>(),
+        [(&"Content-Type".to_string(), &"application/json".to_string())]
+    );
+    let body = step.body.as_deref().unwrap();
+    assert!(
+        body.starts_with("{\n  \"callbackUri\"") && body.contains("\"audio\",\n  ],"),
+        "{body}"
+    );
+    assert_eq!(
+        (step.expect.status, step.expect.body),
+        (202, BodyKind::Empty)
+    );
+    let names: Vec<_> = step.notifications.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["establishing", "established"]);
+    // Headers and body in one block: only the JSON is documented.
+    let established = step.notifications[1].documented.as_deref().unwrap();
+    assert!(established.starts_with("{\n") && !established.contains("Content-Length"));
+    // Trailing commas are kept as printed in the case and tolerated in the snapshot.
+    let establishing = step.notifications[0].documented.as_deref().unwrap();
+    assert!(
+        establishing.contains("\"establishing\",\n"),
+        "{establishing}"
+    );
+    let snap = std::fs::read_to_string(out.join("snapshots/graph__call-answer__establishing.snap"))
+        .unwrap();
+    assert!(
+        snap.contains("\"resourceUrl\": \"/communications/calls/[call_id]\""),
+        "{snap}"
+    );
+}
+
+#[test]
+fn unannotated_um_pages_pair_by_root_element() {
+    let out = project("um");
+    let r = extract(&[fixtures().join("good")], &out, false);
+    assert_clean(&r);
+    let play = read_case(&out, "cases/um/play-on-phone.toml");
+    // No CallId in the request: no set-up, no placeholder.
+    assert_eq!(play.setup, None);
+    assert!(play.vars.is_empty() && play.placeholders.is_empty());
+    assert_eq!(
+        play.steps[0].expect.snapshot.as_deref(),
+        Some("um__play-on-phone")
+    );
+    let enabled = read_case(&out, "cases/um/is-um-enabled.toml");
+    assert_eq!(enabled.tags, ["IsUMEnabled"]);
+    let src = &enabled.provenance.sources[0];
+    assert_eq!(src.file, "zh-cn-is-um-enabled.md");
+    assert_eq!(src.locale.as_deref(), Some("zh-CN"));
+    assert_eq!(
+        src.title.as_deref(),
+        Some("IsUMEnabled 操作（UM web 服务）")
+    );
+    assert_eq!(src.line, Some(16));
+}
+
+#[test]
+fn broken_pages_are_reported_and_the_rest_extracted() {
+    let out = project("broken");
+    let r = extract(
+        &[
+            fixtures().join("broken"),
+            fixtures().join("good/play-on-phone.md"),
+        ],
+        &out,
+        false,
+    );
+    let diags = page_diagnostics(&r);
+    let has = |prefix: &str, words: &str| {
+        diags
+            .iter()
+            .any(|d| d.contains(prefix) && d.contains(words))
+    };
+    let broken = fixtures().join("broken");
+    let at = |file: &str, line: usize| format!("{}:{line}: ", broken.join(file).display());
+    assert!(
+        has(&at("unterminated-fence.md", 21), "never closed"),
+        "{diags:#?}"
+    );
+    assert!(
+        has(&at("unterminated-fence.md", 10), "request with no response"),
+        "{diags:#?}"
+    );
+    assert!(
+        has(&at("bad-annotation.md", 7), "not valid JSON"),
+        "{diags:#?}"
+    );
+    assert!(
+        has(&at("bad-annotation.md", 18), "response with no request"),
+        "{diags:#?}"
+    );
+    assert!(
+        has(&at("orphans.md", 8), "no request named `call-mute`"),
+        "{diags:#?}"
+    );
+    assert!(
+        has(&at("orphans.md", 13), "request with no response"),
+        "{diags:#?}"
+    );
+    assert!(
+        has(&at("orphans.md", 22), "unannotated `json` block"),
+        "{diags:#?}"
+    );
+    assert_eq!(diags.len(), 7, "{diags:#?}");
+    assert!(!r.ok());
+    // The good page is still extracted.
+    read_case(&out, "cases/um/play-on-phone.toml");
+}
+
+#[test]
+fn missing_path_is_an_error() {
+    let out = project("missing");
+    let e = run(&ExtractOptions {
+        paths: vec![out.join("no-such-dir")],
+        out: out.to_path_buf(),
+        check: false,
+    })
+    .unwrap_err();
+    assert!(e.contains("no-such-dir"), "{e}");
+}
+
+#[test]
+fn a_locale_copy_that_differs_is_reported_not_merged() {
+    let Some(seeds) = seeds() else { return };
+    let out = project("differs");
+    let read = |f: &str| std::fs::read_to_string(seeds.join(f)).unwrap();
+    let stale = read("002_fcd962cb5789d78a.txt").replace("<CallId>MDlk", "<CallId>XXlk");
+    let dir = pages(
+        &out,
+        &[
+            ("a.md", read("000_54b079c3edd63350.txt")),
+            ("b.md", stale),
+            ("c.md", read("001_7b4c2bf261bff03e.txt")),
+        ],
+    );
+    let r = extract(std::slice::from_ref(&dir), &out, false);
+    let diags = page_diagnostics(&r);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(
+        diags[0].starts_with(&format!(
+            "{}:33: example `Disconnect` differs",
+            dir.join("b.md").display()
+        )),
+        "{diags:#?}"
+    );
+    let case = read_case(&out, "cases/um/disconnect.toml");
+    let files: Vec<_> = case
+        .provenance
+        .sources
+        .iter()
+        .map(|s| s.file.as_str())
+        .collect();
+    assert_eq!(files, ["a.md", "c.md"]);
+}
+
+#[test]
+fn v1_and_beta_copies_of_one_example_get_distinct_names() {
+    let Some(seeds) = seeds() else { return };
+    let out = project("versions");
+    let beta = std::fs::read_to_string(seeds.join("003_1385f6fcc58fa6b6.txt")).unwrap();
+    let v1 = beta.replace("microsoft.com/beta/", "microsoft.com/v1.0/");
+    let dir = pages(
+        &out,
+        &[("beta-call-delete.md", beta), ("v1.0-call-delete.md", v1)],
+    );
+    let r = extract(&[dir], &out, false);
+    assert!(page_diagnostics(&r).is_empty(), "{r}");
+    let beta = read_case(&out, "cases/graph/delete-call-beta.toml");
+    let v1 = read_case(&out, "cases/graph/delete-call-v1-0.toml");
+    assert_eq!(beta.steps[0].path, v1.steps[0].path);
+    assert!(v1.provenance.documented_url.unwrap().contains("/v1.0/"));
+    assert_eq!(
+        beta.steps[0].notifications[0].snapshot.as_deref(),
+        Some("graph__delete-call-beta__terminating")
+    );
+    // Both copies list the same end reasons once.
+    let reasons = load_end_reasons(&out.join("cases/graph/_end-reasons.toml")).unwrap();
+    assert_eq!(reasons.len(), 29);
+    assert!(reasons[0].source.starts_with("beta-call-delete.md:"));
+}
+
+#[test]
+fn a_documented_soap_fault_expects_500() {
+    let out = project("fault");
+    let request = std::fs::read_to_string(fixtures().join("good/play-on-phone.md")).unwrap();
+    let fault = "\n## Fault\n\n```xml\n<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <soap:Body>\n    <soap:Fault>\n      <faultcode>a:InvalidCallIdException</faultcode>\n    </soap:Fault>\n  </soap:Body>\n</soap:Envelope>\n```\n";
+    let cut = request.find("## Successful").unwrap();
+    let dir = pages(&out, &[("fault.md", format!("{}{fault}", &request[..cut]))]);
+    let r = extract(&[dir], &out, false);
+    assert!(page_diagnostics(&r).is_empty(), "{r}");
+    let case = read_case(&out, "cases/um/play-on-phone.toml");
+    assert_eq!(case.steps[0].expect.status, 500);
+}
