@@ -149,6 +149,14 @@ impl Expectations {
         }
     }
 
+    /// Judgements for a whole run, keyed by case name: `RunSummary::judgements`.
+    pub fn judge_all(&self, results: &[CaseResult]) -> BTreeMap<String, Judgement> {
+        results
+            .iter()
+            .map(|r| (r.name.clone(), self.judge(r)))
+            .collect()
+    }
+
     /// Listed cases that the corpus does not have (renamed or deleted): worth a warning.
     pub fn names_not_in<S: AsRef<str>>(&self, all_case_names: &[S]) -> Vec<String> {
         let known: BTreeSet<&str> = all_case_names.iter().map(|s| s.as_ref()).collect();
