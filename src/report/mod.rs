@@ -1,9 +1,18 @@
 //! Stage 6: results as plain data, rendered by reporters (terminal text here; JUnit,
-//! JSON and Markdown in the submodules). Secrets are redacted on the way out.
+//! JSON, Markdown and GitHub Actions annotations in the submodules). Secrets are redacted
+//! on the way out.
+
+pub mod gha;
+pub mod json;
+pub mod junit;
+pub mod markdown;
 
 use crate::compare::{Check, Verdict};
+use crate::expectations::Judgement;
 use serde::Serialize;
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "reason", rename_all = "kebab-case")]
@@ -171,4 +180,496 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+/// What the reporters need besides the case results: the run as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Base URL per family (`"um"`, `"graph"`); a family without a target is absent.
+    pub targets: BTreeMap<String, String>,
+    /// When the run started, RFC 3339 UTC (see [`rfc3339_utc`]).
+    pub started: Option<String>,
+    pub duration: Duration,
+    /// Webhook listener findings: refused POSTs, unrouted notifications, drops.
+    pub listener_notes: Vec<String>,
+    /// Other run-level warnings (profile warnings, stale expectation entries).
+    pub warnings: Vec<String>,
+    /// Expectation verdict per case name; a case absent here is judged by its outcome
+    /// alone ([`Judgement::from_outcome`]).
+    pub judgements: BTreeMap<String, Judgement>,
+    /// The `--expect` file, for messages.
+    pub expectations_file: Option<String>,
+    /// Values no report may contain (tokens, passwords); see [`redact`].
+    pub secrets: Vec<String>,
+}
+
+impl RunSummary {
+    pub fn judgement(&self, r: &CaseResult) -> Judgement {
+        self.judgements
+            .get(&r.name)
+            .cloned()
+            .unwrap_or_else(|| Judgement::from_outcome(&r.outcome))
+    }
+
+    /// True when the run is nonconformant once expectations are applied.
+    pub fn fails_run(&self, results: &[CaseResult]) -> bool {
+        results.iter().any(|r| self.judgement(r).fails_run())
+    }
+
+    fn redacted(&self) -> RunSummary {
+        let red =
+            |v: &[String]| -> Vec<String> { v.iter().map(|s| redact(s, &self.secrets)).collect() };
+        RunSummary {
+            targets: self
+                .targets
+                .iter()
+                .map(|(k, v)| (k.clone(), redact(v, &self.secrets)))
+                .collect(),
+            listener_notes: red(&self.listener_notes),
+            warnings: red(&self.warnings),
+            judgements: self
+                .judgements
+                .iter()
+                .map(|(k, j)| (k.clone(), redact_judgement(j, &self.secrets)))
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+fn redact_judgement(j: &Judgement, secrets: &[String]) -> Judgement {
+    match j {
+        Judgement::Fail { note } => Judgement::Fail {
+            note: note.as_deref().map(|n| redact(n, secrets)),
+        },
+        Judgement::ExpectedFail { reason } => Judgement::ExpectedFail {
+            reason: redact(reason, secrets),
+        },
+        Judgement::UnexpectedPass { reason, note } => Judgement::UnexpectedPass {
+            reason: redact(reason, secrets),
+            note: redact(note, secrets),
+        },
+        other => other.clone(),
+    }
+}
+
+/// A case's place in a report: the outcome seen through its expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    Pass,
+    Ignored,
+    ExpectedFail,
+    Unreachable,
+    Fail,
+    UnexpectedPass,
+    /// The case could not be run as written.
+    Error,
+}
+
+impl CaseStatus {
+    pub fn of(r: &CaseResult, j: &Judgement) -> CaseStatus {
+        match (j, &r.outcome) {
+            (Judgement::ExpectedFail { .. }, _) => CaseStatus::ExpectedFail,
+            (Judgement::UnexpectedPass { .. }, _) => CaseStatus::UnexpectedPass,
+            (_, Outcome::Passed) => CaseStatus::Pass,
+            (_, Outcome::Failed) => CaseStatus::Fail,
+            (_, Outcome::Unreachable(_)) => CaseStatus::Unreachable,
+            (_, Outcome::Error(_)) => CaseStatus::Error,
+            (_, Outcome::Ignored(_)) => CaseStatus::Ignored,
+        }
+    }
+
+    /// Failing statuses get a details entry / annotation.
+    pub fn is_failure(self) -> bool {
+        !matches!(self, CaseStatus::Pass | CaseStatus::Ignored)
+    }
+}
+
+/// Counts per status, in the order reports print them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub cases: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub expected_failures: usize,
+    pub unexpected_passes: usize,
+    pub ignored: usize,
+    pub unreachable: usize,
+    pub errors: usize,
+}
+
+impl Totals {
+    pub fn of(results: &[CaseResult], summary: &RunSummary) -> Totals {
+        let mut t = Totals::default();
+        for r in results {
+            t.cases += 1;
+            match CaseStatus::of(r, &summary.judgement(r)) {
+                CaseStatus::Pass => t.passed += 1,
+                CaseStatus::Fail => t.failed += 1,
+                CaseStatus::ExpectedFail => t.expected_failures += 1,
+                CaseStatus::UnexpectedPass => t.unexpected_passes += 1,
+                CaseStatus::Ignored => t.ignored += 1,
+                CaseStatus::Unreachable => t.unreachable += 1,
+                CaseStatus::Error => t.errors += 1,
+            }
+        }
+        t
+    }
+
+    /// `3 cases: 1 passed, 1 failed, 1 expected failure` (zero counts left out).
+    pub fn line(&self) -> String {
+        let parts: Vec<String> = [
+            (self.passed, "passed", "passed"),
+            (self.failed, "failed", "failed"),
+            (
+                self.expected_failures,
+                "expected failure",
+                "expected failures",
+            ),
+            (
+                self.unexpected_passes,
+                "unexpected pass",
+                "unexpected passes",
+            ),
+            (self.ignored, "ignored", "ignored"),
+            (self.unreachable, "unreachable", "unreachable"),
+            (self.errors, "could not run", "could not run"),
+        ]
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+        .collect();
+        let noun = if self.cases == 1 { "case" } else { "cases" };
+        format!("{} {noun}: {}", self.cases, parts.join(", "))
+    }
+}
+
+/// Copies of the results with every secret replaced, field by field, before rendering:
+/// escaping (XML `&amp;`, JSON `\"`) could otherwise split a secret so that the final
+/// text-level [`redact`] misses it.
+fn redacted_results(results: &[CaseResult], secrets: &[String]) -> Vec<CaseResult> {
+    let red = |s: &str| redact(s, secrets);
+    let red_outcome = |o: &Outcome| match o {
+        Outcome::Unreachable(m) => Outcome::Unreachable(red(m)),
+        Outcome::Error(m) => Outcome::Error(red(m)),
+        Outcome::Ignored(m) => Outcome::Ignored(red(m)),
+        other => other.clone(),
+    };
+    results
+        .iter()
+        .map(|r| CaseResult {
+            outcome: red_outcome(&r.outcome),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepResult {
+                    request: s.request.as_ref().map(|q| RequestRecord {
+                        method: q.method.clone(),
+                        url: red(&q.url),
+                        headers: q.headers.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
+                        body: q.body.as_deref().map(red),
+                    }),
+                    response_preview: s.response_preview.as_deref().map(red),
+                    checks: s
+                        .checks
+                        .iter()
+                        .map(|c| Check {
+                            subject: red(&c.subject),
+                            detail: red(&c.detail),
+                            ..c.clone()
+                        })
+                        .collect(),
+                    error: s.error.as_deref().map(red),
+                    ..s.clone()
+                })
+                .collect(),
+            ..r.clone()
+        })
+        .collect()
+}
+
+/// The inputs every reporter renders: redacted results and summary.
+fn prepare(results: &[CaseResult], summary: &RunSummary) -> (Vec<CaseResult>, RunSummary) {
+    (
+        redacted_results(results, &summary.secrets),
+        summary.redacted(),
+    )
+}
+
+/// Names of the failing checks, each once, in the order they failed.
+pub fn failing_check_names(r: &CaseResult) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for (_, c) in r.failed_checks() {
+        if !out.contains(&c.name) {
+            out.push(c.name);
+        }
+    }
+    out
+}
+
+/// One line saying what happened to a case: the JUnit message, the Markdown cell.
+pub fn headline(r: &CaseResult, j: &Judgement) -> String {
+    let base = match (j, &r.outcome) {
+        (Judgement::UnexpectedPass { reason, .. }, _) => {
+            return format!("unexpectedly passed (listed in expectations as failing: {reason})");
+        }
+        (Judgement::ExpectedFail { reason }, _) => format!("expected failure: {reason}"),
+        (_, Outcome::Passed) => "passed".to_owned(),
+        (_, Outcome::Ignored(m)) => format!("ignored: {m}"),
+        (_, Outcome::Unreachable(m)) => format!("target unreachable: {m}"),
+        (_, Outcome::Error(m)) => format!("cannot run: {m}"),
+        (_, Outcome::Failed) => {
+            let names = failing_check_names(r);
+            if names.is_empty() {
+                match r
+                    .steps
+                    .iter()
+                    .find_map(|s| s.error.as_ref().map(|e| (s, e)))
+                {
+                    Some((s, e)) => format!(
+                        "step `{}` failed: {}",
+                        s.name,
+                        e.lines().next().unwrap_or("")
+                    ),
+                    None => "failed".to_owned(),
+                }
+            } else {
+                format!("failed checks: {}", names.join(", "))
+            }
+        }
+    };
+    match j {
+        Judgement::Fail { note: Some(n) } => format!("{base} ({n})"),
+        _ => base.lines().next().unwrap_or("").to_owned(),
+    }
+}
+
+/// Writes a report so a reader never sees half a file; the error names the path.
+pub fn write_atomic_report(path: &Path, text: &str) -> Result<(), String> {
+    crate::snapshot::write_atomic(path, text)
+        .map_err(|e| format!("cannot write report {}: {e}", path.display()))
+}
+
+/// `2026-01-02T03:04:05Z` for a wall-clock time, without a date-time dependency.
+pub fn rfc3339_utc(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian), via 400-year eras.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Shared fixtures for the reporter tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::expectations::Judgement;
+
+    pub const SECRET: &str = "tok-SECRET-4f9a";
+
+    pub fn step(name: &str, checks: Vec<Check>) -> StepResult {
+        let mut s = StepResult::new(name, false);
+        s.request = Some(RequestRecord {
+            method: "POST".into(),
+            url: format!("https://target.test/EWS/x.asmx?token={SECRET}"),
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {SECRET}")),
+                ("Content-Type".into(), "text/xml".into()),
+            ],
+            body: Some(format!("<a>{SECRET}</a>")),
+        });
+        s.status = Some(500);
+        s.content_type = Some("text/xml".into());
+        s.response_preview = Some(format!("<fault>echo {SECRET}</fault>"));
+        s.elapsed = Duration::from_millis(12);
+        s.checks = checks;
+        s
+    }
+
+    pub fn case(name: &str, op: &str, outcome: Outcome, checks: Vec<Check>) -> CaseResult {
+        let (family, short) = name.split_once("::").unwrap_or(("um", name));
+        CaseResult {
+            name: name.to_owned(),
+            family: family.to_owned(),
+            file: format!("cases/{family}/{short}.toml"),
+            operation: op.to_owned(),
+            tags: vec![],
+            outcome,
+            steps: vec![step("Step1", checks)],
+            duration: Duration::from_millis(20),
+        }
+    }
+
+    /// One of each status: pass, fail (2 checks), expected fail, unexpected pass,
+    /// ignored, unreachable, error, plus a warning.
+    pub fn results() -> (Vec<CaseResult>, RunSummary) {
+        let results = vec![
+            case(
+                "um::play-on-phone",
+                "PlayOnPhone",
+                Outcome::Passed,
+                vec![Check::pass("status", "Step1")],
+            ),
+            case(
+                "um::get-call-info",
+                "GetCallInfo",
+                Outcome::Failed,
+                vec![
+                    Check::fail("status", "Step1", "Expected: 200\nActual:   500"),
+                    Check::fail("snapshot", "Step1", "--- a\n+++ b\n-x\n+y"),
+                ],
+            ),
+            case(
+                "um::get-call-info-2",
+                "GetCallInfo",
+                Outcome::Passed,
+                vec![Check::pass("status", "Step1")],
+            ),
+            case(
+                "um::disconnect",
+                "Disconnect",
+                Outcome::Failed,
+                vec![Check::fail("snapshot", "Step1", "diff")],
+            ),
+            case(
+                "graph::answer",
+                "answer",
+                Outcome::Passed,
+                vec![Check::warn(
+                    "undocumented-fields",
+                    "Step1 › notification",
+                    "undocumented fields: /value/0/x, /y",
+                )],
+            ),
+            case(
+                "graph::reject",
+                "reject",
+                Outcome::Ignored("no Graph target".into()),
+                vec![],
+            ),
+            case(
+                "graph::delete-call",
+                "delete",
+                Outcome::Unreachable(format!("connection refused (token {SECRET})")),
+                vec![],
+            ),
+            case(
+                "graph::broken",
+                "delete",
+                Outcome::Error("missing variable `x`".into()),
+                vec![],
+            ),
+        ];
+        let mut summary = RunSummary {
+            targets: [
+                ("um".to_owned(), "https://um.test".to_owned()),
+                ("graph".to_owned(), "https://graph.test/v1.0".to_owned()),
+            ]
+            .into(),
+            started: Some("2026-01-02T03:04:05Z".into()),
+            duration: Duration::from_millis(1500),
+            listener_notes: vec![format!("refused a POST to /notify?t={SECRET} with 401")],
+            warnings: vec!["expectations list `um::gone`, which is not a case".into()],
+            expectations_file: Some("known.toml".into()),
+            secrets: vec![SECRET.to_owned()],
+            ..RunSummary::default()
+        };
+        summary.judgements.insert(
+            "um::disconnect".into(),
+            Judgement::ExpectedFail {
+                reason: "TICKET-13".into(),
+            },
+        );
+        summary.judgements.insert(
+            "um::get-call-info-2".into(),
+            Judgement::UnexpectedPass {
+                reason: "TICKET-14".into(),
+                note: "unexpectedly passed: remove it from known.toml".into(),
+            },
+        );
+        (results, summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        let at = |s: u64| rfc3339_utc(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_767_323_045), "2026-01-02T03:04:05Z");
+        assert_eq!(at(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn totals_apply_expectations() {
+        let (results, summary) = fixtures::results();
+        let t = Totals::of(&results, &summary);
+        assert_eq!(
+            t,
+            Totals {
+                cases: 8,
+                passed: 2,
+                failed: 1,
+                expected_failures: 1,
+                unexpected_passes: 1,
+                ignored: 1,
+                unreachable: 1,
+                errors: 1,
+            }
+        );
+        assert!(summary.fails_run(&results));
+    }
+
+    #[test]
+    fn no_reporter_leaks_a_secret() {
+        let (results, summary) = fixtures::results();
+        let outputs = [
+            ("junit", junit::render(&results, &summary)),
+            ("json", json::render(&results, &summary)),
+            ("markdown", markdown::render(&results, &summary)),
+            ("gha", gha::annotations(&results, &summary)),
+        ];
+        for (name, text) in outputs {
+            assert!(!text.contains(fixtures::SECRET), "{name} leaks:\n{text}");
+            assert!(!text.contains("4f9a"), "{name} leaks part of it");
+        }
+    }
+
+    #[test]
+    fn secrets_split_by_escaping_are_still_redacted() {
+        let (mut results, mut summary) = fixtures::results();
+        let odd = "a&b<\"c\"\\d";
+        summary.secrets.push(odd.to_owned());
+        results[1].steps[0].checks[0].detail = format!("saw {odd}");
+        for text in [
+            junit::render(&results, &summary),
+            json::render(&results, &summary),
+            markdown::render(&results, &summary),
+        ] {
+            assert!(!text.contains("a&amp;b&lt;"), "{text}");
+            assert!(!text.contains("a&b<"), "{text}");
+            assert!(!text.contains(r#"a&b<\"c"#), "{text}");
+        }
+    }
 }

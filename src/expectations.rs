@@ -1,0 +1,440 @@
+//! Known failures (`--expect known.toml`): a target that is known not to conform in some
+//! listed way can still gate CI on *new* failures. Each entry names a case, says it is
+//! expected to fail, why, and optionally which check fails, so a failure that changes
+//! shape is not silently absorbed:
+//!
+//! ```toml
+//! ["um::get-call-info"]
+//! result = "fail"
+//! reason = "our server omits EventCause (TICKET-12)"
+//! check = "snapshot"        # optional: only this check failing counts as expected
+//! ```
+//!
+//! Only check failures can be expected: a target that cannot be reached, or a case that
+//! cannot be run, always fails the run, so a listed case can never hide an outage.
+
+use crate::report::{CaseResult, Outcome};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Largest expectations file read; anything bigger is not hand-written.
+const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// The only result an entry may declare; an enum so `result = "pass"` is a parse error
+/// naming the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectedResult {
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    pub result: ExpectedResult,
+    pub reason: String,
+    /// Name of the check that fails (`snapshot`, `status`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// Case name (`family::name`) → expectation.
+    pub entries: BTreeMap<String, Expected>,
+    /// The file they came from, as given, for messages.
+    pub file: String,
+}
+
+/// What a case result means once the expectations are applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Judgement {
+    Pass,
+    /// A failure that fails the run. `note` says why an expectation did not cover it.
+    Fail {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Listed, and failed as listed: does not fail the run.
+    ExpectedFail {
+        reason: String,
+    },
+    /// Listed but passed: fails the run, so stale entries get removed.
+    UnexpectedPass {
+        reason: String,
+        note: String,
+    },
+    Ignored,
+}
+
+impl Judgement {
+    /// The verdict without expectations: what a plain run reports.
+    pub fn from_outcome(outcome: &Outcome) -> Judgement {
+        match outcome {
+            Outcome::Passed => Judgement::Pass,
+            Outcome::Ignored(_) => Judgement::Ignored,
+            _ => Judgement::Fail { note: None },
+        }
+    }
+
+    /// True when this case makes the run nonconformant.
+    pub fn fails_run(&self) -> bool {
+        matches!(
+            self,
+            Judgement::Fail { .. } | Judgement::UnexpectedPass { .. }
+        )
+    }
+}
+
+impl Expectations {
+    /// Looks up one case; `None` when it is not listed.
+    pub fn get(&self, case_name: &str) -> Option<&Expected> {
+        self.entries.get(case_name)
+    }
+
+    pub fn judge(&self, result: &CaseResult) -> Judgement {
+        let plain = Judgement::from_outcome(&result.outcome);
+        let Some(exp) = self.entries.get(&result.name) else {
+            return plain;
+        };
+        match &result.outcome {
+            Outcome::Ignored(_) => Judgement::Ignored,
+            Outcome::Passed => Judgement::UnexpectedPass {
+                reason: exp.reason.clone(),
+                note: format!("unexpectedly passed: remove it from {}", self.file),
+            },
+            Outcome::Unreachable(_) => Judgement::Fail {
+                note: Some(format!(
+                    "listed in {} as failing, but an unreachable target is never expected",
+                    self.file
+                )),
+            },
+            Outcome::Error(_) => Judgement::Fail {
+                note: Some(format!(
+                    "listed in {} as failing, but a case that cannot run is never expected",
+                    self.file
+                )),
+            },
+            Outcome::Failed => {
+                let Some(want) = &exp.check else {
+                    return Judgement::ExpectedFail {
+                        reason: exp.reason.clone(),
+                    };
+                };
+                let failing: BTreeSet<&str> = result.failed_checks().map(|(_, c)| c.name).collect();
+                if failing.contains(want.as_str()) {
+                    Judgement::ExpectedFail {
+                        reason: exp.reason.clone(),
+                    }
+                } else {
+                    let now = if failing.is_empty() {
+                        "a step error, no failing check".to_owned()
+                    } else {
+                        failing
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    Judgement::Fail {
+                        note: Some(format!(
+                            "the failure changed: {} expects check `{want}` to fail ({}), but the failing checks are {now}",
+                            self.file, exp.reason
+                        )),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Judgements for a whole run, keyed by case name: `RunSummary::judgements`.
+    pub fn judge_all(&self, results: &[CaseResult]) -> BTreeMap<String, Judgement> {
+        results
+            .iter()
+            .map(|r| (r.name.clone(), self.judge(r)))
+            .collect()
+    }
+
+    /// Listed cases that the corpus does not have (renamed or deleted): worth a warning.
+    pub fn names_not_in<S: AsRef<str>>(&self, all_case_names: &[S]) -> Vec<String> {
+        let known: BTreeSet<&str> = all_case_names.iter().map(|s| s.as_ref()).collect();
+        self.entries
+            .keys()
+            .filter(|k| !known.contains(k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Reads and validates an expectations file. Errors name the file, line and key.
+pub fn load(path: &Path) -> Result<Expectations, String> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "{shown}: {} bytes, over the {MAX_FILE} byte limit",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    parse(&shown, &text)
+}
+
+/// [`load`] without the file system; `file` is used in messages.
+pub fn parse(file: &str, text: &str) -> Result<Expectations, String> {
+    let entries: BTreeMap<String, Expected> =
+        toml::from_str(text).map_err(|e| crate::profile::toml_error(file, text, &e))?;
+    for (name, e) in &entries {
+        if !name.contains("::") {
+            return Err(format!(
+                "{file}: `{name}` is not a case name (expected `family::name`, e.g. `um::disconnect`)"
+            ));
+        }
+        if e.reason.trim().is_empty() {
+            return Err(format!(
+                "{file}: `{name}`: `reason` is empty; say why it fails"
+            ));
+        }
+        if e.check.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(format!(
+                "{file}: `{name}`: `check` is empty; omit it instead"
+            ));
+        }
+    }
+    Ok(Expectations {
+        entries,
+        file: file.to_owned(),
+    })
+}
+
+/// A starting expectations file from the current failures (`--write-expectations`).
+/// Deterministic: sorted by case name, no dates, so rewriting it gives no diff.
+/// Only `Failed` outcomes are written: unreachable and broken cases are never expected.
+pub fn write(results: &[CaseResult]) -> String {
+    let mut entries: BTreeMap<&str, Expected> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.outcome == Outcome::Failed) {
+        entries.insert(
+            &r.name,
+            Expected {
+                result: ExpectedResult::Fail,
+                reason: "recorded by --write-expectations".to_owned(),
+                check: r.failed_checks().next().map(|(_, c)| c.name.to_owned()),
+            },
+        );
+    }
+    let mut out = String::from(
+        "# Known failures: cases listed here may fail without failing the run.\n\
+         # Replace each reason with why it fails (a ticket), and delete entries once fixed.\n",
+    );
+    for (name, e) in &entries {
+        out.push('\n');
+        out.push_str(&format!("[{}]\n", toml_string(name)));
+        out.push_str("result = \"fail\"\n");
+        out.push_str(&format!("reason = {}\n", toml_string(&e.reason)));
+        if let Some(c) = &e.check {
+            out.push_str(&format!("check = {}\n", toml_string(c)));
+        }
+    }
+    out
+}
+
+/// A TOML basic string with the escapes TOML requires.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::Check;
+    use crate::report::StepResult;
+    use std::time::Duration;
+
+    fn case(name: &str, outcome: Outcome, checks: Vec<Check>) -> CaseResult {
+        let mut step = StepResult::new("step", false);
+        step.checks = checks;
+        CaseResult {
+            name: name.to_owned(),
+            family: name.split("::").next().unwrap_or("um").to_owned(),
+            file: format!("cases/{name}.toml"),
+            operation: "Op".into(),
+            tags: vec![],
+            outcome,
+            steps: vec![step],
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn failed(name: &str, check: &'static str) -> CaseResult {
+        case(
+            name,
+            Outcome::Failed,
+            vec![Check::pass("status", "s"), Check::fail(check, "s", "diff")],
+        )
+    }
+
+    const FILE: &str = r#"
+["um::get-call-info"]
+result = "fail"
+reason = "omits EventCause (TICKET-12)"
+check = "snapshot"
+
+["um::disconnect"]
+result = "fail"
+reason = "TICKET-13"
+"#;
+
+    fn exp() -> Expectations {
+        parse("known.toml", FILE).expect("parses")
+    }
+
+    #[test]
+    fn unlisted_cases_keep_their_plain_verdict() {
+        let e = exp();
+        assert_eq!(
+            e.judge(&case("um::other", Outcome::Passed, vec![])),
+            Judgement::Pass
+        );
+        assert_eq!(
+            e.judge(&failed("um::other", "status")),
+            Judgement::Fail { note: None }
+        );
+        assert_eq!(
+            e.judge(&case("um::other", Outcome::Ignored("no".into()), vec![])),
+            Judgement::Ignored
+        );
+        assert!(!Judgement::Ignored.fails_run());
+        assert!(Judgement::Fail { note: None }.fails_run());
+    }
+
+    #[test]
+    fn listed_failure_is_expected() {
+        let e = exp();
+        let j = e.judge(&failed("um::disconnect", "status"));
+        assert_eq!(
+            j,
+            Judgement::ExpectedFail {
+                reason: "TICKET-13".into()
+            }
+        );
+        assert!(!j.fails_run());
+        let j = e.judge(&failed("um::get-call-info", "snapshot"));
+        assert!(matches!(j, Judgement::ExpectedFail { .. }), "{j:?}");
+    }
+
+    #[test]
+    fn listed_pass_is_an_unexpected_pass() {
+        let j = exp().judge(&case("um::disconnect", Outcome::Passed, vec![]));
+        match &j {
+            Judgement::UnexpectedPass { reason, note } => {
+                assert_eq!(reason, "TICKET-13");
+                assert_eq!(note, "unexpectedly passed: remove it from known.toml");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(j.fails_run());
+    }
+
+    #[test]
+    fn a_different_failing_check_is_a_changed_failure() {
+        let j = exp().judge(&failed("um::get-call-info", "status"));
+        match &j {
+            Judgement::Fail { note: Some(n) } => {
+                assert!(n.contains("failure changed"), "{n}");
+                assert!(n.contains("`snapshot`") && n.contains("`status`"), "{n}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unreachable_and_errors_are_never_expected() {
+        let e = exp();
+        for o in [
+            Outcome::Unreachable("refused".into()),
+            Outcome::Error("missing var".into()),
+        ] {
+            let j = e.judge(&case("um::disconnect", o, vec![]));
+            assert!(matches!(j, Judgement::Fail { note: Some(_) }), "{j:?}");
+        }
+        let j = e.judge(&case(
+            "um::disconnect",
+            Outcome::Ignored("x".into()),
+            vec![],
+        ));
+        assert_eq!(j, Judgement::Ignored);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = "[\"um::x\"]\nresult = \"fail\"\nreason = \"r\"\nchek = \"status\"\n";
+        let err = parse("known.toml", text).unwrap_err();
+        assert!(err.contains("chek"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+        assert!(err.starts_with("known.toml: "), "{err}");
+    }
+
+    #[test]
+    fn result_must_be_fail_and_reason_given() {
+        let err = parse("k", "[\"um::x\"]\nresult = \"pass\"\nreason = \"r\"\n").unwrap_err();
+        assert!(err.contains("line 2") && err.contains("pass"), "{err}");
+        let err = parse("k", "[\"um::x\"]\nresult = \"fail\"\n").unwrap_err();
+        assert!(err.contains("reason"), "{err}");
+        let err = parse("k", "[\"um::x\"]\nresult = \"fail\"\nreason = \" \"\n").unwrap_err();
+        assert!(err.contains("reason"), "{err}");
+        let err = parse("k", "[x]\nresult = \"fail\"\nreason = \"r\"\n").unwrap_err();
+        assert!(err.contains("not a case name"), "{err}");
+    }
+
+    #[test]
+    fn names_not_in_lists_stale_entries() {
+        let e = exp();
+        assert_eq!(
+            e.names_not_in(&["um::disconnect", "graph::delete-call"]),
+            vec!["um::get-call-info".to_owned()]
+        );
+    }
+
+    #[test]
+    fn write_round_trips_and_is_sorted() {
+        let results = vec![
+            failed("um::zeta", "snapshot"),
+            case("um::passes", Outcome::Passed, vec![]),
+            case("um::down", Outcome::Unreachable("x".into()), vec![]),
+            failed("graph::alpha \"q\"", "status"),
+        ];
+        let text = write(&results);
+        assert_eq!(text, write(&results), "deterministic");
+        let back = parse("w", &text).expect("written file parses");
+        let names: Vec<&String> = back.entries.keys().collect();
+        assert_eq!(names, ["graph::alpha \"q\"", "um::zeta"]);
+        assert!(text.find("graph::alpha") < text.find("um::zeta"));
+        assert_eq!(back.entries["um::zeta"].check.as_deref(), Some("snapshot"));
+        // Re-judging the same results with the written file passes the run.
+        for r in &results {
+            assert!(
+                !back.judge(r).fails_run() || r.name == "um::down",
+                "{}",
+                r.name
+            );
+        }
+    }
+}

@@ -1,0 +1,769 @@
+//! Target profiles (`--profile target.toml`): a target described once, checked in next
+//! to the CI job, instead of a dozen flags. Secrets never live in the file, only the
+//! NAMES of the environment variables that hold them; [`Profile::resolve`] reads them.
+//!
+//! Every table rejects unknown keys, so a typo is an error naming the key and its line
+//! rather than a setting silently ignored.
+//!
+//! ```toml
+//! [um]
+//! base_url = "https://mail.contoso.com"
+//! endpoint = "/EWS/UM2007Legacy.asmx"        # sets the case variable um_endpoint
+//! auth = { basic = { username_env = "UM_USER", password_env = "UM_PASSWORD" } }
+//! # or: auth = { bearer_env = "UM_TOKEN" }
+//!
+//! [graph]
+//! base_url = "https://graph.example.test"
+//! version = "/v1.0"                           # "/v1.0", "/beta" or "" (the default:
+//!                                             # base_url already has it); appended to base_url
+//! auth = { bearer_env = "CALLCONFORM_GRAPH_TOKEN" }
+//! notification_token_env = "GRAPH_NOTIFY_TOKEN"  # bearer expected on notifications (optional)
+//!
+//! [vars]                                      # case variables, like --var NAME=VALUE
+//! entry_id = "AAAA..."
+//! dial_string = "+14255550100"
+//!
+//! [timeouts]
+//! request_secs = 10                           # like --timeout
+//! notification_secs = 5                       # like --notification-timeout
+//!
+//! [listener]
+//! listen = "0.0.0.0:8443"                     # like --listen [default: 127.0.0.1:0]
+//! callback_url = "https://tunnel.example.test"   # like --callback-url
+//!
+//! [tls]
+//! ca_file = "certs/test-ca.pem"               # extra CA to trust; relative paths are
+//! client_cert_file = "certs/client.pem"       # relative to this file's directory;
+//! insecure = false                            # client cert: PEM certificate + key
+//! ```
+//!
+//! Every section and key is optional except `base_url` in `[um]` and `[graph]`; a family
+//! without a section has no target (its cases are reported as ignored).
+
+use crate::runner::Target;
+use base64::Engine as _;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Largest profile read; anything bigger is not a hand-written profile.
+const MAX_FILE: u64 = 1024 * 1024;
+/// Largest certificate file read.
+const MAX_PEM: u64 = 1024 * 1024;
+
+/// How a family authenticates. Externally tagged, so the TOML reads
+/// `auth = { basic = { ... } }` or `auth = { bearer_env = "NAME" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    Basic(BasicAuth),
+    /// Name of the variable holding the bearer token.
+    BearerEnv(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username_env: String,
+    pub password_env: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UmSection {
+    pub base_url: String,
+    /// The SOAP endpoint path; becomes the case variable `um_endpoint`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub auth: Option<Auth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphSection {
+    pub base_url: String,
+    /// Version prefix appended to `base_url`: `/v1.0`, `/beta` or empty.
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub auth: Option<Auth>,
+    /// Variable holding the bearer token the target puts on its notifications.
+    #[serde(default)]
+    pub notification_token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    #[serde(default)]
+    pub request_secs: Option<f64>,
+    #[serde(default)]
+    pub notification_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSection {
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    #[serde(default)]
+    pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// A parsed profile: still names, not secrets. See the module docs for the file shape.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default)]
+    pub um: Option<UmSection>,
+    #[serde(default)]
+    pub graph: Option<GraphSection>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub listener: ListenerSection,
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// The file it was read from: messages name it, relative TLS paths start from its
+    /// directory.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// A profile with its secrets and files read: concrete values for the run.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedProfile {
+    /// Base URL (with the Graph version) and auth headers per family.
+    pub um: Option<Target>,
+    pub graph: Option<Target>,
+    /// Case variables, `um_endpoint` included when `[um] endpoint` is set.
+    pub vars: BTreeMap<String, String>,
+    pub request_timeout: Option<Duration>,
+    pub notification_timeout: Option<Duration>,
+    pub listen: Option<SocketAddr>,
+    pub callback_url: Option<String>,
+    /// PEM bytes of `[tls] ca_file`.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM bytes (certificate + key) of `[tls] client_cert_file`.
+    pub client_identity_pem: Option<Vec<u8>>,
+    pub insecure: bool,
+    /// Bearer token notifications must carry (`[graph] notification_token_env`).
+    pub notify_token: Option<String>,
+    /// Every secret value read (tokens, passwords, encoded Basic credentials), for
+    /// redaction.
+    pub secrets: Vec<String>,
+}
+
+impl ResolvedProfile {
+    /// The transport options with the profile's TLS settings and request timeout applied.
+    pub fn http_options(
+        &self,
+        mut base: crate::request::HttpOptions,
+    ) -> crate::request::HttpOptions {
+        if let Some(t) = self.request_timeout {
+            base.timeout = t;
+        }
+        if self.ca_pem.is_some() {
+            base.ca_pem = self.ca_pem.clone();
+        }
+        if self.client_identity_pem.is_some() {
+            base.client_identity_pem = self.client_identity_pem.clone();
+        }
+        base.insecure |= self.insecure;
+        base
+    }
+}
+
+/// "file: line N, column M: message": one line, naming where in the file it went wrong.
+/// Shared with [`crate::expectations`].
+pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let (line, col) = crate::case::line_col(text, span.start);
+            format!("{file}: line {line}, column {col}: {msg}")
+        }
+        None => format!("{file}: {msg}"),
+    }
+}
+
+/// Reads, parses and checks a profile. Secrets are not read yet: see [`Profile::resolve`].
+pub fn load(path: &Path) -> Result<Profile, String> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "{shown}: {} bytes, over the {MAX_FILE} byte limit for profiles",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    parse(path, &text)
+}
+
+/// [`load`] without reading: `path` is where the text came from.
+pub fn parse(path: &Path, text: &str) -> Result<Profile, String> {
+    let shown = path.display().to_string();
+    let mut p: Profile = toml::from_str(text).map_err(|e| toml_error(&shown, text, &e))?;
+    p.path = path.to_owned();
+    p.validate().map_err(|m| format!("{shown}: {m}"))?;
+    Ok(p)
+}
+
+fn check_base_url(key: &str, url: &str) -> Result<String, String> {
+    let u = url.trim();
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| format!("{key} = \"{url}\": expected an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{key} = \"{url}\": no host"));
+    }
+    if u.contains(['?', '#']) {
+        return Err(format!(
+            "{key} = \"{url}\": a base URL has no query or fragment"
+        ));
+    }
+    Ok(u.trim_end_matches('/').to_owned())
+}
+
+fn check_env_name(key: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key} = \"{name}\": expected the NAME of an environment variable (letters, digits, _), not its value"
+        ))
+    }
+}
+
+fn check_auth(section: &str, auth: &Option<Auth>) -> Result<(), String> {
+    match auth {
+        None => Ok(()),
+        Some(Auth::BearerEnv(n)) => check_env_name(&format!("[{section}] auth.bearer_env"), n),
+        Some(Auth::Basic(b)) => {
+            check_env_name(
+                &format!("[{section}] auth.basic.username_env"),
+                &b.username_env,
+            )?;
+            check_env_name(
+                &format!("[{section}] auth.basic.password_env"),
+                &b.password_env,
+            )
+        }
+    }
+}
+
+fn check_secs(key: &str, v: Option<f64>) -> Result<(), String> {
+    match v {
+        Some(s) if !(s.is_finite() && s > 0.0 && s <= 86_400.0) => Err(format!(
+            "{key} = {s}: expected a positive number of seconds"
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Profile {
+    /// Checks what the types cannot: URL shapes, variable names, positive timeouts.
+    fn validate(&self) -> Result<(), String> {
+        if let Some(um) = &self.um {
+            check_base_url("[um] base_url", &um.base_url)?;
+            if let Some(e) = &um.endpoint
+                && !e.starts_with('/')
+            {
+                return Err(format!(
+                    "[um] endpoint = \"{e}\": expected a path starting with `/`"
+                ));
+            }
+            if um.endpoint.is_some() && self.vars.contains_key("um_endpoint") {
+                return Err(
+                    "both [um] endpoint and [vars] um_endpoint are set; keep one".to_owned(),
+                );
+            }
+            check_auth("um", &um.auth)?;
+        }
+        if let Some(g) = &self.graph {
+            let base = check_base_url("[graph] base_url", &g.base_url)?;
+            let v = &g.version;
+            if !v.is_empty() && (!v.starts_with('/') || v.ends_with('/') || v.len() < 2) {
+                return Err(format!(
+                    "[graph] version = \"{v}\": expected \"/v1.0\", \"/beta\" or \"\""
+                ));
+            }
+            for known in ["/v1.0", "/beta"] {
+                if !v.is_empty() && base.ends_with(known) {
+                    return Err(format!(
+                        "[graph] base_url already ends with `{known}` and version = \"{v}\" adds another; set version = \"\" or drop it from base_url"
+                    ));
+                }
+            }
+            check_auth("graph", &g.auth)?;
+            if let Some(n) = &g.notification_token_env {
+                check_env_name("[graph] notification_token_env", n)?;
+            }
+        }
+        for k in self.vars.keys() {
+            if !crate::case::valid_var_name(k) {
+                return Err(format!(
+                    "[vars] `{k}` is not a variable name (letters, digits, _ and -)"
+                ));
+            }
+        }
+        check_secs("[timeouts] request_secs", self.timeouts.request_secs)?;
+        check_secs(
+            "[timeouts] notification_secs",
+            self.timeouts.notification_secs,
+        )?;
+        if let Some(c) = &self.listener.callback_url {
+            check_base_url("[listener] callback_url", c)?;
+        }
+        Ok(())
+    }
+
+    fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Things worth saying before a run: TLS checks off, credentials sent in clear.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let file = self.shown();
+        let mut targets = Vec::new();
+        if let Some(um) = &self.um {
+            targets.push(("um", um.base_url.as_str(), um.auth.is_some()));
+        }
+        if let Some(g) = &self.graph {
+            targets.push(("graph", g.base_url.as_str(), g.auth.is_some()));
+        }
+        if self.tls.insecure {
+            let list = if targets.is_empty() {
+                "every target".to_owned()
+            } else {
+                targets
+                    .iter()
+                    .map(|(f, u, _)| format!("{f} ({u})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push(format!(
+                "TLS verification is OFF for {list}: [tls] insecure = true in {file}"
+            ));
+        }
+        for (f, u, has_auth) in targets {
+            if has_auth && u.trim().starts_with("http://") {
+                out.push(format!(
+                    "[{f}] sends credentials over plain http to {u} ({file})"
+                ));
+            }
+        }
+        out
+    }
+
+    /// Reads the named environment variables and the TLS files. `env` is
+    /// `|n| std::env::var(n).ok()` in the CLI; tests pass a map.
+    pub fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<ResolvedProfile, String> {
+        let file = self.shown();
+        let mut out = ResolvedProfile {
+            vars: self.vars.clone(),
+            insecure: self.tls.insecure,
+            listen: self.listener.listen,
+            callback_url: self
+                .listener
+                .callback_url
+                .as_deref()
+                .map(|c| c.trim().trim_end_matches('/').to_owned()),
+            request_timeout: self.timeouts.request_secs.map(Duration::from_secs_f64),
+            notification_timeout: self.timeouts.notification_secs.map(Duration::from_secs_f64),
+            ..ResolvedProfile::default()
+        };
+        let read = |key: &str, name: &str| -> Result<String, String> {
+            match env(name) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(format!(
+                    "{file}: {key} names the environment variable {name}, which is unset or empty"
+                )),
+            }
+        };
+        let mut secrets = Vec::new();
+        let mut auth_headers =
+            |section: &str, auth: &Option<Auth>| -> Result<Vec<(String, String)>, String> {
+                Ok(match auth {
+                    None => vec![],
+                    Some(Auth::BearerEnv(n)) => {
+                        let t = read(&format!("[{section}] auth.bearer_env"), n)?;
+                        secrets.push(t.clone());
+                        vec![("Authorization".to_owned(), format!("Bearer {t}"))]
+                    }
+                    Some(Auth::Basic(b)) => {
+                        let user = read(
+                            &format!("[{section}] auth.basic.username_env"),
+                            &b.username_env,
+                        )?;
+                        let pass = read(
+                            &format!("[{section}] auth.basic.password_env"),
+                            &b.password_env,
+                        )?;
+                        let encoded = base64::engine::general_purpose::STANDARD
+                            .encode(format!("{user}:{pass}"));
+                        secrets.push(pass);
+                        secrets.push(encoded.clone());
+                        vec![("Authorization".to_owned(), format!("Basic {encoded}"))]
+                    }
+                })
+            };
+        if let Some(um) = &self.um {
+            out.um = Some(Target {
+                base_url: check_base_url("[um] base_url", &um.base_url)?,
+                headers: auth_headers("um", &um.auth)?,
+            });
+            if let Some(e) = &um.endpoint {
+                out.vars.insert("um_endpoint".to_owned(), e.clone());
+            }
+        }
+        if let Some(g) = &self.graph {
+            out.graph = Some(Target {
+                base_url: format!(
+                    "{}{}",
+                    check_base_url("[graph] base_url", &g.base_url)?,
+                    g.version
+                ),
+                headers: auth_headers("graph", &g.auth)?,
+            });
+            if let Some(n) = &g.notification_token_env {
+                let t = read("[graph] notification_token_env", n)?;
+                secrets.push(t.clone());
+                out.notify_token = Some(t);
+            }
+        }
+        out.ca_pem = self.read_pem(
+            "[tls] ca_file",
+            self.tls.ca_file.as_deref(),
+            &["CERTIFICATE"],
+        )?;
+        out.client_identity_pem = self.read_pem(
+            "[tls] client_cert_file",
+            self.tls.client_cert_file.as_deref(),
+            &["CERTIFICATE", "PRIVATE KEY"],
+        )?;
+        secrets.sort();
+        secrets.dedup();
+        out.secrets = secrets;
+        Ok(out)
+    }
+
+    /// Where a path in the profile points: relative to the profile's directory.
+    pub fn resolve_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            return p.to_owned();
+        }
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p.to_owned(),
+        }
+    }
+
+    /// Reads a PEM file and checks it has the blocks it must (so a wrong file is named
+    /// here, not deep inside the TLS stack).
+    fn read_pem(
+        &self,
+        key: &str,
+        p: Option<&Path>,
+        needs: &[&str],
+    ) -> Result<Option<Vec<u8>>, String> {
+        let Some(p) = p else { return Ok(None) };
+        let file = self.shown();
+        let full = self.resolve_path(p);
+        let err = |m: String| {
+            format!(
+                "{file}: {key} = \"{}\": {}: {m}",
+                p.display(),
+                full.display()
+            )
+        };
+        let meta = std::fs::metadata(&full).map_err(|e| err(format!("cannot read: {e}")))?;
+        if meta.len() > MAX_PEM {
+            return Err(err(format!("over the {MAX_PEM} byte limit for PEM files")));
+        }
+        let bytes = std::fs::read(&full).map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = String::from_utf8_lossy(&bytes);
+        for n in needs {
+            if !text
+                .lines()
+                .any(|l| l.starts_with("-----BEGIN ") && l.contains(n))
+            {
+                return Err(err(format!("no PEM `{n}` block in it")));
+            }
+        }
+        Ok(Some(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A scratch directory removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let mut rnd = [0u8; 6];
+            let _ = getrandom::fill(&mut rnd);
+            let hex: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+            let dir = std::env::temp_dir().join(format!(
+                "callconform-profile-{tag}-{}-{hex}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            Scratch(dir)
+        }
+        fn write(&self, rel: &str, text: &str) -> PathBuf {
+            let p = self.0.join(rel);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).expect("dir");
+            }
+            std::fs::write(&p, text).expect("write");
+            p
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    const FULL: &str = r#"
+[um]
+base_url = "https://mail.contoso.com/"
+endpoint = "/EWS/UM2007Legacy.asmx"
+auth = { basic = { username_env = "UM_USER", password_env = "UM_PASSWORD" } }
+
+[graph]
+base_url = "https://graph.example.test"
+version = "/v1.0"
+auth = { bearer_env = "CALLCONFORM_GRAPH_TOKEN" }
+notification_token_env = "GRAPH_NOTIFY_TOKEN"
+
+[vars]
+entry_id = "AAAA"
+dial_string = "+14255550100"
+
+[timeouts]
+request_secs = 10
+notification_secs = 2.5
+
+[listener]
+listen = "0.0.0.0:8443"
+callback_url = "https://tunnel.example.test/"
+
+[tls]
+ca_file = "certs/test-ca.pem"
+client_cert_file = "certs/client.pem"
+insecure = false
+"#;
+
+    const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const CLIENT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+
+    fn full_env() -> impl Fn(&str) -> Option<String> {
+        env(&[
+            ("UM_USER", "alice"),
+            ("UM_PASSWORD", "s3cret-pass"),
+            ("CALLCONFORM_GRAPH_TOKEN", "graph-token-123"),
+            ("GRAPH_NOTIFY_TOKEN", "notify-token-456"),
+        ])
+    }
+
+    #[test]
+    fn full_profile_resolves_to_concrete_values() {
+        let s = Scratch::new("full");
+        let path = s.write("ci/target.toml", FULL);
+        s.write("ci/certs/test-ca.pem", CA);
+        s.write("ci/certs/client.pem", CLIENT);
+        let p = load(&path).expect("loads");
+        assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+        let r = p.resolve(full_env()).expect("resolves");
+
+        let um = r.um.clone().expect("um target");
+        assert_eq!(um.base_url, "https://mail.contoso.com");
+        // base64("alice:s3cret-pass")
+        assert_eq!(
+            um.headers,
+            vec![(
+                "Authorization".to_owned(),
+                "Basic YWxpY2U6czNjcmV0LXBhc3M=".to_owned()
+            )]
+        );
+        let g = r.graph.clone().expect("graph target");
+        assert_eq!(g.base_url, "https://graph.example.test/v1.0");
+        assert_eq!(
+            g.headers,
+            vec![(
+                "Authorization".to_owned(),
+                "Bearer graph-token-123".to_owned()
+            )]
+        );
+        assert_eq!(r.notify_token.as_deref(), Some("notify-token-456"));
+        assert_eq!(r.vars["um_endpoint"], "/EWS/UM2007Legacy.asmx");
+        assert_eq!(r.vars["dial_string"], "+14255550100");
+        assert_eq!(r.request_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(r.notification_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(r.listen, Some("0.0.0.0:8443".parse().expect("addr")));
+        assert_eq!(
+            r.callback_url.as_deref(),
+            Some("https://tunnel.example.test")
+        );
+        assert_eq!(r.ca_pem.as_deref(), Some(CA.as_bytes()));
+        assert_eq!(r.client_identity_pem.as_deref(), Some(CLIENT.as_bytes()));
+        assert!(!r.insecure);
+        for secret in [
+            "s3cret-pass",
+            "YWxpY2U6czNjcmV0LXBhc3M=",
+            "graph-token-123",
+            "notify-token-456",
+        ] {
+            assert!(r.secrets.iter().any(|s| s == secret), "{secret}");
+        }
+        assert!(!r.secrets.iter().any(|s| s == "alice"));
+        let opts = r.http_options(crate::request::HttpOptions::default());
+        assert_eq!(opts.timeout, Duration::from_secs(10));
+        assert!(opts.ca_pem.is_some() && opts.client_identity_pem.is_some());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_file_and_line() {
+        let text = "[graph]\nbase_url = \"https://g.test\"\nverison = \"/v1.0\"\n";
+        let err = parse(Path::new("target.toml"), text).unwrap_err();
+        assert!(err.contains("verison"), "{err}");
+        assert!(err.contains("target.toml: line 3"), "{err}");
+
+        let err = parse(Path::new("t.toml"), "[tsl]\ninsecure = true\n").unwrap_err();
+        assert!(err.contains("tsl") && err.contains("line 1"), "{err}");
+
+        let text = "[um]\nbase_url = \"https://m.test\"\nauth = { basic = { username_env = \"U\", password = \"P\" } }\n";
+        let err = parse(Path::new("t.toml"), text).unwrap_err();
+        assert!(err.contains("password") && err.contains("line 3"), "{err}");
+
+        let text = "[um]\nbase_url = \"https://m.test\"\nauth = { token = \"T\" }\n";
+        let err = parse(Path::new("t.toml"), text).unwrap_err();
+        assert!(err.contains("token") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn unset_env_var_is_named_with_its_key() {
+        let p = parse(
+            Path::new("target.toml"),
+            "[graph]\nbase_url = \"https://g.test\"\nauth = { bearer_env = \"MY_TOKEN\" }\n",
+        )
+        .expect("parses");
+        let err = p.resolve(env(&[])).unwrap_err();
+        assert!(err.contains("MY_TOKEN"), "{err}");
+        assert!(err.contains("[graph] auth.bearer_env"), "{err}");
+        assert!(err.contains("target.toml"), "{err}");
+        let err = p.resolve(env(&[("MY_TOKEN", "")])).unwrap_err();
+        assert!(err.contains("MY_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn tls_paths_are_relative_to_the_profile_and_named_when_missing() {
+        let s = Scratch::new("tls");
+        let path = s.write(
+            "deep/target.toml",
+            "[tls]\nca_file = \"ca.pem\"\ninsecure = true\n",
+        );
+        let p = load(&path).expect("loads");
+        let err = p.resolve(env(&[])).unwrap_err();
+        assert!(err.contains("[tls] ca_file"), "{err}");
+        assert!(
+            err.contains(&s.0.join("deep/ca.pem").display().to_string()),
+            "{err}"
+        );
+        s.write("deep/ca.pem", CA);
+        let r = p.resolve(env(&[])).expect("resolves");
+        assert_eq!(r.ca_pem.as_deref(), Some(CA.as_bytes()));
+        assert!(r.insecure);
+
+        s.write("deep/ca.pem", "not a certificate");
+        let err = p.resolve(env(&[])).unwrap_err();
+        assert!(err.contains("CERTIFICATE"), "{err}");
+    }
+
+    #[test]
+    fn insecure_and_plain_http_credentials_are_warned() {
+        let p = parse(
+            Path::new("t.toml"),
+            "[um]\nbase_url = \"http://m.test\"\nauth = { bearer_env = \"T\" }\n[tls]\ninsecure = true\n",
+        )
+        .expect("parses");
+        let w = p.warnings();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("TLS verification is OFF for um (http://m.test)")),
+            "{w:?}"
+        );
+        assert!(w.iter().any(|w| w.contains("plain http")), "{w:?}");
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let bad = [
+            ("[um]\nbase_url = \"mail.contoso.com\"\n", "http"),
+            (
+                "[um]\nbase_url = \"https://m\"\nendpoint = \"EWS\"\n",
+                "endpoint",
+            ),
+            (
+                "[um]\nbase_url = \"https://m\"\nendpoint = \"/E\"\n[vars]\num_endpoint = \"/F\"\n",
+                "keep one",
+            ),
+            (
+                "[graph]\nbase_url = \"https://g\"\nversion = \"v1.0\"\n",
+                "version",
+            ),
+            (
+                "[graph]\nbase_url = \"https://g/v1.0\"\nversion = \"/v1.0\"\n",
+                "already ends",
+            ),
+            (
+                "[graph]\nbase_url = \"https://g\"\nauth = { bearer_env = \"Bearer abc\" }\n",
+                "NAME",
+            ),
+            ("[vars]\n\"a b\" = \"x\"\n", "not a variable name"),
+            ("[timeouts]\nrequest_secs = 0\n", "positive"),
+            ("[listener]\nlisten = \"nowhere\"\n", "line 2"),
+            ("[vars]\nn = 5\n", "line 2"),
+        ];
+        for (text, want) in bad {
+            let err = parse(Path::new("t.toml"), text).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+        let p = parse(Path::new("t.toml"), "").expect("empty profile is fine");
+        let r = p.resolve(env(&[])).expect("resolves");
+        assert!(r.um.is_none() && r.graph.is_none() && r.secrets.is_empty());
+    }
+}

@@ -1,0 +1,348 @@
+//! A conformance matrix for people (PR comments, job summaries): one row per documented
+//! operation, then the failure text of every failing case under its own anchor.
+
+use super::{
+    CaseResult, CaseStatus, Outcome, RunSummary, Totals, failing_check_names, prepare, redact,
+};
+use crate::expectations::Judgement;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn symbol(s: CaseStatus) -> &'static str {
+    match s {
+        CaseStatus::Pass => "✅",
+        CaseStatus::Ignored => "⏭",
+        CaseStatus::ExpectedFail => "⚠️",
+        CaseStatus::Unreachable => "🔌",
+        CaseStatus::Fail | CaseStatus::UnexpectedPass | CaseStatus::Error => "❌",
+    }
+}
+
+fn label(s: CaseStatus) -> &'static str {
+    match s {
+        CaseStatus::Pass => "✅ pass",
+        CaseStatus::Ignored => "⏭ ignored",
+        CaseStatus::ExpectedFail => "⚠️ expected fail",
+        CaseStatus::Unreachable => "🔌 unreachable",
+        CaseStatus::Fail => "❌ fail",
+        CaseStatus::UnexpectedPass => "❌ unexpected pass",
+        CaseStatus::Error => "❌ cannot run",
+    }
+}
+
+/// How much a status weighs when cases share a row: the row shows the worst.
+fn severity(s: CaseStatus) -> u8 {
+    match s {
+        CaseStatus::Ignored => 0,
+        CaseStatus::Pass => 1,
+        CaseStatus::ExpectedFail => 2,
+        CaseStatus::Unreachable => 3,
+        CaseStatus::Fail => 4,
+        CaseStatus::UnexpectedPass => 5,
+        CaseStatus::Error => 6,
+    }
+}
+
+/// Text safe inside a table cell or list item: no row or column breaks, no raw HTML.
+/// Backticks stay, so `names` still render as code.
+fn cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("\\|"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fence longer than any backtick run in `text`, so the text cannot close it.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// `um::get-call-info` → `case-um-get-call-info`: stable ids for the detail anchors.
+fn slug(name: &str) -> String {
+    let mut out = String::from("case-");
+    let mut dash = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+            dash = false;
+        } else if !dash {
+            out.push('-');
+            dash = true;
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+fn format_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// Renders the Markdown report.
+pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
+    let (results, summary) = prepare(results, summary);
+    let judged: Vec<(&CaseResult, Judgement, CaseStatus)> = results
+        .iter()
+        .map(|r| {
+            let j = summary.judgement(r);
+            let s = CaseStatus::of(r, &j);
+            (r, j, s)
+        })
+        .collect();
+
+    // Anchors for failing cases, unique even if two names slug alike.
+    let mut anchors: BTreeMap<&str, String> = BTreeMap::new();
+    let mut used = BTreeSet::new();
+    for (r, _, s) in &judged {
+        if s.is_failure() {
+            let base = slug(&r.name);
+            let mut a = base.clone();
+            let mut n = 2;
+            while !used.insert(a.clone()) {
+                a = format!("{base}-{n}");
+                n += 1;
+            }
+            anchors.insert(&r.name, a);
+        }
+    }
+
+    let mut out = String::from("# Conformance report\n\n");
+    let totals = Totals::of(&results, &summary);
+    let verdict = if summary.fails_run(&results) {
+        "❌ nonconformant"
+    } else {
+        "✅ conformant"
+    };
+    out.push_str(&format!("**{verdict}** — {}\n\n", cell(&totals.line())));
+    if !summary.targets.is_empty() {
+        let t: Vec<String> = summary
+            .targets
+            .iter()
+            .map(|(f, u)| format!("{f}: `{}`", u.replace('`', "")))
+            .collect();
+        out.push_str(&format!("- Targets: {}\n", t.join(", ")));
+    }
+    if let Some(s) = &summary.started {
+        out.push_str(&format!("- Started: {}\n", cell(s)));
+    }
+    out.push_str(&format!(
+        "- Duration: {}\n",
+        format_duration(summary.duration)
+    ));
+    if let Some(f) = &summary.expectations_file {
+        out.push_str(&format!(
+            "- Known failures from: `{}`\n",
+            f.replace('`', "")
+        ));
+    }
+    out.push('\n');
+
+    // One row per (family, operation).
+    let mut rows: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, (r, _, _)) in judged.iter().enumerate() {
+        rows.entry((r.family.as_str(), r.operation.as_str()))
+            .or_default()
+            .push(i);
+    }
+    out.push_str("| Family | Operation | Cases | Result | Failing checks |\n");
+    out.push_str("|---|---|---|---|---|\n");
+    for ((family, operation), idx) in &rows {
+        let worst = idx
+            .iter()
+            .map(|&i| judged[i].2)
+            .max_by_key(|s| severity(*s))
+            .unwrap_or(CaseStatus::Pass);
+        let mixed = idx.iter().any(|&i| judged[i].2 != worst);
+        let cases: Vec<String> = idx
+            .iter()
+            .map(|&i| {
+                let (r, _, s) = &judged[i];
+                let short = r.name.split_once("::").map_or(r.name.as_str(), |(_, n)| n);
+                let mut c = match anchors.get(r.name.as_str()) {
+                    Some(a) => format!("[{}](#{a})", cell(short)),
+                    None => cell(short),
+                };
+                if mixed {
+                    c.push(' ');
+                    c.push_str(symbol(*s));
+                }
+                c
+            })
+            .collect();
+        let mut notes: Vec<String> = Vec::new();
+        for &i in idx {
+            let (r, _, s) = &judged[i];
+            let add: Vec<String> = match s {
+                CaseStatus::Fail => {
+                    let names = failing_check_names(r);
+                    if names.is_empty() {
+                        vec!["step error".to_owned()]
+                    } else {
+                        names.iter().map(|n| n.to_string()).collect()
+                    }
+                }
+                CaseStatus::ExpectedFail => failing_check_names(r)
+                    .iter()
+                    .map(|n| format!("{n} (expected)"))
+                    .collect(),
+                CaseStatus::UnexpectedPass => vec!["unexpectedly passed".to_owned()],
+                CaseStatus::Unreachable => vec!["unreachable".to_owned()],
+                CaseStatus::Error => vec!["cannot run".to_owned()],
+                CaseStatus::Ignored => match &r.outcome {
+                    Outcome::Ignored(why) if worst == CaseStatus::Ignored => vec![why.clone()],
+                    _ => vec![],
+                },
+                CaseStatus::Pass => vec![],
+            };
+            for a in add {
+                if !notes.contains(&a) {
+                    notes.push(a);
+                }
+            }
+        }
+        let notes: Vec<String> = notes.iter().map(|n| cell(n)).collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            cell(family),
+            cell(operation),
+            cases.join(", "),
+            label(worst),
+            notes.join(", ")
+        ));
+    }
+
+    if !summary.listener_notes.is_empty() || !summary.warnings.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for n in &summary.listener_notes {
+            out.push_str(&format!("- webhook listener: {}\n", cell(n)));
+        }
+        for w in &summary.warnings {
+            out.push_str(&format!("- {}\n", cell(w)));
+        }
+    }
+
+    if !anchors.is_empty() {
+        out.push_str("\n## Details\n");
+        for (r, j, s) in &judged {
+            let Some(a) = anchors.get(r.name.as_str()) else {
+                continue;
+            };
+            out.push_str(&format!(
+                "\n<a id=\"{a}\" name=\"{a}\"></a>\n### {} {}\n\n",
+                symbol(*s),
+                cell(&r.name)
+            ));
+            out.push_str(&format!(
+                "`{}` — {}\n",
+                r.file.replace('`', ""),
+                cell(&super::headline(r, j))
+            ));
+            if let Judgement::UnexpectedPass { note, .. } = j {
+                out.push_str(&format!("\n{}\n", cell(note)));
+            }
+            let text = r.failure_text();
+            if !text.trim().is_empty() {
+                let f = fence_for(&text);
+                out.push_str(&format!("\n{f}text\n{}", text));
+                if !text.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&f);
+                out.push('\n');
+            }
+        }
+    }
+    redact(&out, &summary.secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn table_rows(md: &str) -> Vec<&str> {
+        md.lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| Family"))
+            .collect()
+    }
+
+    #[test]
+    fn one_row_per_operation() {
+        let (results, summary) = fixtures::results();
+        let md = render(&results, &summary);
+        let rows = table_rows(&md);
+        // 8 cases, 7 (family, operation) pairs: the two GetCallInfo cases share a row, as
+        // do graph::delete-call and graph::broken.
+        assert_eq!(rows.len(), 6, "{md}");
+        let gci = rows
+            .iter()
+            .find(|r| r.contains("| GetCallInfo |"))
+            .expect("GetCallInfo row");
+        assert!(
+            gci.contains("[get-call-info](#case-um-get-call-info) ❌"),
+            "{gci}"
+        );
+        assert!(gci.contains("❌ unexpected pass"), "{gci}");
+        assert!(
+            gci.contains("status, snapshot, unexpectedly passed"),
+            "{gci}"
+        );
+        let ok = rows
+            .iter()
+            .find(|r| r.contains("PlayOnPhone"))
+            .expect("row");
+        assert!(ok.contains("✅ pass"), "{ok}");
+        let disc = rows.iter().find(|r| r.contains("Disconnect")).expect("row");
+        assert!(disc.contains("⚠️ expected fail") && disc.contains("snapshot (expected)"));
+        let ign = rows.iter().find(|r| r.contains("reject")).expect("row");
+        assert!(
+            ign.contains("⏭ ignored") && ign.contains("no Graph target"),
+            "{ign}"
+        );
+        let del = rows.iter().find(|r| r.contains("| delete |")).expect("row");
+        assert!(
+            del.contains("❌ cannot run") && del.contains("unreachable"),
+            "{del}"
+        );
+    }
+
+    #[test]
+    fn matrix_links_resolve_to_detail_anchors() {
+        let (results, summary) = fixtures::results();
+        let md = render(&results, &summary);
+        for link in md.split("](#").skip(1) {
+            let id = link.split(')').next().unwrap_or("");
+            assert!(md.contains(&format!("<a id=\"{id}\"")), "dangling #{id}");
+        }
+        assert!(md.contains("check `snapshot` failed on Step1:"));
+        assert!(md.starts_with("# Conformance report\n\n**❌ nonconformant**"));
+    }
+
+    #[test]
+    fn cells_and_fences_cannot_break_the_layout() {
+        assert_eq!(cell("a|b\nc<d>"), "a\\|b c&lt;d&gt;");
+        assert_eq!(fence_for("no ticks"), "```");
+        assert_eq!(fence_for("a ```` b"), "`````");
+        assert_eq!(slug("um::Get Call"), "case-um-get-call");
+    }
+}
