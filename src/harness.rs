@@ -2,10 +2,11 @@
 //! shared by `callconform run`, `cargo test` (the `conformance` test target) and nextest.
 
 use crate::case::{CaseError, Corpus, Family};
+use crate::expectations::Judgement;
 use crate::listener::{Listener, ListenerConfig};
 use crate::protocol::EndReasons;
 use crate::reference;
-use crate::report::{CaseResult, Outcome};
+use crate::report::{CaseResult, Outcome, RunSummary};
 use crate::request::{HttpOptions, HttpTransport};
 use crate::runner::{RunConfig, Runner, Target};
 use crate::snapshot;
@@ -69,13 +70,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub callback_url: Option<String>,
 
-    /// Seconds a case waits for its notifications.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub notification_timeout: f64,
+    /// Seconds a case waits for its notifications [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub notification_timeout: Option<f64>,
 
-    /// Seconds one request may take, body included.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub timeout: f64,
+    /// Seconds one request may take, body included [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
 
     /// Largest response body read, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
@@ -92,6 +93,30 @@ pub struct RunArgs {
     /// Only run cases with this tag (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+
+    /// Target profile (TOML): base URLs, auth from the environment, TLS, timeouts, vars.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Known failures of this target (TOML); listed failures pass, listed passes fail.
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+
+    /// Write the current failures as a starting expectations file.
+    #[arg(long, value_name = "FILE")]
+    pub write_expectations: Option<PathBuf>,
+
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write a JSON report (every case, step, request, status, timing, check).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+
+    /// Write a Markdown conformance matrix.
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
 
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
@@ -154,6 +179,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode {
+    let started_at = std::time::SystemTime::now();
     let update = match snapshot::update_mode(args.bless) {
         Ok(u) => u,
         Err(e) => return usage(e),
@@ -172,8 +198,38 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             return usage(format!("--family `{f}`: expected um or graph"));
         }
     }
-    if !(args.notification_timeout > 0.0 && args.timeout > 0.0) {
-        return usage("timeouts must be positive numbers of seconds");
+    for t in [args.notification_timeout, args.timeout]
+        .into_iter()
+        .flatten()
+    {
+        if !(t > 0.0 && t.is_finite()) {
+            return usage("timeouts must be positive numbers of seconds");
+        }
+    }
+    let mut warnings: Vec<String> = Vec::new();
+    let profile = match &args.profile {
+        Some(path) => {
+            let p = match crate::profile::load(path) {
+                Ok(p) => p,
+                Err(e) => return usage(e),
+            };
+            warnings.extend(p.warnings());
+            match p.resolve(|k| std::env::var(k).ok()) {
+                Ok(r) => Some(r),
+                Err(e) => return usage(e),
+            }
+        }
+        None => None,
+    };
+    let expectations = match &args.expect {
+        Some(path) => match crate::expectations::load(path) {
+            Ok(e) => Some(Arc::new(e)),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
 
     // nextest runs one process per trial with `--exact NAME`: parse only that case.
@@ -196,30 +252,55 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             cases_dir.display()
         ));
     }
+    if let Some(exp) = &expectations
+        && !exact_one
+    {
+        let names: Vec<String> = corpus.cases.iter().map(|c| c.trial_name()).collect();
+        for stale in exp.names_not_in(&names) {
+            let w = format!("{stale} is listed in the expectations but is no case");
+            eprintln!("warning: {w}");
+            warnings.push(w);
+        }
+    }
     let reasons = match EndReasons::load(&cases_dir.join("graph/_end-reasons.toml")) {
         Ok(r) => r,
         Err(e) => return case_errors(&[e]),
     };
 
+    let mut vars = profile.as_ref().map(|p| p.vars.clone()).unwrap_or_default();
+    vars.extend(cli_vars);
+    let notification_timeout = args
+        .notification_timeout
+        .map(Duration::from_secs_f64)
+        .or(profile.as_ref().and_then(|p| p.notification_timeout))
+        .unwrap_or(Duration::from_secs(5));
     let mut config = RunConfig {
-        vars: cli_vars,
+        vars,
         snapshots: snapshots_dir,
         update,
         as_printed: args.as_printed,
         strict: args.strict,
-        notification_timeout: Duration::from_secs_f64(args.notification_timeout),
+        notification_timeout,
         ..RunConfig::default()
     };
+    let mut http = HttpOptions {
+        max_body: args.max_body,
+        ..HttpOptions::default()
+    };
+    if let Some(p) = &profile {
+        http = p.http_options(http);
+        config.secrets.extend(p.secrets.iter().cloned());
+    }
+    if let Some(t) = args.timeout {
+        http.timeout = Duration::from_secs_f64(t);
+    }
 
     // Listing needs no target, runtime work or listener.
     let listing = args.libtest.list;
-    let embedded = args.um.is_none() && args.graph.is_none();
+    let embedded = args.um.is_none() && args.graph.is_none() && profile.is_none();
     let mut reference_guard = None;
     let mut listener = None;
     if !listing {
-        let graph_token = std::env::var("CALLCONFORM_GRAPH_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty());
         if embedded {
             let notify_token = random_hex(16);
             let graph_token = random_hex(16);
@@ -254,48 +335,58 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             config.secrets.extend([notify_token, graph_token]);
             reference_guard = Some(running);
         } else {
-            match args.um.take() {
-                Some(u) => {
-                    config.targets.insert(
-                        Family::Um,
-                        Target {
-                            base_url: u,
-                            headers: vec![],
-                        },
-                    );
+            let (mut um, mut graph) = match &profile {
+                Some(p) => (p.um.clone(), p.graph.clone()),
+                None => (None, None),
+            };
+            // Command-line URLs override the profile's, keeping its authentication.
+            if let Some(u) = args.um.take() {
+                um = Some(Target {
+                    base_url: u,
+                    headers: um.map(|t| t.headers).unwrap_or_default(),
+                });
+            }
+            if let Some(g) = args.graph.take() {
+                let mut headers = graph.map(|t| t.headers).unwrap_or_default();
+                if let Ok(t) = std::env::var("CALLCONFORM_GRAPH_TOKEN")
+                    && !t.is_empty()
+                {
+                    headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+                    headers.push(("Authorization".into(), format!("Bearer {t}")));
+                    config.secrets.push(t);
+                }
+                graph = Some(Target {
+                    base_url: g,
+                    headers,
+                });
+            }
+            match um {
+                Some(t) => {
+                    config.targets.insert(Family::Um, t);
                 }
                 None => {
                     config.skipped.insert(
                         Family::Um,
-                        "no UM target given (--um URL or CALLCONFORM_UM)".into(),
+                        "no UM target given (--um URL, CALLCONFORM_UM or a profile)".into(),
                     );
                 }
             }
-            match args.graph.take() {
-                Some(g) => {
-                    let mut headers = vec![];
-                    if let Some(t) = &graph_token {
-                        headers.push(("Authorization".into(), format!("Bearer {t}")));
-                        config.secrets.push(t.clone());
-                    }
-                    config.targets.insert(
-                        Family::Graph,
-                        Target {
-                            base_url: g,
-                            headers,
-                        },
-                    );
+            match graph {
+                Some(t) => {
+                    config.targets.insert(Family::Graph, t);
                 }
                 None => {
                     config.skipped.insert(
                         Family::Graph,
-                        "no Graph target given (--graph URL or CALLCONFORM_GRAPH)".into(),
+                        "no Graph target given (--graph URL, CALLCONFORM_GRAPH or a profile)"
+                            .into(),
                     );
                 }
             }
-            if let Ok(t) = std::env::var("CALLCONFORM_NOTIFY_TOKEN")
-                && !t.is_empty()
-            {
+            let env_token = std::env::var("CALLCONFORM_NOTIFY_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+            if let Some(t) = env_token.or(profile.as_ref().and_then(|p| p.notify_token.clone())) {
                 config.secrets.push(t.clone());
                 config.expected_notify_token = Some(t);
             }
@@ -304,8 +395,14 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             && corpus.cases.iter().any(|c| c.family == Family::Graph);
         if needs_listener {
             let lc = ListenerConfig {
-                bind: args.listen.unwrap_or(ListenerConfig::default().bind),
-                public_base: args.callback_url.clone(),
+                bind: args
+                    .listen
+                    .or(profile.as_ref().and_then(|p| p.listen))
+                    .unwrap_or(ListenerConfig::default().bind),
+                public_base: args
+                    .callback_url
+                    .clone()
+                    .or(profile.as_ref().and_then(|p| p.callback_url.clone())),
                 ..ListenerConfig::default()
             };
             if !lc.bind.ip().is_loopback() {
@@ -324,15 +421,15 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         }
     }
 
-    let transport = match HttpTransport::new(HttpOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
-        max_body: args.max_body,
-        ..HttpOptions::default()
-    }) {
+    let transport = match HttpTransport::new(http) {
         Ok(t) => Arc::new(t),
         Err(e) => return usage(e),
     };
-
+    let targets_for_report: BTreeMap<String, String> = config
+        .targets
+        .iter()
+        .map(|(f, t)| (f.to_string(), t.base_url.clone()))
+        .collect();
     let runner = Arc::new(Runner {
         corpus: corpus.clone(),
         config,
@@ -359,6 +456,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         let runner = runner.clone();
         let results = results.clone();
         let stop = stop.clone();
+        let expectations = expectations.clone();
         let handle = runtime.handle().clone();
         let fail_fast = args.fail_fast;
         trials.push(Trial::ignorable_test(case.trial_name(), move || {
@@ -369,10 +467,24 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             }
             let case = &runner.corpus.cases[i];
             let result = handle.block_on(runner.run_case(case));
-            let verdict = match &result.outcome {
-                Outcome::Passed => Ok(Completion::Completed),
-                Outcome::Ignored(why) => Ok(Completion::ignored_with(why)),
-                _ => Err(result.failure_text().into()),
+            let judgement = match &expectations {
+                Some(e) => e.judge(&result),
+                None => Judgement::from_outcome(&result.outcome),
+            };
+            let verdict = match (&judgement, &result.outcome) {
+                (_, Outcome::Ignored(why)) => Ok(Completion::ignored_with(why)),
+                (Judgement::ExpectedFail { .. } | Judgement::Pass, _) => Ok(Completion::Completed),
+                (Judgement::UnexpectedPass { reason, note }, _) => {
+                    Err(format!("{}: {note} (listed as failing: {reason})", result.name).into())
+                }
+                (Judgement::Fail { note }, _) => {
+                    let mut text = result.failure_text();
+                    if let Some(n) = note {
+                        text.push_str(&format!("note: {n}\n"));
+                    }
+                    Err(text.into())
+                }
+                (Judgement::Ignored, _) => Ok(Completion::ignored_with("ignored")),
             };
             if verdict.is_err() && fail_fast {
                 stop.store(true, Ordering::Relaxed);
@@ -396,9 +508,15 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         return ExitCode::SUCCESS;
     }
 
-    let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-    if let Some(l) = &listener {
-        report_listener(l, &runner.config.secrets);
+    let mut results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    let secrets = runner.config.secrets.clone();
+    let listener_notes = listener
+        .as_ref()
+        .map(|l| listener_notes(l, &secrets))
+        .unwrap_or_default();
+    for n in &listener_notes {
+        eprintln!("listener: {n}");
     }
     for r in &results {
         for w in r.warnings() {
@@ -413,18 +531,67 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             }
         }
     }
+    let summary = RunSummary {
+        targets: targets_for_report,
+        started: Some(crate::report::rfc3339_utc(started_at)),
+        duration: started_at.elapsed().unwrap_or_default(),
+        listener_notes,
+        warnings,
+        judgements: results
+            .iter()
+            .map(|r| {
+                let j = match &expectations {
+                    Some(e) => e.judge(r),
+                    None => Judgement::from_outcome(&r.outcome),
+                };
+                (r.name.clone(), j)
+            })
+            .collect(),
+        expectations_file: args.expect.as_ref().map(|p| p.display().to_string()),
+        secrets,
+    };
+    let mut write_failed = false;
+    let mut write_report = |path: &Option<PathBuf>, text: String| {
+        if let Some(p) = path
+            && let Err(e) = crate::report::write_atomic_report(p, &text)
+        {
+            eprintln!("error: {e}");
+            write_failed = true;
+        }
+    };
+    write_report(
+        &args.junit,
+        crate::report::junit::render(&results, &summary),
+    );
+    write_report(
+        &args.report_json,
+        crate::report::json::render(&results, &summary),
+    );
+    write_report(
+        &args.report_md,
+        crate::report::markdown::render(&results, &summary),
+    );
+    write_report(
+        &args.write_expectations,
+        crate::expectations::write(&results),
+    );
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        print!("{}", crate::report::gha::annotations(&results, &summary));
+    }
     drop(reference_guard);
+    let _ = conclusion;
     let code = if results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Unreachable(_)))
     {
         exit::UNREACHABLE
-    } else if results
-        .iter()
-        .any(|r| matches!(r.outcome, Outcome::Error(_)))
+    } else if write_failed
+        || results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Error(_)))
     {
         exit::USAGE
-    } else if conclusion.has_failed() {
+    } else if summary.fails_run(&results) {
         exit::NONCONFORMANT
     } else {
         exit::CONFORMANT
@@ -432,36 +599,39 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
     ExitCode::from(code)
 }
 
-fn report_listener(l: &Listener, secrets: &[String]) {
+/// One line per listener finding, for the terminal and the reports.
+fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     let s = l.summary();
+    let mut out = Vec::new();
     for r in &s.refused {
-        eprintln!(
-            "listener: refused a POST to {} with {}: {}",
+        out.push(format!(
+            "refused a POST to {} with {}: {}",
             crate::report::redact(&r.path, secrets),
             r.status,
             r.reason
-        );
+        ));
     }
     if s.refused_overflow > 0 {
-        eprintln!(
-            "listener: {} more refused POSTs not listed",
+        out.push(format!(
+            "{} more refused POSTs not listed",
             s.refused_overflow
-        );
+        ));
     }
     for (id, body) in &s.unrouted {
-        eprintln!(
-            "listener: notification for {} that no case waited for: {}",
+        out.push(format!(
+            "a notification for {} that no case waited for: {}",
             id.as_deref()
                 .map_or("no call id".into(), |i| format!("call `{i}`")),
             crate::report::redact(body, secrets)
-        );
+        ));
     }
     if s.unrouted_overflow > 0 || s.overflow > 0 {
-        eprintln!(
-            "listener: {} notifications dropped past the caps",
+        out.push(format!(
+            "{} notifications dropped past the caps",
             s.unrouted_overflow + s.overflow
-        );
+        ));
     }
+    out
 }
 
 /// What an in-process run needs besides the corpus: used by the deviation and hostile-target

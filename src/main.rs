@@ -25,6 +25,47 @@ enum Command {
     Run(Box<RunArgs>),
     /// Serve the reference target (UM SOAP and Graph calls) until interrupted.
     Serve(ServeArgs),
+    /// Write cases and snapshots from documentation pages (`--check`: compare only).
+    Extract(ExtractArgs),
+}
+
+#[derive(clap::Args)]
+struct ExtractArgs {
+    /// Documentation pages, or folders of them (searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<std::path::PathBuf>,
+    /// Project root holding `cases/` and `snapshots/` [default: the current directory].
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: std::path::PathBuf,
+    /// Write nothing; exit non-zero naming each difference from the committed corpus.
+    #[arg(long)]
+    check: bool,
+}
+
+fn extract(args: ExtractArgs) -> ExitCode {
+    let opts = callconform::extract::ExtractOptions {
+        paths: args.paths,
+        out: args.out,
+        check: args.check,
+    };
+    match callconform::extract::run(&opts) {
+        Ok(report) => {
+            let text = report.to_string();
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(harness::exit::NONCONFORMANT)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(harness::exit::USAGE)
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -105,5 +146,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => harness::run(*args),
         Command::Serve(args) => serve(args),
+        Command::Extract(args) => extract(args),
     }
 }

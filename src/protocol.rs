@@ -148,47 +148,22 @@ pub fn expected_change_type(state: &str) -> &'static str {
 }
 
 /// Documented call-end reasons (`cases/graph/_end-reasons.toml`, extracted from the page's table).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct EndReasons {
-    #[serde(default, rename = "reason")]
-    pub reasons: Vec<EndReason>,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndReason {
-    pub code: i64,
-    pub subcodes: Vec<i64>,
-    pub meaning: String,
-    pub source: String,
+    pub reasons: Vec<crate::extract::EndReason>,
 }
 
 impl EndReasons {
+    /// A missing table means no pair is documented: every resultInfo then fails loudly.
     pub fn load(path: &std::path::Path) -> Result<EndReasons, crate::case::CaseError> {
-        let err = |message: String| crate::case::CaseError {
-            path: path.to_owned(),
-            message,
-        };
         if !path.exists() {
             return Ok(EndReasons::default());
         }
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        toml::from_str(&text).map_err(|e| {
-            err(match e.span() {
-                Some(s) => {
-                    let (l, c) = crate::case::line_col(&text, s.start);
-                    format!("line {l}, column {c}: {}", e.message().trim())
-                }
-                None => e.message().trim().to_owned(),
-            })
-        })
+        crate::extract::load_end_reasons(path).map(|reasons| EndReasons { reasons })
     }
 
     pub fn is_documented(&self, code: i64, subcode: i64) -> bool {
-        self.reasons
-            .iter()
-            .any(|r| r.code == code && r.subcodes.contains(&subcode))
+        crate::extract::is_documented(&self.reasons, code, subcode)
     }
 }
 
