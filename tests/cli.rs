@@ -270,3 +270,151 @@ fn list_deviations_prints_one_line_each() {
     assert!(out.stdout.contains("um-https-namespace"));
     assert!(out.stdout.contains("graph-no-terminating"));
 }
+
+#[test]
+fn a_profile_with_a_token_from_the_environment_passes_and_the_token_appears_nowhere() {
+    const TOKEN: &str = "profile-secret-token-4f1d9c";
+    let (_serve, base) = serve(&["--accept-token", TOKEN]);
+    let dir = temp_dir("profile");
+    let profile = dir.join("target.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[um]\nbase_url = \"{base}\"\nendpoint = \"/UnifiedMessaging/Service.asmx\"\n\n[graph]\nbase_url = \"{base}\"\nversion = \"/beta\"\nauth = {{ bearer_env = \"CC_TEST_GRAPH_TOKEN\" }}\n\n[timeouts]\nnotification_secs = 5\n"
+        ),
+    )
+    .expect("write profile");
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let out = run(
+        &[
+            "run",
+            "--profile",
+            &p("target.toml"),
+            "--junit",
+            &p("junit.xml"),
+            "--report-json",
+            &p("report.json"),
+            "--report-md",
+            &p("report.md"),
+        ],
+        &[("CC_TEST_GRAPH_TOKEN", TOKEN)],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(out.stdout.contains("3 passed"), "{}", out.stdout);
+    assert!(!out.all().contains(TOKEN));
+    for f in ["junit.xml", "report.json", "report.md"] {
+        let text = std::fs::read_to_string(dir.join(f)).expect("report written");
+        assert!(!text.contains(TOKEN), "{f} contains the token");
+        assert!(text.contains("delete-call"), "{f} lacks the Graph case");
+    }
+    // The wrong token is refused by the target, and the run says so.
+    let out = run(
+        &["run", "--profile", &p("target.toml")],
+        &[("CC_TEST_GRAPH_TOKEN", "wrong-token")],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert!(out.all().contains("401"), "{}", out.all());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_profile_with_an_unknown_key_or_missing_env_is_a_usage_error() {
+    let dir = temp_dir("badprofile");
+    let p = dir.join("p.toml");
+    std::fs::write(
+        &p,
+        "[um]\nbase_url = \"http://127.0.0.1:1\"\nbase_ulr = \"x\"\n",
+    )
+    .expect("write");
+    let out = run(&["run", "--profile", p.to_str().expect("utf-8")], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(out.stderr.contains("base_ulr"), "{}", out.stderr);
+    std::fs::write(&p, "[graph]\nbase_url = \"http://127.0.0.1:1\"\nauth = { bearer_env = \"CC_SURELY_UNSET_VAR\" }\n")
+        .expect("write");
+    let out = run(&["run", "--profile", p.to_str().expect("utf-8")], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(out.stderr.contains("CC_SURELY_UNSET_VAR"), "{}", out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn known_failures_turn_a_deviating_target_green_and_an_unexpected_pass_red() {
+    let dir = temp_dir("expect");
+    let known = dir.join("known.toml");
+    let known_s = known.to_string_lossy().into_owned();
+    {
+        let (_serve, base) = serve(&["--deviate", "um-wrong-call-state"]);
+        let plain = run(&["run", "--um", &base], &[]);
+        assert_eq!(plain.code, Some(1), "{}", plain.all());
+        let rec = run(
+            &["run", "--um", &base, "--write-expectations", &known_s],
+            &[],
+        );
+        assert_eq!(rec.code, Some(1), "{}", rec.all());
+        let text = std::fs::read_to_string(&known).expect("expectations written");
+        assert!(text.contains("um::get-call-info"), "{text}");
+        assert!(!text.contains("um::disconnect"), "{text}");
+        let green = run(&["run", "--um", &base, "--expect", &known_s], &[]);
+        assert_eq!(green.code, Some(0), "{}", green.all());
+    }
+    let (_serve, base) = serve(&[]);
+    let red = run(&["run", "--um", &base, "--expect", &known_s], &[]);
+    assert_eq!(red.code, Some(1), "{}", red.all());
+    assert!(red.all().contains("unexpectedly passed"), "{}", red.all());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--bless` killed at any moment leaves each snapshot whole: old or new, never half-written.
+#[test]
+fn a_bless_killed_midway_leaves_every_snapshot_old_or_new() {
+    let base_dir = temp_dir("bless");
+    let snaps = base_dir.join("snapshots");
+    copy_dir(&root().join("snapshots"), &snaps);
+    let target = snaps.join("um__get-call-info.snap");
+    let pristine = std::fs::read_to_string(&target).expect("snapshot exists");
+    let old = pristine.replace("\"Connected\"", "\"Alerted\"");
+    let bless = |kill_after: Option<Duration>| {
+        let mut child = Command::new(BIN)
+            .args(["run", "--bless", "um::get-call-info", "--snapshots"])
+            .arg(&snaps)
+            .current_dir(root())
+            .env_remove("CI")
+            .env_remove("TF_BUILD")
+            .env_remove("INSTA_UPDATE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        match kill_after {
+            Some(d) => {
+                std::thread::sleep(d);
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            None => {
+                let out = wait(child, Duration::from_secs(60));
+                assert_eq!(
+                    out.code,
+                    Some(1),
+                    "a bless run reports the mismatch it fixed"
+                );
+            }
+        }
+    };
+    std::fs::write(&target, &old).expect("write");
+    bless(None);
+    let new = std::fs::read_to_string(&target).expect("blessed");
+    assert_ne!(new, old, "bless rewrote the snapshot");
+    assert!(new.contains("\"Connected\""), "{new}");
+    for i in 0..12u64 {
+        std::fs::write(&target, &old).expect("reset");
+        bless(Some(Duration::from_millis(5 + i * 12)));
+        let now = std::fs::read_to_string(&target).expect("readable");
+        assert!(
+            now == old || now == new,
+            "after a kill at {} ms the snapshot is neither old nor new:\n{now}",
+            5 + i * 12
+        );
+    }
+    let _ = std::fs::remove_dir_all(&base_dir);
+}
