@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -439,6 +440,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
     });
     let results: Arc<Mutex<Vec<CaseResult>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
     let families: Vec<Family> = args
         .families
         .iter()
@@ -456,6 +458,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         let runner = runner.clone();
         let results = results.clone();
         let stop = stop.clone();
+        let done = done.clone();
         let expectations = expectations.clone();
         let handle = runtime.handle().clone();
         let fail_fast = args.fail_fast;
@@ -503,7 +506,14 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         // Cases wait on the network, not the CPU: overlap them.
         args.libtest.test_threads = Some(8);
     }
+    let total = trials.len();
+    let progress = (!args.libtest.list && std::io::stderr().is_terminal())
+        .then(|| progress_line(done.clone(), total));
     let conclusion = libtest_mimic::run(&args.libtest, trials);
+    if let Some((flag, thread)) = progress {
+        flag.store(true, Ordering::Relaxed);
+        let _ = thread.join();
+    }
     if listing {
         return ExitCode::SUCCESS;
     }
@@ -597,6 +607,31 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         exit::CONFORMANT
     };
     ExitCode::from(code)
+}
+
+/// On a terminal, runs longer than a few seconds get a progress line on stderr.
+fn progress_line(
+    done: Arc<AtomicUsize>,
+    total: usize,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    let thread = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut shown = false;
+        while !flag.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if start.elapsed() >= Duration::from_secs(3) {
+                let n = done.load(Ordering::Relaxed);
+                eprint!("\r[{n}/{total}] cases done, {:.0} s", start.elapsed().as_secs_f64());
+                shown = true;
+            }
+        }
+        if shown {
+            eprintln!();
+        }
+    });
+    (finished, thread)
 }
 
 /// One line per listener finding, for the terminal and the reports.
