@@ -13,10 +13,10 @@ use crate::snapshot;
 use clap::Args;
 use libtest_mimic::{Completion, Trial};
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -496,6 +496,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(result);
+            done.fetch_add(1, Ordering::Relaxed);
             verdict
         }));
     }
@@ -623,7 +624,10 @@ fn progress_line(
             std::thread::sleep(Duration::from_millis(200));
             if start.elapsed() >= Duration::from_secs(3) {
                 let n = done.load(Ordering::Relaxed);
-                eprint!("\r[{n}/{total}] cases done, {:.0} s", start.elapsed().as_secs_f64());
+                eprint!(
+                    "\r[{n}/{total}] cases done, {:.0} s",
+                    start.elapsed().as_secs_f64()
+                );
                 shown = true;
             }
         }
