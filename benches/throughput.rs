@@ -25,6 +25,9 @@ const UM_PATH: &str = "/EWS/UM2007Legacy.asmx";
 const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
 
 struct Args {
+    /// `minimal`: a canned loopback server, so the harness's own cost shows;
+    /// `reference`: the embedded reference target.
+    servers: Vec<String>,
     sizes: Vec<usize>,
     runs: usize,
     url: Option<String>,
@@ -33,6 +36,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        servers: vec!["minimal".into(), "reference".into()],
         sizes: vec![1000, 10_000],
         runs: 5,
         url: None,
@@ -48,6 +52,10 @@ fn args() -> Args {
                     .split(',')
                     .filter_map(|s| s.trim().parse().ok())
                     .collect();
+                i += 1;
+            }
+            "--server" => {
+                a.servers = next.split(',').map(str::to_owned).collect();
                 i += 1;
             }
             "--runs" => {
@@ -270,6 +278,57 @@ async fn raw_loop(client: &reqwest::Client, base: &str, ids: &[String]) -> Durat
     start.elapsed()
 }
 
+/// A loopback server that answers every request with the documented response at once:
+/// what the "minimal loopback server" measured.
+async fn start_minimal() -> String {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = l.accept().await else {
+                break;
+            };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        use http_body_util::BodyExt;
+                        let delete = req.method() == hyper::Method::DELETE;
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
+                        let resp = if delete {
+                            hyper::Response::builder()
+                                .status(204)
+                                .body(Full::new(Bytes::new()))
+                        } else {
+                            let doc = if body.windows(11).any(|w| w == b"GetCallInfo") {
+                                GETCALLINFO_DOC
+                            } else {
+                                DISCONNECT_DOC
+                            };
+                            hyper::Response::builder()
+                                .header("Content-Type", "text/xml; charset=utf-8")
+                                .body(Full::new(Bytes::from_static(doc.as_bytes())))
+                        };
+                        Ok::<_, std::convert::Infallible>(resp.expect("static response"))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -294,9 +353,13 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let (base, _guard) = match &args.url {
-            Some(u) => (u.trim_end_matches('/').to_owned(), None),
-            None => {
+      let servers = if args.url.is_some() { vec!["url".to_owned()] } else { args.servers.clone() };
+      for server in servers {
+        let minimal = server == "minimal";
+        let (base, _guard) = match (&args.url, minimal) {
+            (Some(u), _) => (u.trim_end_matches('/').to_owned(), None),
+            (None, true) => (start_minimal().await, None),
+            (None, false) => {
                 let r = reference::start(SocketAddr::from(([127, 0, 0, 1], 0)), reference::Config::default())
                     .await
                     .expect("reference target");
@@ -311,7 +374,7 @@ fn main() {
             .retry(reqwest::retry::never())
             .build()
             .expect("client");
-        println!("target: {base}; parallel cases: {}; runs per size: {}", args.parallel, args.runs);
+        println!("\n== target: {server} ({base}); parallel cases: {}; runs per size: {}", args.parallel, args.runs);
         for &n in &args.sizes {
             let dir: PathBuf = std::env::temp_dir().join(format!("callconform-bench-{}-{n}", std::process::id()));
             write_corpus(&dir, n).expect("synthetic corpus");
@@ -326,7 +389,11 @@ fn main() {
                 // Alternate which goes first, so warm-up favours neither.
                 let order: [bool; 2] = if run % 2 == 0 { [true, false] } else { [false, true] };
                 for harness_turn in order {
-                    let ids = make_calls(&client, &base, sink.callback_url(), n).await;
+                    let ids = if minimal {
+                        (0..n).map(|i| format!("Q0FMTC0{i}")).collect()
+                    } else {
+                        make_calls(&client, &base, sink.callback_url(), n).await
+                    };
                     if harness_turn {
                         let mut corpus = loaded.clone();
                         set_call_ids(&mut corpus, &ids);
@@ -370,5 +437,6 @@ fn main() {
             println!("  peak RSS so far: {:.1} MiB", peak_rss_mib());
             let _ = std::fs::remove_dir_all(&dir);
         }
+      }
     });
 }
