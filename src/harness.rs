@@ -666,7 +666,7 @@ fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     }
     if s.unrouted_overflow > 0 || s.overflow > 0 {
         out.push(format!(
-            "{} notifications dropped past the caps",
+            "{} more notifications not listed or not kept (past the caps)",
             s.unrouted_overflow + s.overflow
         ));
     }

@@ -26,6 +26,8 @@ pub struct ListenerConfig {
     pub max_per_call: usize,
     /// Refused or unroutable POSTs kept for the report; more are counted.
     pub max_kept: usize,
+    /// Notifications kept across all calls: a flood naming a million call ids stays bounded.
+    pub max_total: usize,
 }
 
 impl Default for ListenerConfig {
@@ -36,6 +38,7 @@ impl Default for ListenerConfig {
             max_body: 64 * 1024,
             max_per_call: 64,
             max_kept: 256,
+            max_total: 20_000,
         }
     }
 }
@@ -93,6 +96,10 @@ impl Mailbox {
 #[derive(Default)]
 struct State {
     seq: u64,
+    /// Notifications stored in mailboxes, for `max_total`.
+    stored: usize,
+    /// Notifications dropped because `max_total` was reached.
+    total_overflow: u64,
     mailboxes: HashMap<String, Mailbox>,
     claimed: std::collections::HashSet<String>,
     refused: Vec<Refused>,
@@ -115,6 +122,7 @@ pub struct ListenerSummary {
 
 pub struct Listener {
     pub addr: SocketAddr,
+    max_kept: usize,
     callback_url: String,
     token: String,
     state: Arc<Mutex<State>>,
@@ -163,6 +171,7 @@ impl Listener {
         let callback_url = format!("{}/callbacks/{token}", base.trim_end_matches('/'));
         let state = Arc::new(Mutex::new(State::default()));
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let max_kept = config.max_kept;
         let shared = Arc::new(Shared {
             state: state.clone(),
             path: format!("/callbacks/{token}"),
@@ -197,6 +206,7 @@ impl Listener {
         });
         Ok(Listener {
             addr,
+            max_kept,
             callback_url,
             token,
             state,
@@ -289,20 +299,29 @@ impl Listener {
             .iter()
             .map(|r| (r.call_id.clone(), crate::response::preview(&r.body, 200)))
             .collect();
-        let mut overflow = 0;
+        let mut overflow = st.total_overflow;
+        let mut unrouted_overflow = st.unrouted_overflow;
+        let mut unclaimed: Vec<&Received> = Vec::new();
         for (id, mb) in &st.mailboxes {
             overflow += mb.overflow;
             if !st.claimed.contains(id) {
-                for r in &mb.items {
-                    unrouted.push((Some(id.clone()), crate::response::preview(&r.body, 200)));
-                }
+                unclaimed.extend(&mb.items);
+            }
+        }
+        // In arrival order, and no more than the report can read.
+        unclaimed.sort_by_key(|r| r.seq);
+        for r in unclaimed {
+            if unrouted.len() < self.max_kept {
+                unrouted.push((r.call_id.clone(), crate::response::preview(&r.body, 200)));
+            } else {
+                unrouted_overflow += 1;
             }
         }
         ListenerSummary {
             refused: st.refused.clone(),
             refused_overflow: st.refused_overflow,
             unrouted,
-            unrouted_overflow: st.unrouted_overflow,
+            unrouted_overflow,
             overflow,
         }
     }
@@ -424,6 +443,7 @@ impl Shared {
             tag,
         };
         match call_id {
+            Some(_) if st.stored >= self.config.max_total => st.total_overflow += 1,
             Some(id) => {
                 let max = self.config.max_per_call;
                 let mb = st.mailboxes.entry(id).or_default();
@@ -431,6 +451,7 @@ impl Shared {
                     mb.items.push(rec);
                     let n = mb.items.len();
                     mb.sender().send_replace(n);
+                    st.stored += 1;
                 } else {
                     mb.overflow += 1;
                 }
