@@ -511,3 +511,34 @@ async fn a_forged_notification_is_refused_and_reported() {
             .any(|(id, _)| id.as_deref() == Some("abc"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_for_many_calls_stay_within_the_total_cap() {
+    let l = callconform::listener::Listener::start(ListenerConfig {
+        max_total: 3,
+        max_kept: 2,
+        ..ListenerConfig::default()
+    })
+    .await
+    .expect("listener");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    for i in 0..6 {
+        let body = format!(
+            r#"{{"value":[{{"resourceUrl":"/communications/calls/c{i}","resourceData":{{"state":"terminating"}}}}]}}"#
+        );
+        let r = client
+            .post(l.callback_url())
+            .body(body)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    let s = l.summary();
+    assert_eq!(s.overflow, 3, "three past the total cap are counted");
+    assert_eq!(s.unrouted.len(), 2, "the report lists at most max_kept");
+    assert_eq!(s.unrouted_overflow, 1);
+}
