@@ -379,7 +379,7 @@ fn main() {
             let dir: PathBuf = std::env::temp_dir().join(format!("callconform-bench-{}-{n}", std::process::id()));
             write_corpus(&dir, n).expect("synthetic corpus");
             let t = Instant::now();
-            let loaded = Corpus::load(&dir.join("cases")).expect("corpus loads");
+            let loaded = Arc::new(Corpus::load(&dir.join("cases")).expect("corpus loads"));
             let load_ms = t.elapsed().as_secs_f64() * 1000.0;
             let mut harness_rates = Vec::new();
             let mut raw_rates = Vec::new();
@@ -395,8 +395,14 @@ fn main() {
                         make_calls(&client, &base, sink.callback_url(), n).await
                     };
                     if harness_turn {
-                        let mut corpus = loaded.clone();
-                        set_call_ids(&mut corpus, &ids);
+                        // The canned server takes any CallId: no per-run copy of the corpus.
+                        let corpus = if minimal {
+                            loaded.clone()
+                        } else {
+                            let mut c = (*loaded).clone();
+                            set_call_ids(&mut c, &ids);
+                            Arc::new(c)
+                        };
                         let mut config = RunConfig {
                             snapshots: dir.join("snapshots"),
                             ..RunConfig::default()
@@ -408,7 +414,7 @@ fn main() {
                         );
                         let start = Instant::now();
                         let out = harness::run_in_process(
-                            Arc::new(corpus),
+                            corpus,
                             EndReasons::default(),
                             InProcess { config, listener: None, http: HttpOptions::default(), parallel: args.parallel },
                             |_| true,
