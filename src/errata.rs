@@ -150,6 +150,7 @@ mod tests {
 
     fn table() -> Errata {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/errata.toml");
+        assert!(root.exists(), "{} is missing", root.display());
         Errata::load(&root).expect("the committed errata table loads")
     }
 
