@@ -15,7 +15,7 @@ use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as QxError, IllFormedError};
 use quick_xml::escape::{EscapeError, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
+use quick_xml::name::{LocalName, NamespaceResolver, QName, ResolveResult};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -256,7 +256,8 @@ impl<'i> Builder<'i> {
         self.flush_text(at)?;
         self.count(at)?;
         let qname = e.name();
-        let name = clark(resolver.resolve_element(qname).0, qname, at)?;
+        let (ns, local) = resolver.resolve_element(qname);
+        let name = clark(ns, local, qname, at)?;
         let mut attrs = BTreeMap::new();
         // Duplicates are checked here on expanded names (which also catches the same raw
         // name twice), so quick-xml's own check, which allocates, is off.
@@ -272,7 +273,8 @@ impl<'i> Builder<'i> {
                 continue;
             }
             self.count(at)?;
-            let key = clark(resolver.resolve_attribute(attr.key).0, attr.key, at)?;
+            let (ns, local) = resolver.resolve_attribute(attr.key);
+            let key = clark(ns, local, attr.key, at)?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|e| match e {
@@ -316,7 +318,12 @@ impl<'i> Builder<'i> {
             return Err(err("XML: end tag without a start tag".into(), Some(at)));
         };
         if first_child < self.pending.len() {
-            el.children = self.pending.drain(first_child..).collect();
+            el.children = if first_child == 0 {
+                // `split_off(0)` would hand over the whole buffer with its spare capacity.
+                self.pending.drain(..).collect()
+            } else {
+                self.pending.split_off(first_child)
+            };
         }
         // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
         // with the declarations in scope here (the resolver still has this element's scope).
@@ -443,8 +450,13 @@ fn duplicate_attr(key: &str, element: QName<'_>, at: u64) -> CanonError {
 }
 
 /// `{ns}local` for a resolved name, or the error for a prefix that was never declared.
-fn clark(ns: ResolveResult<'_>, qname: QName<'_>, at: u64) -> Result<String, CanonError> {
-    let local = qname.local_name().into_inner();
+fn clark(
+    ns: ResolveResult<'_>,
+    local: LocalName<'_>,
+    qname: QName<'_>,
+    at: u64,
+) -> Result<String, CanonError> {
+    let local = local.into_inner();
     match ns {
         ResolveResult::Bound(ns) => {
             let ns = ns.into_inner();
