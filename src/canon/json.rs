@@ -106,6 +106,8 @@ fn parse_error(e: &serde_json::Error, input: &[u8], limits: &Limits) -> CanonErr
         format!("JSON: unexpected content after the value, at {place}")
     } else if input.iter().all(u8::is_ascii_whitespace) {
         return err("JSON: no value (the body is empty)".into(), Some(0));
+    } else if reason == "expected ident" {
+        format!("JSON: invalid literal (expected `true`, `false` or `null`), at {place}")
     } else if e.is_eof() {
         format!("JSON: input ends in the middle of a value ({reason}), at {place}")
     } else {
@@ -486,7 +488,11 @@ mod tests {
             "{e}"
         );
         let e = parse(b"{\n  \"a\": tru }", &limits()).unwrap_err();
-        assert!(e.message.contains("line 2"), "{e}");
+        assert_eq!(
+            e.message,
+            "JSON: invalid literal (expected `true`, `false` or `null`), at line 2 column 11"
+        );
+        assert_eq!(e.offset, Some(12));
     }
 
     #[test]

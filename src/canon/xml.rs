@@ -468,6 +468,13 @@ fn clark(
             Ok(s)
         }
         ResolveResult::Unbound => Ok(local.to_owned()),
+        ResolveResult::Unknown(prefix) if prefix.is_empty() => Err(err(
+            format!(
+                "XML: `{}` is not a valid name (empty namespace prefix)",
+                qname.as_ref()
+            ),
+            Some(at),
+        )),
         ResolveResult::Unknown(prefix) => Err(err(
             format!(
                 "XML: unknown namespace prefix `{prefix}` in `{}`",
@@ -891,6 +898,11 @@ r
         let e = canon_err(b"<a><x:b/></a>");
         assert_eq!(e.message, "XML: unknown namespace prefix `x` in `x:b`");
         assert_eq!(e.offset, Some(3));
+        let e = canon_err(b"<a><:b/></a>");
+        assert_eq!(
+            e.message,
+            "XML: `:b` is not a valid name (empty namespace prefix)"
+        );
         let e = canon_err(b"<a y:z=\"1\"/>");
         assert!(e.message.contains("unknown namespace prefix `y`"), "{e}");
     }
