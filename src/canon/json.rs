@@ -5,8 +5,9 @@ use super::{CanonError, Limits, Placeholder, substitute};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
-/// The nesting serde_json accepts before refusing (its built-in recursion limit).
-pub const SERDE_JSON_MAX_DEPTH: usize = 128;
+/// The deepest nesting serde_json accepts (its built-in recursion limit of 128 counts the
+/// level it refuses), whatever `Limits::max_depth` says.
+pub const SERDE_JSON_MAX_DEPTH: usize = 127;
 
 fn err(message: String, offset: Option<u64>) -> CanonError {
     CanonError { message, offset }
@@ -29,7 +30,8 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Value, CanonError> {
     Ok(value)
 }
 
-/// Depth and node count of a parsed value, without recursion.
+/// Depth and node count of a parsed value, without recursion. Each array or object is one
+/// level: `[[1]]` is two deep.
 fn check_shape(value: &Value, limits: &Limits) -> Result<(), CanonError> {
     let mut nodes = 0usize;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
@@ -42,18 +44,11 @@ fn check_shape(value: &Value, limits: &Limits) -> Result<(), CanonError> {
             ));
         }
         match v {
-            Value::Array(a) if !a.is_empty() => {
-                if depth >= limits.max_depth {
-                    return Err(too_deep(limits.max_depth, None));
-                }
-                stack.extend(a.iter().map(|c| (c, depth + 1)));
+            Value::Array(_) | Value::Object(_) if depth > limits.max_depth => {
+                return Err(too_deep(limits.max_depth, None));
             }
-            Value::Object(m) if !m.is_empty() => {
-                if depth >= limits.max_depth {
-                    return Err(too_deep(limits.max_depth, None));
-                }
-                stack.extend(m.values().map(|c| (c, depth + 1)));
-            }
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, depth + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|c| (c, depth + 1))),
             _ => {}
         }
     }
@@ -106,6 +101,8 @@ fn parse_error(e: &serde_json::Error, input: &[u8], limits: &Limits) -> CanonErr
         format!("JSON: unexpected content after the value, at {place}")
     } else if input.iter().all(u8::is_ascii_whitespace) {
         return err("JSON: no value (the body is empty)".into(), Some(0));
+    } else if reason == "expected ident" {
+        format!("JSON: invalid literal (expected `true`, `false` or `null`), at {place}")
     } else if e.is_eof() {
         format!("JSON: input ends in the middle of a value ({reason}), at {place}")
     } else {
@@ -486,21 +483,33 @@ mod tests {
             "{e}"
         );
         let e = parse(b"{\n  \"a\": tru }", &limits()).unwrap_err();
-        assert!(e.message.contains("line 2"), "{e}");
+        assert_eq!(
+            e.message,
+            "JSON: invalid literal (expected `true`, `false` or `null`), at line 2 column 11"
+        );
+        assert_eq!(e.offset, Some(12));
     }
 
     #[test]
     fn limits_are_enforced() {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let e = parse(deep.as_bytes(), &limits()).unwrap_err();
-        assert_eq!(e.message, "JSON: nesting deeper than 128 levels");
+        assert_eq!(e.message, "JSON: nesting deeper than 127 levels");
         let small = Limits {
             max_depth: 3,
             max_bytes: 100,
             max_nodes: 5,
         };
-        assert!(parse(b"[[[]]]", &small).is_ok());
-        assert!(parse(b"[[[1]]]", &small).is_err());
+        assert!(parse(b"[[[1]]]", &small).is_ok());
+        assert!(parse(b"[{\"a\":[]}]", &small).is_ok());
+        assert!(parse(b"[[[[]]]]", &small).is_err());
+        assert!(parse(b"[{\"a\":[{}]}]", &small).is_err());
+        // serde_json's own limit: 127 levels pass, 128 do not.
+        let at = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(parse(at(127).as_bytes(), &limits()).is_ok());
+        let e = parse(at(128).as_bytes(), &limits()).unwrap_err();
+        assert_eq!(e.message, "JSON: nesting deeper than 127 levels");
+        assert_eq!(e.offset, Some(127));
         assert_eq!(
             parse(b"[1,2,3,4,5]", &small).unwrap_err().message,
             "JSON: more than 5 values"

@@ -15,8 +15,10 @@ use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as QxError, IllFormedError};
 use quick_xml::escape::{EscapeError, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
+use quick_xml::name::{LocalName, NamespaceResolver, QName, ResolveResult};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// An element with Clark-notation name `{namespace}local` (or bare `local` when unbound).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +96,10 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
     let mut b = Builder {
         limits: *limits,
         stack: Vec::new(),
+        pending: Vec::new(),
         root: None,
-        text: String::new(),
+        run: Run::Empty,
+        buf: String::new(),
         nodes: 0,
     };
     loop {
@@ -112,8 +116,8 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
                 b.end(reader.resolver(), at)?;
             }
             Event::End(_) => b.end(reader.resolver(), at)?,
-            Event::Text(t) => b.text(&t.xml10_content(), at)?,
-            Event::CData(c) => b.text(&c.xml10_content(), at)?,
+            Event::Text(t) => b.text(t.xml10_content(), at)?,
+            Event::CData(c) => b.text(c.xml10_content(), at)?,
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref() {
                     Ok(Some(ch)) => Some(ch),
@@ -126,9 +130,12 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
                     }
                 };
                 match resolved {
-                    Some(ch) => b.text(ch.encode_utf8(&mut [0u8; 4]), at)?,
+                    Some(ch) => {
+                        let mut utf8 = [0u8; 4];
+                        b.text_owned(ch.encode_utf8(&mut utf8), at)?
+                    }
                     None => match resolve_predefined_entity(&r) {
-                        Some(s) => b.text(s, at)?,
+                        Some(s) => b.text(Cow::Borrowed(s), at)?,
                         None => return Err(unknown_entity(&r, Some(at))),
                     },
                 }
@@ -184,17 +191,33 @@ fn reader_error(e: QxError, position: u64, input: &[u8]) -> CanonError {
 
 /// Builds the tree from events. Elements under construction live on an explicit stack, so
 /// nothing recurses on the input's depth.
-struct Builder {
+struct Builder<'i> {
     limits: Limits,
-    stack: Vec<Element>,
+    /// Open elements (their `children` still empty) and where their children start in
+    /// `pending`.
+    stack: Vec<(Element, usize)>,
+    /// Children of all open elements, innermost last. An element's children are moved into
+    /// one exactly sized `Vec` when it closes, so no `Vec` grows by doubling.
+    pending: Vec<Node>,
     root: Option<Element>,
     /// The current text run (Text, CDATA and references joined), leading whitespace
-    /// already skipped. Reused across runs.
-    text: String,
+    /// already skipped.
+    run: Run<'i>,
+    /// Holds the run once it has more than one piece. Reused across runs.
+    buf: String,
     nodes: usize,
 }
 
-impl Builder {
+/// The text run being collected.
+enum Run<'i> {
+    Empty,
+    /// A single piece, still borrowed from the input (the usual case).
+    One(&'i str),
+    /// Several pieces, joined in `Builder::buf`.
+    Joined,
+}
+
+impl<'i> Builder<'i> {
     fn count(&mut self, at: u64) -> Result<(), CanonError> {
         self.nodes += 1;
         if self.nodes > self.limits.max_nodes {
@@ -233,15 +256,25 @@ impl Builder {
         self.flush_text(at)?;
         self.count(at)?;
         let qname = e.name();
-        let name = clark(resolver.resolve_element(qname).0, qname, at)?;
+        let (ns, local) = resolver.resolve_element(qname);
+        let name = clark(ns, local, qname, at)?;
         let mut attrs = BTreeMap::new();
-        for attr in e.attributes() {
+        // Duplicates are checked here on expanded names (which also catches the same raw
+        // name twice), so quick-xml's own check, which allocates, is off.
+        let mut decls: Vec<&str> = Vec::new();
+        for attr in e.attributes().with_checks(false) {
             let attr = attr.map_err(|a| err(format!("XML: bad attribute: {a}"), Some(at)))?;
             if attr.key.as_namespace_binding().is_some() {
+                let raw = attr.key.into_inner();
+                if decls.contains(&raw) {
+                    return Err(duplicate_attr(raw, qname, at));
+                }
+                decls.push(raw);
                 continue;
             }
             self.count(at)?;
-            let key = clark(resolver.resolve_attribute(attr.key).0, attr.key, at)?;
+            let (ns, local) = resolver.resolve_attribute(attr.key);
+            let key = clark(ns, local, attr.key, at)?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|e| match e {
@@ -261,30 +294,37 @@ impl Builder {
             } else {
                 value.into_owned()
             };
-            if attrs.contains_key(&key) {
-                return Err(err(
-                    format!(
-                        "XML: attribute `{key}` appears twice on `<{}>`",
-                        qname.as_ref()
-                    ),
-                    Some(at),
-                ));
+            match attrs.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                Entry::Occupied(slot) => return Err(duplicate_attr(slot.key(), qname, at)),
             }
-            attrs.insert(key, value);
         }
-        self.stack.push(Element {
-            name,
-            attrs,
-            children: Vec::new(),
-        });
+        self.stack.push((
+            Element {
+                name,
+                attrs,
+                children: Vec::new(),
+            },
+            self.pending.len(),
+        ));
         Ok(())
     }
 
     fn end(&mut self, resolver: &NamespaceResolver, at: u64) -> Result<(), CanonError> {
         self.flush_text(at)?;
-        let Some(mut el) = self.stack.pop() else {
+        let Some((mut el, first_child)) = self.stack.pop() else {
             return Err(err("XML: end tag without a start tag".into(), Some(at)));
         };
+        if first_child < self.pending.len() {
+            el.children = if first_child == 0 {
+                // `split_off(0)` would hand over the whole buffer with its spare capacity.
+                self.pending.drain(..).collect()
+            } else {
+                self.pending.split_off(first_child)
+            };
+        }
         // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
         // with the declarations in scope here (the resolver still has this element's scope).
         if el.local_name() == "faultcode"
@@ -293,52 +333,98 @@ impl Builder {
         {
             *t = resolved;
         }
-        match self.stack.last_mut() {
-            Some(parent) => parent.children.push(Node::Element(el)),
-            None => self.root = Some(el),
+        if self.stack.is_empty() {
+            self.root = Some(el);
+        } else {
+            self.pending.push(Node::Element(el));
         }
         Ok(())
     }
 
-    fn text(&mut self, s: &str, at: u64) -> Result<(), CanonError> {
-        if self.stack.is_empty() {
-            if s.chars().all(is_xml_space) {
-                return Ok(());
-            }
-            let place = if self.root.is_some() {
-                "after"
-            } else {
-                "before"
-            };
-            return Err(err(format!("XML: text {place} the root element"), Some(at)));
+    /// Text outside the root element may only be whitespace.
+    fn outside_root(&self, s: &str, at: u64) -> Result<(), CanonError> {
+        if s.chars().all(is_xml_space) {
+            return Ok(());
         }
-        if self.text.is_empty() {
-            // Leading whitespace of a run is trimmed anyway; skip it without copying.
-            self.text.push_str(s.trim_start_matches(is_xml_space));
+        let place = if self.root.is_some() {
+            "after"
         } else {
-            self.text.push_str(s);
+            "before"
+        };
+        Err(err(format!("XML: text {place} the root element"), Some(at)))
+    }
+
+    /// A piece of text that may borrow from the input.
+    fn text(&mut self, s: Cow<'i, str>, at: u64) -> Result<(), CanonError> {
+        let s = match s {
+            Cow::Borrowed(s) => s,
+            Cow::Owned(s) => return self.text_owned(&s, at),
+        };
+        if self.stack.is_empty() {
+            return self.outside_root(s, at);
+        }
+        match self.run {
+            Run::Empty => {
+                // Leading whitespace of a run is trimmed anyway; skip it without copying.
+                let s = s.trim_start_matches(is_xml_space);
+                if !s.is_empty() {
+                    self.run = Run::One(s);
+                }
+            }
+            Run::One(first) => {
+                self.buf.clear();
+                self.buf.push_str(first);
+                self.buf.push_str(s);
+                self.run = Run::Joined;
+            }
+            Run::Joined => self.buf.push_str(s),
+        }
+        Ok(())
+    }
+
+    /// A piece of text that does not outlive the event (a resolved reference, or text
+    /// whose line ends were normalised).
+    fn text_owned(&mut self, s: &str, at: u64) -> Result<(), CanonError> {
+        if self.stack.is_empty() {
+            return self.outside_root(s, at);
+        }
+        match self.run {
+            Run::Empty => {
+                let s = s.trim_start_matches(is_xml_space);
+                if !s.is_empty() {
+                    self.buf.clear();
+                    self.buf.push_str(s);
+                    self.run = Run::Joined;
+                }
+            }
+            Run::One(first) => {
+                self.buf.clear();
+                self.buf.push_str(first);
+                self.buf.push_str(s);
+                self.run = Run::Joined;
+            }
+            Run::Joined => self.buf.push_str(s),
         }
         Ok(())
     }
 
     fn flush_text(&mut self, at: u64) -> Result<(), CanonError> {
-        if self.text.is_empty() {
-            return Ok(());
-        }
-        let trimmed = self.text.trim_end_matches(is_xml_space);
+        let run = match std::mem::replace(&mut self.run, Run::Empty) {
+            Run::Empty => return Ok(()),
+            Run::One(s) => s,
+            Run::Joined => self.buf.as_str(),
+        };
+        let trimmed = run.trim_end_matches(is_xml_space);
         if !trimmed.is_empty() {
             let node = Node::Text(trimmed.to_owned());
+            self.pending.push(node);
             self.count(at)?;
-            if let Some(parent) = self.stack.last_mut() {
-                parent.children.push(node);
-            }
         }
-        self.text.clear();
         Ok(())
     }
 
     fn finish(mut self, end: u64) -> Result<Element, CanonError> {
-        if let Some(open) = self.stack.last() {
+        if let Some((open, _)) = self.stack.last() {
             return Err(err(
                 format!(
                     "XML: input ends before element `{}` is closed",
@@ -353,9 +439,24 @@ impl Builder {
     }
 }
 
+fn duplicate_attr(key: &str, element: QName<'_>, at: u64) -> CanonError {
+    err(
+        format!(
+            "XML: attribute `{key}` appears twice on `<{}>`",
+            element.as_ref()
+        ),
+        Some(at),
+    )
+}
+
 /// `{ns}local` for a resolved name, or the error for a prefix that was never declared.
-fn clark(ns: ResolveResult<'_>, qname: QName<'_>, at: u64) -> Result<String, CanonError> {
-    let local = qname.local_name().into_inner();
+fn clark(
+    ns: ResolveResult<'_>,
+    local: LocalName<'_>,
+    qname: QName<'_>,
+    at: u64,
+) -> Result<String, CanonError> {
+    let local = local.into_inner();
     match ns {
         ResolveResult::Bound(ns) => {
             let ns = ns.into_inner();
@@ -367,6 +468,13 @@ fn clark(ns: ResolveResult<'_>, qname: QName<'_>, at: u64) -> Result<String, Can
             Ok(s)
         }
         ResolveResult::Unbound => Ok(local.to_owned()),
+        ResolveResult::Unknown(prefix) if prefix.is_empty() => Err(err(
+            format!(
+                "XML: `{}` is not a valid name (empty namespace prefix)",
+                qname.as_ref()
+            ),
+            Some(at),
+        )),
         ResolveResult::Unknown(prefix) => Err(err(
             format!(
                 "XML: unknown namespace prefix `{prefix}` in `{}`",
@@ -790,6 +898,11 @@ r
         let e = canon_err(b"<a><x:b/></a>");
         assert_eq!(e.message, "XML: unknown namespace prefix `x` in `x:b`");
         assert_eq!(e.offset, Some(3));
+        let e = canon_err(b"<a><:b/></a>");
+        assert_eq!(
+            e.message,
+            "XML: `:b` is not a valid name (empty namespace prefix)"
+        );
         let e = canon_err(b"<a y:z=\"1\"/>");
         assert!(e.message.contains("unknown namespace prefix `y`"), "{e}");
     }
