@@ -112,11 +112,15 @@ impl CaseResult {
     /// The failure text shown by libtest, JUnit and the Markdown report.
     pub fn failure_text(&self) -> String {
         let mut out = String::new();
+        // A step error already says why the target was unreachable or the case could not run.
+        let step_errors = self.steps.iter().any(|s| s.error.is_some());
         match &self.outcome {
-            Outcome::Unreachable(m) => {
+            Outcome::Unreachable(m) if !step_errors => {
                 out.push_str(&format!("{}: target unreachable: {m}\n", self.name))
             }
-            Outcome::Error(m) => out.push_str(&format!("{}: cannot run: {m}\n", self.name)),
+            Outcome::Error(m) if !step_errors => {
+                out.push_str(&format!("{}: cannot run: {m}\n", self.name))
+            }
             _ => {}
         }
         for step in &self.steps {
@@ -140,7 +144,7 @@ impl CaseResult {
                 }
             }
             if let Some(req) = &step.request {
-                out.push_str(&format!("request sent:\n  {} {}\n", req.method, req.url));
+                out.push_str(&format!("request:\n  {} {}\n", req.method, req.url));
                 for (k, v) in &req.headers {
                     out.push_str(&format!("  {k}: {v}\n"));
                 }
