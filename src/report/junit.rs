@@ -232,7 +232,7 @@ mod tests {
         let xml = render(&results, &summary);
         // The failure text (diff and the request) is the <failure> text node.
         assert!(xml.contains("check `snapshot` failed on Step1:"), "{xml}");
-        assert!(xml.contains("request sent:"), "{xml}");
+        assert!(xml.contains("request:"), "{xml}");
         assert!(xml.contains("expected failure (listed in known.toml): TICKET-13"));
         assert!(xml.contains("warning: undocumented-fields on Step1"));
         // quick-junit's own reader agrees on the counts.
