@@ -418,3 +418,36 @@ fn a_bless_killed_midway_leaves_every_snapshot_old_or_new() {
     }
     let _ = std::fs::remove_dir_all(&base_dir);
 }
+
+#[test]
+fn the_junit_report_is_accepted_by_a_junit_parser() {
+    let (_serve, base) = serve(&["--deviate", "um-wrong-call-state"]);
+    let dir = temp_dir("junit");
+    let path = dir.join("junit.xml");
+    let out = run(
+        &[
+            "run",
+            "--um",
+            &base,
+            "--junit",
+            path.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    let file = std::fs::File::open(&path).expect("junit written");
+    let parsed = junit_parser::from_reader(std::io::BufReader::new(file)).expect("valid JUnit");
+    let cases: Vec<&junit_parser::TestCase> = parsed.suites.iter().flat_map(|s| &s.cases).collect();
+    assert_eq!(cases.len(), 3, "one testcase per case");
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.status.is_failure())
+        .map(|c| c.name.as_str())
+        .collect();
+    // The parser reports names as `classname::name`.
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].ends_with("um::get-call-info"), "{failed:?}");
+    let skipped = cases.iter().filter(|c| c.status.is_skipped()).count();
+    assert_eq!(skipped, 1, "the Graph case had no target");
+    let _ = std::fs::remove_dir_all(&dir);
+}
