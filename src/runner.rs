@@ -188,6 +188,7 @@ impl Runner {
             headers: req.headers.clone(),
             body: req.body.clone(),
         });
+        let sent_at = Instant::now();
         let resp = match self.transport.send(&req).await {
             Ok(r) => r,
             Err(e) => {
@@ -231,7 +232,8 @@ impl Runner {
             sr.response_preview = Some(resp.body_preview(2000));
         }
         if !step.notifications.is_empty() && !sr.failed() {
-            self.check_notifications(st, step, is_setup, &mut sr).await;
+            self.check_notifications(st, step, is_setup, sent_at, &mut sr)
+                .await;
         }
         (sr, None)
     }
@@ -454,6 +456,7 @@ impl Runner {
         st: &mut CaseState<'_>,
         step: &Step,
         is_setup: bool,
+        sent_at: Instant,
         sr: &mut StepResult,
     ) {
         let subject = if is_setup {
@@ -497,6 +500,14 @@ impl Runner {
             got = listener.wait(&call_id, cursor, got.len() + 1, settle).await;
         }
         st.cursors.insert(call_id.clone(), cursor + got.len());
+        sr.notifications = got
+            .iter()
+            .map(|r| crate::report::NotificationRecord {
+                seq: r.seq,
+                state: r.state().map(str::to_owned),
+                after_ms: r.at.saturating_duration_since(sent_at).as_secs_f64() * 1000.0,
+            })
+            .collect();
         let (seq_checks, matched) = protocol::sequence_checks(
             &subject,
             &step.notifications,

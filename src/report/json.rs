@@ -61,6 +61,7 @@ struct Step<'a> {
     checks: Vec<CheckOut<'a>>,
     error: Option<&'a str>,
     written: &'a [String],
+    notifications: &'a [crate::report::NotificationRecord],
 }
 
 #[derive(Serialize)]
@@ -151,6 +152,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
                             .collect(),
                         error: s.error.as_deref(),
                         written: &s.written,
+                        notifications: &s.notifications,
                     })
                     .collect(),
             }

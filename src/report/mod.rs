@@ -51,6 +51,17 @@ pub struct StepResult {
     pub error: Option<String>,
     /// Snapshot files written by this step (`--bless` or pending `.snap.new`).
     pub written: Vec<String>,
+    /// Notifications this step received, in arrival order.
+    pub notifications: Vec<NotificationRecord>,
+}
+
+/// One notification as it arrived: its order in the run, its state and when it came.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationRecord {
+    pub seq: u64,
+    pub state: Option<String>,
+    /// Milliseconds after the step's request was sent.
+    pub after_ms: f64,
 }
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -70,6 +81,7 @@ impl StepResult {
             checks: Vec::new(),
             error: None,
             written: Vec::new(),
+            notifications: Vec::new(),
         }
     }
 
