@@ -15,10 +15,9 @@ use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as QxError, IllFormedError};
 use quick_xml::escape::{EscapeError, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{LocalName, NamespaceResolver, QName, ResolveResult};
+use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 /// An element with Clark-notation name `{namespace}local` (or bare `local` when unbound).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +73,174 @@ fn err(message: String, offset: Option<u64>) -> CanonError {
 
 /// Parses and canonicalises a document.
 pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError> {
+    let mut sink = TreeSink {
+        stack: Vec::new(),
+        pending: Vec::new(),
+        root: None,
+    };
+    walk(input, limits, &mut sink)?;
+    sink.root
+        .take()
+        .ok_or_else(|| err("XML: no root element".into(), Some(input.len() as u64)))
+}
+
+/// The canonical rendering of a document with placeholders substituted, in one streaming
+/// pass: exactly `render(&t)` where `t` is [`canonicalize`] of `input` after
+/// [`apply_placeholders`], with the same errors, but no tree is built.
+pub fn canonical_text(
+    input: &[u8],
+    limits: &Limits,
+    placeholders: &[Placeholder<'_>],
+) -> Result<String, CanonError> {
+    let active = placeholders.iter().any(|(v, _)| !v.is_empty());
+    let mut sink = TextSink {
+        // The rendering carries every namespace in full, so it is usually larger than the
+        // input; growing from here costs at most a few reallocations.
+        out: String::with_capacity(input.len().min(limits.max_bytes).saturating_mul(2) + 64),
+        placeholders: if active { placeholders } else { &[] },
+    };
+    walk(input, limits, &mut sink)?;
+    Ok(sink.out)
+}
+
+/// Receives the canonical document from [`walk`] in document order: every check has been
+/// made by the time a call arrives, so a sink only builds.
+trait Sink {
+    /// An element at `depth` (0 for the root); `ns` is its namespace, if bound.
+    fn start(&mut self, ns: Option<&str>, local: &str, depth: usize);
+    /// An attribute of the element just started, in ascending order of Clark name.
+    fn attr(&mut self, key: &str, value: &str, depth: usize);
+    /// A text run (trimmed, non-empty) of the innermost open element, at `depth`.
+    fn text(&mut self, text: &str, depth: usize);
+    /// The innermost open element ends.
+    fn end(&mut self);
+}
+
+/// Builds the tree. Elements under construction live on an explicit stack, so nothing
+/// recurses on the input's depth.
+struct TreeSink {
+    /// Open elements (their `children` still empty) and where their children start in
+    /// `pending`.
+    stack: Vec<(Element, usize)>,
+    /// Children of all open elements, innermost last. An element's children are moved into
+    /// one exactly sized `Vec` when it closes, so no `Vec` grows by doubling.
+    pending: Vec<Node>,
+    root: Option<Element>,
+}
+
+impl Sink for TreeSink {
+    fn start(&mut self, ns: Option<&str>, local: &str, _depth: usize) {
+        let mut name = String::with_capacity(ns.map_or(0, |ns| ns.len() + 2) + local.len());
+        push_clark(&mut name, ns, local);
+        self.stack.push((
+            Element {
+                name,
+                attrs: BTreeMap::new(),
+                children: Vec::new(),
+            },
+            self.pending.len(),
+        ));
+    }
+
+    fn attr(&mut self, key: &str, value: &str, _depth: usize) {
+        if let Some((el, _)) = self.stack.last_mut() {
+            el.attrs.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
+    fn text(&mut self, text: &str, _depth: usize) {
+        self.pending.push(Node::Text(text.to_owned()));
+    }
+
+    fn end(&mut self) {
+        let Some((mut el, first_child)) = self.stack.pop() else {
+            return;
+        };
+        if first_child < self.pending.len() {
+            el.children = if first_child == 0 {
+                // `split_off(0)` would hand over the whole buffer with its spare capacity.
+                self.pending.drain(..).collect()
+            } else {
+                self.pending.split_off(first_child)
+            };
+        }
+        if self.stack.is_empty() {
+            self.root = Some(el);
+        } else {
+            self.pending.push(Node::Element(el));
+        }
+    }
+}
+
+/// Writes the rendering (see [`render`]) straight into one `String`.
+struct TextSink<'p> {
+    out: String,
+    /// Empty unless some placeholder has a non-empty value.
+    placeholders: &'p [Placeholder<'p>],
+}
+
+impl TextSink<'_> {
+    fn push_value(&mut self, s: &str) {
+        if !self.placeholders.is_empty()
+            && let Some(replaced) = substitute(s, self.placeholders)
+        {
+            push_json_string(&mut self.out, &replaced);
+        } else {
+            push_json_string(&mut self.out, s);
+        }
+    }
+}
+
+impl Sink for TextSink<'_> {
+    fn start(&mut self, ns: Option<&str>, local: &str, depth: usize) {
+        indent(&mut self.out, depth);
+        push_clark(&mut self.out, ns, local);
+        self.out.push('\n');
+    }
+
+    fn attr(&mut self, key: &str, value: &str, depth: usize) {
+        indent(&mut self.out, depth + 1);
+        self.out.push('@');
+        self.out.push_str(key);
+        self.out.push('=');
+        self.push_value(value);
+        self.out.push('\n');
+    }
+
+    fn text(&mut self, text: &str, depth: usize) {
+        indent(&mut self.out, depth + 1);
+        self.push_value(text);
+        self.out.push('\n');
+    }
+
+    fn end(&mut self) {}
+}
+
+/// Appends `{ns}local`, or `local` when unbound.
+fn push_clark(out: &mut String, ns: Option<&str>, local: &str) {
+    if let Some(ns) = ns {
+        out.push('{');
+        out.push_str(ns);
+        out.push('}');
+    }
+    out.push_str(local);
+}
+
+/// What [`Element::local_name`] returns for the Clark name of `ns` and `local`.
+fn clark_local<'a>(ns: Option<&str>, local: &'a str) -> &'a str {
+    if ns.is_some() || local.starts_with('{') {
+        match local.rfind('}') {
+            Some(end) => &local[end + 1..],
+            None => local,
+        }
+    } else {
+        local
+    }
+}
+
+/// The event loop shared by [`canonicalize`] and [`canonical_text`]: every check happens
+/// here, and `sink` only sees the canonical document.
+fn walk<S: Sink>(input: &[u8], limits: &Limits, sink: &mut S) -> Result<(), CanonError> {
     if input.len() > limits.max_bytes {
         return Err(err(
             format!(
@@ -93,14 +260,17 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
         config.check_end_names = true;
         config.trim_text(false);
     }
-    let mut b = Builder {
+    let mut w = Walker {
         limits: *limits,
-        stack: Vec::new(),
-        pending: Vec::new(),
-        root: None,
+        sink,
+        open: Vec::new(),
+        names: String::new(),
+        root_done: false,
         run: Run::Empty,
         buf: String::new(),
         nodes: 0,
+        scratch: String::new(),
+        attrs: Vec::new(),
     };
     loop {
         let at = reader.buffer_position();
@@ -109,15 +279,15 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
             Err(e) => return Err(reader_error(e, reader.error_position(), input)),
         };
         match event {
-            Event::Start(e) => b.start(&e, reader.resolver(), at)?,
+            Event::Start(e) => w.start(&e, reader.resolver(), at)?,
             Event::Empty(e) => {
                 // Not produced with `expand_empty_elements`, but handled the same way.
-                b.start(&e, reader.resolver(), at)?;
-                b.end(reader.resolver(), at)?;
+                w.start(&e, reader.resolver(), at)?;
+                w.end(reader.resolver(), at)?;
             }
-            Event::End(_) => b.end(reader.resolver(), at)?,
-            Event::Text(t) => b.text(t.xml10_content(), at)?,
-            Event::CData(c) => b.text(c.xml10_content(), at)?,
+            Event::End(_) => w.end(reader.resolver(), at)?,
+            Event::Text(t) => w.text(t.xml10_content(), at)?,
+            Event::CData(c) => w.text(c.xml10_content(), at)?,
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref() {
                     Ok(Some(ch)) => Some(ch),
@@ -132,10 +302,10 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
                 match resolved {
                     Some(ch) => {
                         let mut utf8 = [0u8; 4];
-                        b.text_owned(ch.encode_utf8(&mut utf8), at)?
+                        w.text_owned(ch.encode_utf8(&mut utf8), at)?
                     }
                     None => match resolve_predefined_entity(&r) {
-                        Some(s) => b.text(Cow::Borrowed(s), at)?,
+                        Some(s) => w.text(Cow::Borrowed(s), at)?,
                         None => return Err(unknown_entity(&r, Some(at))),
                     },
                 }
@@ -147,7 +317,7 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
                 ));
             }
             Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
-            Event::Eof => return b.finish(input.len() as u64),
+            Event::Eof => return w.finish(input.len() as u64),
         }
     }
 }
@@ -189,23 +359,45 @@ fn reader_error(e: QxError, position: u64, input: &[u8]) -> CanonError {
     }
 }
 
-/// Builds the tree from events. Elements under construction live on an explicit stack, so
-/// nothing recurses on the input's depth.
-struct Builder<'i> {
+/// The state of [`walk`]: open elements, the text run, limits and scratch space reused from
+/// element to element.
+struct Walker<'i, 's, S> {
     limits: Limits,
-    /// Open elements (their `children` still empty) and where their children start in
-    /// `pending`.
-    stack: Vec<(Element, usize)>,
-    /// Children of all open elements, innermost last. An element's children are moved into
-    /// one exactly sized `Vec` when it closes, so no `Vec` grows by doubling.
-    pending: Vec<Node>,
-    root: Option<Element>,
+    sink: &'s mut S,
+    open: Vec<Open>,
+    /// Local names of the open elements, concatenated (see [`Open::name_start`]).
+    names: String,
+    /// The root element has been closed.
+    root_done: bool,
     /// The current text run (Text, CDATA and references joined), leading whitespace
     /// already skipped.
     run: Run<'i>,
     /// Holds the run once it has more than one piece. Reused across runs.
     buf: String,
     nodes: usize,
+    /// Clark names and values of the current element's attributes, back to back.
+    scratch: String,
+    /// Where each attribute lives in `scratch`, sorted by name before it is handed on.
+    attrs: Vec<AttrSpan>,
+}
+
+/// An open element.
+struct Open {
+    /// Where its local name starts in `Walker::names`.
+    name_start: usize,
+    /// A child (element or text) has been seen.
+    has_children: bool,
+}
+
+/// An attribute in `Walker::scratch`: the name is `start..mid`, the value `mid..end`.
+#[derive(Clone, Copy)]
+struct AttrSpan {
+    start: usize,
+    mid: usize,
+    end: usize,
+    /// Position among the element's attributes, so duplicates are reported in document
+    /// order.
+    index: usize,
 }
 
 /// The text run being collected.
@@ -213,23 +405,13 @@ enum Run<'i> {
     Empty,
     /// A single piece, still borrowed from the input (the usual case).
     One(&'i str),
-    /// Several pieces, joined in `Builder::buf`.
+    /// Several pieces, joined in `Walker::buf`.
     Joined,
 }
 
-impl<'i> Builder<'i> {
+impl<'i, S: Sink> Walker<'i, '_, S> {
     fn count(&mut self, at: u64) -> Result<(), CanonError> {
-        self.nodes += 1;
-        if self.nodes > self.limits.max_nodes {
-            return Err(err(
-                format!(
-                    "XML: more than {} nodes (elements, attributes and text runs)",
-                    self.limits.max_nodes
-                ),
-                Some(at),
-            ));
-        }
-        Ok(())
+        count(&mut self.nodes, &self.limits, at)
     }
 
     fn start(
@@ -238,13 +420,13 @@ impl<'i> Builder<'i> {
         resolver: &NamespaceResolver,
         at: u64,
     ) -> Result<(), CanonError> {
-        if self.stack.len() >= self.limits.max_depth {
+        if self.open.len() >= self.limits.max_depth {
             return Err(err(
                 format!("XML: nesting deeper than {} levels", self.limits.max_depth),
                 Some(at),
             ));
         }
-        if self.stack.is_empty() && self.root.is_some() {
+        if self.open.is_empty() && self.root_done {
             return Err(err(
                 format!(
                     "XML: content after the root element (a second element `<{}>`)",
@@ -253,14 +435,56 @@ impl<'i> Builder<'i> {
                 Some(at),
             ));
         }
-        self.flush_text(at)?;
+        self.flush_text(at, None)?;
         self.count(at)?;
         let qname = e.name();
         let (ns, local) = resolver.resolve_element(qname);
-        let name = clark(ns, local, qname, at)?;
-        let mut attrs = BTreeMap::new();
-        // Duplicates are checked here on expanded names (which also catches the same raw
-        // name twice), so quick-xml's own check, which allocates, is off.
+        let ns = bound(ns, qname, at)?;
+        let local = local.into_inner();
+        self.scratch.clear();
+        self.attrs.clear();
+        if let Err(e) = self.collect_attrs(e, resolver, at) {
+            // Checked in document order, a duplicate before the failing attribute comes
+            // first.
+            return Err(match self.first_duplicate() {
+                Some(key) => duplicate_attr(key, qname, at),
+                None => e,
+            });
+        }
+        if let Some(key) = self.first_duplicate() {
+            return Err(duplicate_attr(key, qname, at));
+        }
+        let depth = self.open.len();
+        if let Some(parent) = self.open.last_mut() {
+            parent.has_children = true;
+        }
+        self.open.push(Open {
+            name_start: self.names.len(),
+            has_children: false,
+        });
+        self.names.push_str(clark_local(ns, local));
+        self.sink.start(ns, local, depth);
+        for a in &self.attrs {
+            self.sink.attr(
+                &self.scratch[a.start..a.mid],
+                &self.scratch[a.mid..a.end],
+                depth,
+            );
+        }
+        Ok(())
+    }
+
+    /// Resolves the attributes of `e` into `scratch` and `attrs`, in document order.
+    /// Namespace declarations are not attributes.
+    fn collect_attrs(
+        &mut self,
+        e: &BytesStart<'_>,
+        resolver: &NamespaceResolver,
+        at: u64,
+    ) -> Result<(), CanonError> {
+        let qname = e.name();
+        // Duplicates are checked on expanded names (which also catches the same raw name
+        // twice), so quick-xml's own check, which allocates, is off.
         let mut decls: Vec<&str> = Vec::new();
         for attr in e.attributes().with_checks(false) {
             let attr = attr.map_err(|a| err(format!("XML: bad attribute: {a}"), Some(at)))?;
@@ -274,7 +498,7 @@ impl<'i> Builder<'i> {
             }
             self.count(at)?;
             let (ns, local) = resolver.resolve_attribute(attr.key);
-            let key = clark(ns, local, attr.key, at)?;
+            let ns = bound(ns, attr.key, at)?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|e| match e {
@@ -289,54 +513,54 @@ impl<'i> Builder<'i> {
                         Some(at),
                     ),
                 })?;
-            let value = if key == XSI_TYPE {
-                resolve_qname(&value, resolver).unwrap_or_else(|| value.into_owned())
-            } else {
-                value.into_owned()
-            };
-            match attrs.entry(key) {
-                Entry::Vacant(slot) => {
-                    slot.insert(value);
-                }
-                Entry::Occupied(slot) => return Err(duplicate_attr(slot.key(), qname, at)),
+            let start = self.scratch.len();
+            push_clark(&mut self.scratch, ns, local.into_inner());
+            let mid = self.scratch.len();
+            match &self.scratch[start..] == XSI_TYPE {
+                true => match resolve_qname(&value, resolver) {
+                    Some(resolved) => self.scratch.push_str(&resolved),
+                    None => self.scratch.push_str(&value),
+                },
+                false => self.scratch.push_str(&value),
             }
+            self.attrs.push(AttrSpan {
+                start,
+                mid,
+                end: self.scratch.len(),
+                index: self.attrs.len(),
+            });
         }
-        self.stack.push((
-            Element {
-                name,
-                attrs,
-                children: Vec::new(),
-            },
-            self.pending.len(),
-        ));
         Ok(())
     }
 
+    /// The name of the first attribute (in document order) whose name an earlier one
+    /// already has.
+    fn first_duplicate(&mut self) -> Option<&str> {
+        if self.attrs.len() < 2 {
+            return None;
+        }
+        let scratch = self.scratch.as_str();
+        let key = |a: &AttrSpan| &scratch[a.start..a.mid];
+        // Ordered by name, then by position: the second of each run of equal names is a
+        // duplicate.
+        self.attrs
+            .sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.index.cmp(&b.index)));
+        self.attrs
+            .windows(2)
+            .filter(|w| key(&w[0]) == key(&w[1]))
+            .min_by_key(|w| w[1].index)
+            .map(|w| key(&w[1]))
+    }
+
     fn end(&mut self, resolver: &NamespaceResolver, at: u64) -> Result<(), CanonError> {
-        self.flush_text(at)?;
-        let Some((mut el, first_child)) = self.stack.pop() else {
+        self.flush_text(at, Some(resolver))?;
+        let Some(open) = self.open.pop() else {
             return Err(err("XML: end tag without a start tag".into(), Some(at)));
         };
-        if first_child < self.pending.len() {
-            el.children = if first_child == 0 {
-                // `split_off(0)` would hand over the whole buffer with its spare capacity.
-                self.pending.drain(..).collect()
-            } else {
-                self.pending.split_off(first_child)
-            };
-        }
-        // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
-        // with the declarations in scope here (the resolver still has this element's scope).
-        if el.local_name() == "faultcode"
-            && let [Node::Text(t)] = el.children.as_mut_slice()
-            && let Some(resolved) = resolve_qname(t, resolver)
-        {
-            *t = resolved;
-        }
-        if self.stack.is_empty() {
-            self.root = Some(el);
-        } else {
-            self.pending.push(Node::Element(el));
+        self.names.truncate(open.name_start);
+        self.sink.end();
+        if self.open.is_empty() {
+            self.root_done = true;
         }
         Ok(())
     }
@@ -346,11 +570,7 @@ impl<'i> Builder<'i> {
         if s.chars().all(is_xml_space) {
             return Ok(());
         }
-        let place = if self.root.is_some() {
-            "after"
-        } else {
-            "before"
-        };
+        let place = if self.root_done { "after" } else { "before" };
         Err(err(format!("XML: text {place} the root element"), Some(at)))
     }
 
@@ -360,7 +580,7 @@ impl<'i> Builder<'i> {
             Cow::Borrowed(s) => s,
             Cow::Owned(s) => return self.text_owned(&s, at),
         };
-        if self.stack.is_empty() {
+        if self.open.is_empty() {
             return self.outside_root(s, at);
         }
         match self.run {
@@ -385,7 +605,7 @@ impl<'i> Builder<'i> {
     /// A piece of text that does not outlive the event (a resolved reference, or text
     /// whose line ends were normalised).
     fn text_owned(&mut self, s: &str, at: u64) -> Result<(), CanonError> {
-        if self.stack.is_empty() {
+        if self.open.is_empty() {
             return self.outside_root(s, at);
         }
         match self.run {
@@ -408,35 +628,82 @@ impl<'i> Builder<'i> {
         Ok(())
     }
 
-    fn flush_text(&mut self, at: u64) -> Result<(), CanonError> {
-        let run = match std::mem::replace(&mut self.run, Run::Empty) {
+    /// Hands the text run on, if it has anything but whitespace. `closing` holds the
+    /// resolver when the run ends at its element's end tag (not at a child's start tag).
+    fn flush_text(
+        &mut self,
+        at: u64,
+        closing: Option<&NamespaceResolver>,
+    ) -> Result<(), CanonError> {
+        let Self {
+            run,
+            buf,
+            open,
+            names,
+            sink,
+            nodes,
+            limits,
+            ..
+        } = self;
+        let run = match std::mem::replace(run, Run::Empty) {
             Run::Empty => return Ok(()),
             Run::One(s) => s,
-            Run::Joined => self.buf.as_str(),
+            Run::Joined => buf.as_str(),
         };
         let trimmed = run.trim_end_matches(is_xml_space);
-        if !trimmed.is_empty() {
-            let node = Node::Text(trimmed.to_owned());
-            self.pending.push(node);
-            self.count(at)?;
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        count(nodes, limits, at)?;
+        let depth = open.len().saturating_sub(1);
+        let Some(top) = open.last_mut() else {
+            return Ok(());
+        };
+        let only_child = !top.has_children;
+        top.has_children = true;
+        // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
+        // with the declarations in scope here (the resolver still has this element's scope).
+        if let Some(resolver) = closing
+            && only_child
+            && &names[top.name_start..] == "faultcode"
+            && let Some(resolved) = resolve_qname(trimmed, resolver)
+        {
+            sink.text(&resolved, depth);
+        } else {
+            sink.text(trimmed, depth);
         }
         Ok(())
     }
 
-    fn finish(mut self, end: u64) -> Result<Element, CanonError> {
-        if let Some((open, _)) = self.stack.last() {
+    fn finish(&self, end: u64) -> Result<(), CanonError> {
+        if let Some(open) = self.open.last() {
             return Err(err(
                 format!(
                     "XML: input ends before element `{}` is closed",
-                    open.local_name()
+                    &self.names[open.name_start..]
                 ),
                 Some(end),
             ));
         }
-        self.root
-            .take()
-            .ok_or_else(|| err("XML: no root element".into(), Some(end)))
+        if !self.root_done {
+            return Err(err("XML: no root element".into(), Some(end)));
+        }
+        Ok(())
     }
+}
+
+fn count(nodes: &mut usize, limits: &Limits, at: u64) -> Result<(), CanonError> {
+    *nodes += 1;
+    if *nodes > limits.max_nodes {
+        return Err(err(
+            format!(
+                "XML: more than {} nodes (elements, attributes and text runs)",
+                limits.max_nodes
+            ),
+            Some(at),
+        ));
+    }
+    Ok(())
 }
 
 fn duplicate_attr(key: &str, element: QName<'_>, at: u64) -> CanonError {
@@ -449,25 +716,15 @@ fn duplicate_attr(key: &str, element: QName<'_>, at: u64) -> CanonError {
     )
 }
 
-/// `{ns}local` for a resolved name, or the error for a prefix that was never declared.
-fn clark(
-    ns: ResolveResult<'_>,
-    local: LocalName<'_>,
+/// The namespace of a resolved name, or the error for a prefix that was never declared.
+fn bound<'r>(
+    ns: ResolveResult<'r>,
     qname: QName<'_>,
     at: u64,
-) -> Result<String, CanonError> {
-    let local = local.into_inner();
+) -> Result<Option<&'r str>, CanonError> {
     match ns {
-        ResolveResult::Bound(ns) => {
-            let ns = ns.into_inner();
-            let mut s = String::with_capacity(ns.len() + local.len() + 2);
-            s.push('{');
-            s.push_str(ns);
-            s.push('}');
-            s.push_str(local);
-            Ok(s)
-        }
-        ResolveResult::Unbound => Ok(local.to_owned()),
+        ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
+        ResolveResult::Unbound => Ok(None),
         ResolveResult::Unknown(prefix) if prefix.is_empty() => Err(err(
             format!(
                 "XML: `{}` is not a valid name (empty namespace prefix)",
