@@ -67,6 +67,11 @@ fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
+/// Whether `s` is all XML whitespace (or empty).
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
 fn err(message: String, offset: Option<u64>) -> CanonError {
     CanonError { message, offset }
 }
@@ -226,9 +231,10 @@ fn push_clark(out: &mut String, ns: Option<&str>, local: &str) {
     out.push_str(local);
 }
 
-/// What [`Element::local_name`] returns for the Clark name of `ns` and `local`.
-fn clark_local<'a>(ns: Option<&str>, local: &'a str) -> &'a str {
-    if ns.is_some() || local.starts_with('{') {
+/// What [`Element::local_name`] returns for the Clark name of `local` in a namespace
+/// (`bound`) or in none.
+fn clark_local(bound: bool, local: &str) -> &str {
+    if bound || local.starts_with('{') {
         match local.rfind('}') {
             Some(end) => &local[end + 1..],
             None => local,
@@ -286,6 +292,9 @@ fn walk<S: Sink>(input: &[u8], limits: &Limits, sink: &mut S) -> Result<(), Cano
                 w.end(reader.resolver(), at)?;
             }
             Event::End(_) => w.end(reader.resolver(), at)?,
+            // Whitespace between elements, the bulk of an indented document, is dropped
+            // before its line ends are normalised.
+            Event::Text(t) if matches!(w.run, Run::Empty) && is_blank(&t) => {}
             Event::Text(t) => w.text(t.xml10_content(), at)?,
             Event::CData(c) => w.text(c.xml10_content(), at)?,
             Event::GeneralRef(r) => {
@@ -365,7 +374,8 @@ struct Walker<'i, 's, S> {
     limits: Limits,
     sink: &'s mut S,
     open: Vec<Open>,
-    /// Local names of the open elements, concatenated (see [`Open::name_start`]).
+    /// Names (without namespace) of the open elements, concatenated (see
+    /// [`Open::name_start`]).
     names: String,
     /// The root element has been closed.
     root_done: bool,
@@ -387,6 +397,15 @@ struct Open {
     name_start: usize,
     /// A child (element or text) has been seen.
     has_children: bool,
+    /// The name has a namespace.
+    bound: bool,
+}
+
+impl Open {
+    /// What [`Element::local_name`] returns for this element.
+    fn local_name<'n>(&self, names: &'n str) -> &'n str {
+        clark_local(self.bound, &names[self.name_start..])
+    }
 }
 
 /// An attribute in `Walker::scratch`: the name is `start..mid`, the value `mid..end`.
@@ -461,8 +480,9 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
         self.open.push(Open {
             name_start: self.names.len(),
             has_children: false,
+            bound: ns.is_some(),
         });
-        self.names.push_str(clark_local(ns, local));
+        self.names.push_str(local);
         self.sink.start(ns, local, depth);
         for a in &self.attrs {
             self.sink.attr(
@@ -665,7 +685,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
         // with the declarations in scope here (the resolver still has this element's scope).
         if let Some(resolver) = closing
             && only_child
-            && &names[top.name_start..] == "faultcode"
+            && top.local_name(names) == "faultcode"
             && let Some(resolved) = resolve_qname(trimmed, resolver)
         {
             sink.text(&resolved, depth);
@@ -680,7 +700,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
             return Err(err(
                 format!(
                     "XML: input ends before element `{}` is closed",
-                    &self.names[open.name_start..]
+                    open.local_name(&self.names)
                 ),
                 Some(end),
             ));
@@ -765,11 +785,50 @@ fn resolve_qname(value: &str, resolver: &NamespaceResolver) -> Option<String> {
     }
 }
 
+/// Bytes that a JSON string literal cannot hold as they are: control characters, `"`
+/// and `\\`.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any of the eight bytes in `w` needs escaping (bit tricks on a whole word).
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero exactly when the high bit of `x - 1` is set and that of `x`
+    // is not; below 0x20 likewise with `x - 0x20`. False alarms are impossible for
+    // bytes without the high bit, and bytes with it set are masked out by `!w`.
+    let below_space = w.wrapping_sub(ONES * 0x20);
+    let quote = w ^ (ONES * b'"' as u64);
+    let backslash = w ^ (ONES * b'\\' as u64);
+    let hits =
+        below_space | quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash;
+    hits & !w & HIGHS != 0
+}
+
 /// Appends `s` as a JSON string literal (the escaping serde_json uses).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut from = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip a word at a time while nothing in it needs escaping.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !word_needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        if !needs_escape(b) {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[from..i]);
         let escape: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -778,10 +837,8 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        out.push_str(&s[from..i]);
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -790,16 +847,21 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
         } else {
             out.push_str(escape);
         }
-        from = i + 1;
+        i += 1;
+        from = i;
     }
     out.push_str(&s[from..]);
     out.push('"');
 }
 
 fn indent(out: &mut String, depth: usize) {
-    for _ in 0..depth {
-        out.push_str("  ");
+    const SPACES: &str = "                                                                ";
+    let mut n = depth * 2;
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
     }
+    out.push_str(&SPACES[..n]);
 }
 
 /// One node per line, indented by depth, so a line diff points at the node.
@@ -923,17 +985,35 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
+    /// The tree of `s`; its rendering is checked against the streamed text on the way.
     fn canon(s: &str) -> Element {
         match canonicalize(s.as_bytes(), &Limits::default()) {
-            Ok(e) => e,
+            Ok(e) => {
+                let streamed = canonical_text(s.as_bytes(), &Limits::default(), &[]);
+                assert_eq!(streamed.as_deref(), Ok(render(&e).as_str()), "{s}");
+                e
+            }
             Err(e) => panic!("canonicalize failed: {e}\n{s}"),
         }
     }
 
+    /// The error for `s`, which the streamed text must give too.
     fn canon_err(s: &[u8]) -> CanonError {
-        match canonicalize(s, &Limits::default()) {
+        canon_err_with(s, &Limits::default())
+    }
+
+    fn canon_err_with(s: &[u8], limits: &Limits) -> CanonError {
+        match canonicalize(s, limits) {
             Ok(e) => panic!("expected an error, got\n{}", render(&e)),
-            Err(e) => e,
+            Err(e) => {
+                assert_eq!(
+                    canonical_text(s, limits, &[("x", "p")]),
+                    Err(e.clone()),
+                    "{}",
+                    String::from_utf8_lossy(s)
+                );
+                e
+            }
         }
     }
 
@@ -1171,7 +1251,7 @@ r
             ..Limits::default()
         };
         // Not even well-formed: the size check comes first.
-        let e = canonicalize(b"<a>this is long</b>", &limits).unwrap_err();
+        let e = canon_err_with(b"<a>this is long</b>", &limits);
         assert_eq!(
             e.message,
             "XML: body is 19 bytes, more than the limit of 10 bytes"
@@ -1185,7 +1265,7 @@ r
             ..Limits::default()
         };
         assert!(canonicalize(b"<a x=\"1\">t</a>", &limits).is_ok());
-        let e = canonicalize(b"<a x=\"1\">t<b/></a>", &limits).unwrap_err();
+        let e = canon_err_with(b"<a x=\"1\">t<b/></a>", &limits);
         assert!(e.message.starts_with("XML: more than 3 nodes"), "{e}");
     }
 
@@ -1271,5 +1351,114 @@ r
         assert_eq!(e.namespace(), Some("urn:x"));
         let e = canon("<a/>");
         assert_eq!(e.namespace(), None);
+    }
+
+    #[test]
+    fn json_strings_escape_like_serde_json() {
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        for b in 0u8..0x80 {
+            // Every byte at every position of a word, and around word boundaries.
+            for at in 0..18 {
+                let mut s: String = "abcdefghijklmnopqr".into();
+                s.replace_range(at..at + 1, &char::from(b).to_string());
+                samples.push(s);
+            }
+        }
+        samples.push("é€\u{a0}\u{7f}\u{80}\u{2028}😀 \"quoted\" back\\slash".into());
+        samples.push(String::new());
+        for s in samples {
+            let mut out = String::new();
+            push_json_string(&mut out, &s);
+            assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_text_with_placeholders() {
+        let doc = r#"<a xmlns:s="urn:s" id="call-123" s:t="s:x"><b>call-123 and call-1234</b><c>call-1</c><faultcode>s:call-1</faultcode></a>"#;
+        let placeholders = [
+            ("call-1", "short"),
+            ("call-123", "call_id"),
+            ("", "nothing"),
+        ];
+        let mut tree = canon(doc);
+        apply_placeholders(&mut tree, &placeholders);
+        let text = canonical_text(doc.as_bytes(), &Limits::default(), &placeholders).unwrap();
+        assert_eq!(text, render(&tree));
+        assert!(text.contains("\"{urn:s}[short]\""), "{text}");
+        // Only empty values: nothing is replaced.
+        assert_eq!(
+            canonical_text(doc.as_bytes(), &Limits::default(), &[("", "e")]).unwrap(),
+            render(&canon(doc))
+        );
+    }
+
+    #[test]
+    fn canonical_text_faultcode_only_when_alone() {
+        let ns = r#"xmlns:p="urn:p""#;
+        for doc in [
+            format!("<faultcode {ns}>p:x</faultcode>"),
+            format!("<faultcode {ns}> p:x <!-- c --> </faultcode>"),
+            format!("<faultcode {ns}>p:<![CDATA[x]]></faultcode>"),
+            format!("<faultcode {ns}>p:x<b/></faultcode>"),
+            format!("<faultcode {ns}><b/>p:x</faultcode>"),
+            format!("<r {ns}><faultcode>p:x</faultcode><faultcode/></r>"),
+            format!("<p:faultcode {ns}>p:x</p:faultcode>"),
+            format!("<faultcode><x xmlns:p=\"urn:q\"/>p:x</faultcode>"),
+            format!(
+                "<r {ns} xsi:type=\"p:T\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>"
+            ),
+        ] {
+            canon(&doc);
+        }
+    }
+
+    #[test]
+    fn errors_agree_with_the_tree() {
+        // Duplicate attributes, alone and next to other errors, in either order.
+        for doc in [
+            r#"<a x="1" y="2" x="3"/>"#,
+            r#"<a y="1" x="2" y="3" x="4"/>"#,
+            r#"<a b="1" a="2" b="3" a="4"/>"#,
+            r#"<a x="1" x="2" q:y="3"/>"#,
+            r#"<a q:y="3" x="1" x="2"/>"#,
+            r#"<a x="1" x="2" y="&bad;"/>"#,
+            r#"<a y="&bad;" x="1" x="2"/>"#,
+            r#"<a x="1" x="2" y=3/>"#,
+            r#"<a xmlns:p="urn:p" xmlns:p="urn:p"/>"#,
+            r#"<a x="1" x="2" xmlns:p="urn:p" xmlns:p="urn:p"/>"#,
+            r#"<a xmlns:p="urn:p" p:x="1" xmlns:q="urn:p" q:x="2"/>"#,
+            r#"<a xmlns:xml="urn:not-xml"/>"#,
+            r#"<a xmlns:xmlns="urn:x"/>"#,
+            r#"<a><b>t</b></a><c/>"#,
+            r#"<a><b>t</a>"#,
+            r#"<a>&#0;</a>"#,
+            r#"<a>&#xZZ;</a>"#,
+            r#"</a>"#,
+            r#"<a></a></a>"#,
+            r#"x<a/>"#,
+            r#"<a/>x"#,
+            r#"<a><b/></a>&amp;"#,
+            r#"<!DOCTYPE a><a/>"#,
+        ] {
+            canon_err(doc.as_bytes());
+        }
+        let limits = Limits {
+            max_nodes: 4,
+            ..Limits::default()
+        };
+        for doc in [
+            r#"<a x="1" y="2" z="3" w="4"/>"#,
+            r#"<a x="1" x="2" y="2" z="3"/>"#,
+            r#"<a><b>t</b><c>u</c></a>"#,
+            r#"<a>t<b/>u<c/></a>"#,
+        ] {
+            canon_err_with(doc.as_bytes(), &limits);
+        }
+        let limits = Limits {
+            max_depth: 2,
+            ..Limits::default()
+        };
+        canon_err_with(b"<a><b><c/></b></a>", &limits);
     }
 }
