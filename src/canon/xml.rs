@@ -10,11 +10,12 @@
 //! ones, and the size, depth and node count are bounded by [`Limits`].
 
 use super::{CanonError, Limits, Placeholder, substitute};
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as QxError, IllFormedError};
 use quick_xml::escape::{EscapeError, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::NamespaceError;
 use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -259,7 +260,10 @@ fn walk<S: Sink>(input: &[u8], limits: &Limits, sink: &mut S) -> Result<(), Cano
     }
     // The slice reader validates UTF-8 piece by piece as it goes, so the input is never
     // copied or validated twice.
-    let mut reader = NsReader::from_reader(input);
+    // Namespaces are tracked here rather than by `NsReader`, which parses every start
+    // tag's attributes once more just to look for declarations.
+    let mut reader = Reader::from_reader(input);
+    let mut resolver = NamespaceResolver::default();
     {
         let config = reader.config_mut();
         config.expand_empty_elements = true;
@@ -285,13 +289,23 @@ fn walk<S: Sink>(input: &[u8], limits: &Limits, sink: &mut S) -> Result<(), Cano
             Err(e) => return Err(reader_error(e, reader.error_position(), input)),
         };
         match event {
-            Event::Start(e) => w.start(&e, reader.resolver(), at)?,
+            Event::Start(e) => {
+                open_scope(&mut resolver, &e)
+                    .map_err(|ne| reader_error(ne.into(), reader.error_position(), input))?;
+                w.start(&e, &resolver, at)?;
+            }
             Event::Empty(e) => {
                 // Not produced with `expand_empty_elements`, but handled the same way.
-                w.start(&e, reader.resolver(), at)?;
-                w.end(reader.resolver(), at)?;
+                open_scope(&mut resolver, &e)
+                    .map_err(|ne| reader_error(ne.into(), reader.error_position(), input))?;
+                w.start(&e, &resolver, at)?;
+                w.end(&resolver, at)?;
+                resolver.pop();
             }
-            Event::End(_) => w.end(reader.resolver(), at)?,
+            Event::End(_) => {
+                w.end(&resolver, at)?;
+                resolver.pop();
+            }
             // Whitespace between elements, the bulk of an indented document, is dropped
             // before its line ends are normalised.
             Event::Text(t) if matches!(w.run, Run::Empty) && is_blank(&t) => {}
@@ -366,6 +380,22 @@ fn reader_error(e: QxError, position: u64, input: &[u8]) -> CanonError {
         QxError::InvalidAttr(a) => err(format!("XML: bad attribute: {a}"), at),
         other => err(format!("XML: {other}"), at),
     }
+}
+
+/// Opens the namespace scope of a start tag: exactly [`NamespaceResolver::push`] (which
+/// `NsReader` calls), but a tag whose attributes cannot hold a declaration is not parsed.
+fn open_scope(resolver: &mut NamespaceResolver, e: &BytesStart<'_>) -> Result<(), NamespaceError> {
+    // Every declaration's name starts with `xmlns`.
+    if e.attributes_raw().contains("xmlns") {
+        return resolver.push(e);
+    }
+    let level = resolver
+        .level()
+        .checked_add(1)
+        .ok_or(NamespaceError::TooDeeplyNested(u16::MAX as usize))?;
+    // Raising the level adds an empty scope.
+    resolver.set_level(level);
+    Ok(())
 }
 
 /// The state of [`walk`]: open elements, the text run, limits and scratch space reused from
