@@ -442,6 +442,13 @@ impl Open {
     fn local_name<'n>(&self, names: &'n str) -> &'n str {
         clark_local(self.bound, &names[self.name_start..])
     }
+
+    /// Whether this is a SOAP 1.1 `faultcode` element (in any namespace).
+    fn is_faultcode(&self, names: &str) -> bool {
+        const FAULTCODE: &str = "faultcode";
+        // The cheap test first: most names do not even end that way.
+        names.ends_with(FAULTCODE) && self.local_name(names) == FAULTCODE
+    }
 }
 
 /// An attribute in `Walker::scratch`: the name is `start..mid`, the value `mid..end`.
@@ -506,7 +513,9 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
                 None => e,
             });
         }
-        if let Some(key) = self.first_duplicate() {
+        if self.attrs.len() > 1
+            && let Some(key) = self.first_duplicate()
+        {
             return Err(duplicate_attr(key, qname, at));
         }
         let depth = self.open.len();
@@ -721,7 +730,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
         // with the declarations in scope here (the resolver still has this element's scope).
         if let Some(resolver) = closing
             && only_child
-            && top.local_name(names) == "faultcode"
+            && top.is_faultcode(names)
             && let Some(resolved) = resolve_qname(trimmed, resolver)
         {
             sink.text(&resolved, depth);
@@ -782,20 +791,28 @@ fn bound<'r>(
     match ns {
         ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
         ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(prefix) if prefix.is_empty() => Err(err(
+        ResolveResult::Unknown(prefix) => Err(unknown_prefix(&prefix, qname, at)),
+    }
+}
+
+#[cold]
+fn unknown_prefix(prefix: &str, qname: QName<'_>, at: u64) -> CanonError {
+    if prefix.is_empty() {
+        err(
             format!(
                 "XML: `{}` is not a valid name (empty namespace prefix)",
                 qname.as_ref()
             ),
             Some(at),
-        )),
-        ResolveResult::Unknown(prefix) => Err(err(
+        )
+    } else {
+        err(
             format!(
                 "XML: unknown namespace prefix `{prefix}` in `{}`",
                 qname.as_ref()
             ),
             Some(at),
-        )),
+        )
     }
 }
 
