@@ -64,13 +64,27 @@ fn local_part(clark: &str) -> &str {
 const XSI_TYPE: &str = "{http://www.w3.org/2001/XMLSchema-instance}type";
 
 /// The whitespace characters of XML (not Unicode's wider set: a no-break space is data).
-fn is_xml_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
+/// All are ASCII, so text can be trimmed byte by byte without splitting a character.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Whether `s` is all XML whitespace (or empty).
 fn is_blank(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    s.bytes().all(is_xml_space)
+}
+
+fn trim_start_space(s: &str) -> &str {
+    let start = s.bytes().position(|b| !is_xml_space(b)).unwrap_or(s.len());
+    &s[start..]
+}
+
+fn trim_end_space(s: &str) -> &str {
+    let end = s
+        .bytes()
+        .rposition(|b| !is_xml_space(b))
+        .map_or(0, |i| i + 1);
+    &s[..end]
 }
 
 fn err(message: String, offset: Option<u64>) -> CanonError {
@@ -632,7 +646,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
 
     /// Text outside the root element may only be whitespace.
     fn outside_root(&self, s: &str, at: u64) -> Result<(), CanonError> {
-        if s.chars().all(is_xml_space) {
+        if is_blank(s) {
             return Ok(());
         }
         let place = if self.root_done { "after" } else { "before" };
@@ -651,7 +665,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
         match self.run {
             Run::Empty => {
                 // Leading whitespace of a run is trimmed anyway; skip it without copying.
-                let s = s.trim_start_matches(is_xml_space);
+                let s = trim_start_space(s);
                 if !s.is_empty() {
                     self.run = Run::One(s);
                 }
@@ -675,7 +689,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
         }
         match self.run {
             Run::Empty => {
-                let s = s.trim_start_matches(is_xml_space);
+                let s = trim_start_space(s);
                 if !s.is_empty() {
                     self.buf.clear();
                     self.buf.push_str(s);
@@ -715,7 +729,7 @@ impl<'i, S: Sink> Walker<'i, '_, S> {
             Run::One(s) => s,
             Run::Joined => buf.as_str(),
         };
-        let trimmed = run.trim_end_matches(is_xml_space);
+        let trimmed = trim_end_space(run);
         if trimmed.is_empty() {
             return Ok(());
         }
