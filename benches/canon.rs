@@ -162,6 +162,12 @@ fn bench_xml(c: &mut Criterion) {
                 })
             },
         );
+        // The same rendering, streamed straight into a `String` with no tree.
+        group.bench_with_input(BenchmarkId::new("canonical_text", label), &input, |b, i| {
+            b.iter(|| {
+                xml::canonical_text(black_box(i), &limits, &[]).expect("bench input is valid")
+            })
+        });
         group.bench_with_input(
             BenchmarkId::new("floor_nsreader_resolve", label),
             &input,

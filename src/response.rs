@@ -59,6 +59,12 @@ impl Response {
             .as_ref()
     }
 
+    /// The canonical XML rendering of the body with `placeholders` substituted, streamed
+    /// without building the tree that [`Response::xml`] keeps.
+    pub fn xml_text(&self, placeholders: &[canon::Placeholder<'_>]) -> Result<String, CanonError> {
+        canon::xml::canonical_text(&self.body, &self.limits, placeholders)
+    }
+
     pub fn json(&self) -> Result<&serde_json::Value, &CanonError> {
         self.json
             .get_or_init(|| canon::json::parse(&self.body, &self.limits))

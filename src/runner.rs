@@ -416,12 +416,8 @@ impl Runner {
         let placeholders = self.placeholders(st);
         let actual = match step.expect.body {
             BodyKind::Xml => resp
-                .xml()
-                .map(|root| {
-                    let mut root = root.clone();
-                    canon::xml::apply_placeholders(&mut root, &placeholders);
-                    CanonActual::Xml(canon::xml::render(&root))
-                })
+                .xml_text(&placeholders)
+                .map(CanonActual::Xml)
                 .map_err(|e| {
                     format!(
                         "the response has no canonical XML form: {e}\nbody: {}",

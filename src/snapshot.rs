@@ -186,10 +186,8 @@ pub fn canonical_documented(
     };
     match doc.kind {
         BodyKind::Xml => {
-            let mut root = canon::xml::canonicalize(text.trim().as_bytes(), &Limits::default())
-                .map_err(|e| format!("documented XML for `{}`: {e}", doc.snapshot))?;
-            canon::xml::apply_placeholders(&mut root, &placeholders);
-            Ok(canon::xml::render(&root))
+            canon::xml::canonical_text(text.trim().as_bytes(), &Limits::default(), &placeholders)
+                .map_err(|e| format!("documented XML for `{}`: {e}", doc.snapshot))
         }
         BodyKind::Json => {
             let mut v = canon::json::parse_documented(&text)

@@ -524,3 +524,119 @@ proptest! {
         prop_assert_ne!(a, b);
     }
 }
+
+// ---- XML: the streamed rendering ----
+
+/// Placeholder values short enough to occur in generated text and attribute values
+/// (sometimes overlapping, sometimes empty).
+fn placeholders_strategy() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec(("[a-cA:é &<]{0,3}", "[a-z_]{1,6}"), 0..4)
+}
+
+/// Limits small enough that generated documents sometimes exceed them.
+fn limits_strategy() -> impl Strategy<Value = Limits> {
+    prop_oneof![
+        3 => Just(Limits::default()),
+        1 => (1usize..8, 1usize..60, 1usize..2000).prop_map(|(max_depth, max_nodes, max_bytes)| Limits {
+            max_depth,
+            max_nodes,
+            max_bytes,
+        }),
+    ]
+}
+
+/// Pieces that break a document in interesting ways when spliced in.
+const BREAKERS: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b"&",
+    b"&bad;",
+    b"&#0;",
+    b"&#x41;",
+    b"&lt;",
+    b"<!DOCTYPE r>",
+    b"<![CDATA[x]]>",
+    b"]]>",
+    b"<?pi x?>",
+    b"<!-- c -->",
+    b"<x/>",
+    b"</x>",
+    b"<q:x/>",
+    b" q:y=\"1\"",
+    b" a=\"1\" a=\"2\"",
+    b" xmlns:xml=\"urn:x\"",
+    b" xmlns:p=\"\"",
+    b" xmlns=\"urn:d\"",
+    b"=\"",
+    b"\"",
+    b"\xff",
+    b"\xc3",
+    b"\r\n",
+    b"faultcode",
+    b" ",
+];
+
+/// A document with one edit: cut short, a byte dropped, or a breaker spliced in.
+fn mutate(mut bytes: Vec<u8>, how: usize, at: Index, piece: Index) -> Vec<u8> {
+    let at = at.index(bytes.len() + 1);
+    match how {
+        0 => bytes.truncate(at),
+        1 if at < bytes.len() => {
+            bytes.remove(at);
+        }
+        _ => {
+            let piece = piece.get(BREAKERS);
+            bytes.splice(at..at, piece.iter().copied());
+        }
+    }
+    bytes
+}
+
+/// The tree path: canonicalise, substitute, render.
+fn via_tree(
+    input: &[u8],
+    limits: &Limits,
+    placeholders: &[(&str, &str)],
+) -> Result<String, callconform::canon::CanonError> {
+    let mut tree = xml::canonicalize(input, limits)?;
+    xml::apply_placeholders(&mut tree, placeholders);
+    Ok(xml::render(&tree))
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    #[test]
+    fn xml_canonical_text_is_the_rendered_tree(
+        tree in element_strategy(),
+        style in style_strategy(),
+        placeholders in placeholders_strategy(),
+        limits in limits_strategy(),
+    ) {
+        let doc = write_doc(&tree, &style);
+        let placeholders: Vec<(&str, &str)> =
+            placeholders.iter().map(|(v, n)| (v.as_str(), n.as_str())).collect();
+        let streamed = xml::canonical_text(doc.as_bytes(), &limits, &placeholders);
+        prop_assert_eq!(streamed, via_tree(doc.as_bytes(), &limits, &placeholders), "document:\n{}", doc);
+    }
+
+    #[test]
+    fn xml_canonical_text_fails_like_the_tree(
+        tree in element_strategy(),
+        style in style_strategy(),
+        edits in prop::collection::vec((0usize..4, any::<Index>(), any::<Index>()), 1..3),
+        placeholders in placeholders_strategy(),
+    ) {
+        let mut doc = write_doc(&tree, &style).into_bytes();
+        for (how, at, piece) in edits {
+            doc = mutate(doc, how, at, piece);
+        }
+        let placeholders: Vec<(&str, &str)> =
+            placeholders.iter().map(|(v, n)| (v.as_str(), n.as_str())).collect();
+        let limits = Limits::default();
+        let streamed = xml::canonical_text(&doc, &limits, &placeholders);
+        prop_assert_eq!(streamed, via_tree(&doc, &limits, &placeholders), "document:\n{}", String::from_utf8_lossy(&doc));
+    }
+}

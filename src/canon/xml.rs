@@ -10,15 +10,15 @@
 //! ones, and the size, depth and node count are bounded by [`Limits`].
 
 use super::{CanonError, Limits, Placeholder, substitute};
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as QxError, IllFormedError};
 use quick_xml::escape::{EscapeError, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{LocalName, NamespaceResolver, QName, ResolveResult};
+use quick_xml::name::NamespaceError;
+use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 /// An element with Clark-notation name `{namespace}local` (or bare `local` when unbound).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +64,27 @@ fn local_part(clark: &str) -> &str {
 const XSI_TYPE: &str = "{http://www.w3.org/2001/XMLSchema-instance}type";
 
 /// The whitespace characters of XML (not Unicode's wider set: a no-break space is data).
-fn is_xml_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
+/// All are ASCII, so text can be trimmed byte by byte without splitting a character.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Whether `s` is all XML whitespace (or empty).
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(is_xml_space)
+}
+
+fn trim_start_space(s: &str) -> &str {
+    let start = s.bytes().position(|b| !is_xml_space(b)).unwrap_or(s.len());
+    &s[start..]
+}
+
+fn trim_end_space(s: &str) -> &str {
+    let end = s
+        .bytes()
+        .rposition(|b| !is_xml_space(b))
+        .map_or(0, |i| i + 1);
+    &s[..end]
 }
 
 fn err(message: String, offset: Option<u64>) -> CanonError {
@@ -74,6 +93,176 @@ fn err(message: String, offset: Option<u64>) -> CanonError {
 
 /// Parses and canonicalises a document.
 pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError> {
+    let mut sink = TreeSink {
+        stack: Vec::new(),
+        pending: Vec::new(),
+        root: None,
+    };
+    walk(input, limits, &mut sink)?;
+    sink.root
+        .take()
+        .ok_or_else(|| err("XML: no root element".into(), Some(input.len() as u64)))
+}
+
+/// The canonical rendering of a document with placeholders substituted, in one streaming
+/// pass: exactly `render(&t)` where `t` is [`canonicalize`] of `input` after
+/// [`apply_placeholders`], with the same errors, but no tree is built.
+pub fn canonical_text(
+    input: &[u8],
+    limits: &Limits,
+    placeholders: &[Placeholder<'_>],
+) -> Result<String, CanonError> {
+    let active = placeholders.iter().any(|(v, _)| !v.is_empty());
+    let mut sink = TextSink {
+        // The rendering carries every namespace in full, so it is usually larger than the
+        // input; growing from here costs at most a few reallocations.
+        out: String::with_capacity(input.len().min(limits.max_bytes).saturating_mul(2) + 64),
+        placeholders: if active { placeholders } else { &[] },
+    };
+    walk(input, limits, &mut sink)?;
+    Ok(sink.out)
+}
+
+/// Receives the canonical document from [`walk`] in document order: every check has been
+/// made by the time a call arrives, so a sink only builds.
+trait Sink {
+    /// An element at `depth` (0 for the root); `ns` is its namespace, if bound.
+    fn start(&mut self, ns: Option<&str>, local: &str, depth: usize);
+    /// An attribute of the element just started, in ascending order of Clark name.
+    fn attr(&mut self, key: &str, value: &str, depth: usize);
+    /// A text run (trimmed, non-empty) of the innermost open element, at `depth`.
+    fn text(&mut self, text: &str, depth: usize);
+    /// The innermost open element ends.
+    fn end(&mut self);
+}
+
+/// Builds the tree. Elements under construction live on an explicit stack, so nothing
+/// recurses on the input's depth.
+struct TreeSink {
+    /// Open elements (their `children` still empty) and where their children start in
+    /// `pending`.
+    stack: Vec<(Element, usize)>,
+    /// Children of all open elements, innermost last. An element's children are moved into
+    /// one exactly sized `Vec` when it closes, so no `Vec` grows by doubling.
+    pending: Vec<Node>,
+    root: Option<Element>,
+}
+
+impl Sink for TreeSink {
+    fn start(&mut self, ns: Option<&str>, local: &str, _depth: usize) {
+        let mut name = String::with_capacity(ns.map_or(0, |ns| ns.len() + 2) + local.len());
+        push_clark(&mut name, ns, local);
+        self.stack.push((
+            Element {
+                name,
+                attrs: BTreeMap::new(),
+                children: Vec::new(),
+            },
+            self.pending.len(),
+        ));
+    }
+
+    fn attr(&mut self, key: &str, value: &str, _depth: usize) {
+        if let Some((el, _)) = self.stack.last_mut() {
+            el.attrs.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
+    fn text(&mut self, text: &str, _depth: usize) {
+        self.pending.push(Node::Text(text.to_owned()));
+    }
+
+    fn end(&mut self) {
+        let Some((mut el, first_child)) = self.stack.pop() else {
+            return;
+        };
+        if first_child < self.pending.len() {
+            el.children = if first_child == 0 {
+                // `split_off(0)` would hand over the whole buffer with its spare capacity.
+                self.pending.drain(..).collect()
+            } else {
+                self.pending.split_off(first_child)
+            };
+        }
+        if self.stack.is_empty() {
+            self.root = Some(el);
+        } else {
+            self.pending.push(Node::Element(el));
+        }
+    }
+}
+
+/// Writes the rendering (see [`render`]) straight into one `String`.
+struct TextSink<'p> {
+    out: String,
+    /// Empty unless some placeholder has a non-empty value.
+    placeholders: &'p [Placeholder<'p>],
+}
+
+impl TextSink<'_> {
+    fn push_value(&mut self, s: &str) {
+        if !self.placeholders.is_empty()
+            && let Some(replaced) = substitute(s, self.placeholders)
+        {
+            push_json_string(&mut self.out, &replaced);
+        } else {
+            push_json_string(&mut self.out, s);
+        }
+    }
+}
+
+impl Sink for TextSink<'_> {
+    fn start(&mut self, ns: Option<&str>, local: &str, depth: usize) {
+        indent(&mut self.out, depth);
+        push_clark(&mut self.out, ns, local);
+        self.out.push('\n');
+    }
+
+    fn attr(&mut self, key: &str, value: &str, depth: usize) {
+        indent(&mut self.out, depth + 1);
+        self.out.push('@');
+        self.out.push_str(key);
+        self.out.push('=');
+        self.push_value(value);
+        self.out.push('\n');
+    }
+
+    fn text(&mut self, text: &str, depth: usize) {
+        indent(&mut self.out, depth + 1);
+        self.push_value(text);
+        self.out.push('\n');
+    }
+
+    fn end(&mut self) {}
+}
+
+/// Appends `{ns}local`, or `local` when unbound.
+#[inline]
+fn push_clark(out: &mut String, ns: Option<&str>, local: &str) {
+    if let Some(ns) = ns {
+        out.push('{');
+        out.push_str(ns);
+        out.push('}');
+    }
+    out.push_str(local);
+}
+
+/// What [`Element::local_name`] returns for the Clark name of `local` in a namespace
+/// (`bound`) or in none.
+fn clark_local(bound: bool, local: &str) -> &str {
+    if bound || local.starts_with('{') {
+        match local.rfind('}') {
+            Some(end) => &local[end + 1..],
+            None => local,
+        }
+    } else {
+        local
+    }
+}
+
+/// The event loop shared by [`canonicalize`] and [`canonical_text`]: every check happens
+/// here, and `sink` only sees the canonical document.
+fn walk<S: Sink>(input: &[u8], limits: &Limits, sink: &mut S) -> Result<(), CanonError> {
     if input.len() > limits.max_bytes {
         return Err(err(
             format!(
@@ -86,21 +275,27 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
     }
     // The slice reader validates UTF-8 piece by piece as it goes, so the input is never
     // copied or validated twice.
-    let mut reader = NsReader::from_reader(input);
+    // Namespaces are tracked here rather than by `NsReader`, which parses every start
+    // tag's attributes once more just to look for declarations.
+    let mut reader = Reader::from_reader(input);
+    let mut resolver = NamespaceResolver::default();
     {
         let config = reader.config_mut();
         config.expand_empty_elements = true;
         config.check_end_names = true;
         config.trim_text(false);
     }
-    let mut b = Builder {
+    let mut w = Walker {
         limits: *limits,
-        stack: Vec::new(),
-        pending: Vec::new(),
-        root: None,
+        sink,
+        open: Vec::new(),
+        names: String::new(),
+        root_done: false,
         run: Run::Empty,
         buf: String::new(),
         nodes: 0,
+        scratch: String::new(),
+        attrs: Vec::new(),
     };
     loop {
         let at = reader.buffer_position();
@@ -109,15 +304,28 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
             Err(e) => return Err(reader_error(e, reader.error_position(), input)),
         };
         match event {
-            Event::Start(e) => b.start(&e, reader.resolver(), at)?,
+            Event::Start(e) => {
+                open_scope(&mut resolver, &e)
+                    .map_err(|ne| reader_error(ne.into(), reader.error_position(), input))?;
+                w.start(&e, &resolver, at)?;
+            }
             Event::Empty(e) => {
                 // Not produced with `expand_empty_elements`, but handled the same way.
-                b.start(&e, reader.resolver(), at)?;
-                b.end(reader.resolver(), at)?;
+                open_scope(&mut resolver, &e)
+                    .map_err(|ne| reader_error(ne.into(), reader.error_position(), input))?;
+                w.start(&e, &resolver, at)?;
+                w.end(&resolver, at)?;
+                resolver.pop();
             }
-            Event::End(_) => b.end(reader.resolver(), at)?,
-            Event::Text(t) => b.text(t.xml10_content(), at)?,
-            Event::CData(c) => b.text(c.xml10_content(), at)?,
+            Event::End(_) => {
+                w.end(&resolver, at)?;
+                resolver.pop();
+            }
+            // Whitespace between elements, the bulk of an indented document, is dropped
+            // before its line ends are normalised.
+            Event::Text(t) if matches!(w.run, Run::Empty) && is_blank(&t) => {}
+            Event::Text(t) => w.text(t.xml10_content(), at)?,
+            Event::CData(c) => w.text(c.xml10_content(), at)?,
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref() {
                     Ok(Some(ch)) => Some(ch),
@@ -132,10 +340,10 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
                 match resolved {
                     Some(ch) => {
                         let mut utf8 = [0u8; 4];
-                        b.text_owned(ch.encode_utf8(&mut utf8), at)?
+                        w.text_owned(ch.encode_utf8(&mut utf8), at)?
                     }
                     None => match resolve_predefined_entity(&r) {
-                        Some(s) => b.text(Cow::Borrowed(s), at)?,
+                        Some(s) => w.text(Cow::Borrowed(s), at)?,
                         None => return Err(unknown_entity(&r, Some(at))),
                     },
                 }
@@ -147,7 +355,7 @@ pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Element, CanonError
                 ));
             }
             Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
-            Event::Eof => return b.finish(input.len() as u64),
+            Event::Eof => return w.finish(input.len() as u64),
         }
     }
 }
@@ -189,23 +397,83 @@ fn reader_error(e: QxError, position: u64, input: &[u8]) -> CanonError {
     }
 }
 
-/// Builds the tree from events. Elements under construction live on an explicit stack, so
-/// nothing recurses on the input's depth.
-struct Builder<'i> {
+/// Opens the namespace scope of a start tag: exactly [`NamespaceResolver::push`] (which
+/// `NsReader` calls), but a tag whose attributes cannot hold a declaration is not parsed.
+fn open_scope(resolver: &mut NamespaceResolver, e: &BytesStart<'_>) -> Result<(), NamespaceError> {
+    // Every declaration's name starts with `xmlns` (searched for by hand: a substring
+    // searcher costs more to set up than these few bytes take to scan).
+    if e.attributes_raw()
+        .as_bytes()
+        .windows(5)
+        .any(|w| w == b"xmlns")
+    {
+        return resolver.push(e);
+    }
+    let level = resolver
+        .level()
+        .checked_add(1)
+        .ok_or(NamespaceError::TooDeeplyNested(u16::MAX as usize))?;
+    // Raising the level adds an empty scope.
+    resolver.set_level(level);
+    Ok(())
+}
+
+/// The state of [`walk`]: open elements, the text run, limits and scratch space reused from
+/// element to element.
+struct Walker<'i, 's, S> {
     limits: Limits,
-    /// Open elements (their `children` still empty) and where their children start in
-    /// `pending`.
-    stack: Vec<(Element, usize)>,
-    /// Children of all open elements, innermost last. An element's children are moved into
-    /// one exactly sized `Vec` when it closes, so no `Vec` grows by doubling.
-    pending: Vec<Node>,
-    root: Option<Element>,
+    sink: &'s mut S,
+    open: Vec<Open>,
+    /// Names (without namespace) of the open elements, concatenated (see
+    /// [`Open::name_start`]).
+    names: String,
+    /// The root element has been closed.
+    root_done: bool,
     /// The current text run (Text, CDATA and references joined), leading whitespace
     /// already skipped.
     run: Run<'i>,
     /// Holds the run once it has more than one piece. Reused across runs.
     buf: String,
     nodes: usize,
+    /// Clark names and values of the current element's attributes, back to back.
+    scratch: String,
+    /// Where each attribute lives in `scratch`, sorted by name before it is handed on.
+    attrs: Vec<AttrSpan>,
+}
+
+/// An open element.
+struct Open {
+    /// Where its local name starts in `Walker::names`.
+    name_start: usize,
+    /// A child (element or text) has been seen.
+    has_children: bool,
+    /// The name has a namespace.
+    bound: bool,
+}
+
+impl Open {
+    /// What [`Element::local_name`] returns for this element.
+    fn local_name<'n>(&self, names: &'n str) -> &'n str {
+        clark_local(self.bound, &names[self.name_start..])
+    }
+
+    /// Whether this is a SOAP 1.1 `faultcode` element (in any namespace).
+    fn is_faultcode(&self, names: &str) -> bool {
+        const FAULTCODE: &str = "faultcode";
+        // The cheap test first: most names do not even end that way.
+        names.ends_with(FAULTCODE) && self.local_name(names) == FAULTCODE
+    }
+}
+
+/// An attribute in `Walker::scratch`: the name is `start..mid`, the value `mid..end`.
+#[derive(Clone, Copy)]
+struct AttrSpan {
+    start: usize,
+    mid: usize,
+    end: usize,
+    /// Position among the element's attributes, so duplicates are reported in document
+    /// order.
+    index: usize,
 }
 
 /// The text run being collected.
@@ -213,23 +481,13 @@ enum Run<'i> {
     Empty,
     /// A single piece, still borrowed from the input (the usual case).
     One(&'i str),
-    /// Several pieces, joined in `Builder::buf`.
+    /// Several pieces, joined in `Walker::buf`.
     Joined,
 }
 
-impl<'i> Builder<'i> {
+impl<'i, S: Sink> Walker<'i, '_, S> {
     fn count(&mut self, at: u64) -> Result<(), CanonError> {
-        self.nodes += 1;
-        if self.nodes > self.limits.max_nodes {
-            return Err(err(
-                format!(
-                    "XML: more than {} nodes (elements, attributes and text runs)",
-                    self.limits.max_nodes
-                ),
-                Some(at),
-            ));
-        }
-        Ok(())
+        count(&mut self.nodes, &self.limits, at)
     }
 
     fn start(
@@ -238,13 +496,13 @@ impl<'i> Builder<'i> {
         resolver: &NamespaceResolver,
         at: u64,
     ) -> Result<(), CanonError> {
-        if self.stack.len() >= self.limits.max_depth {
+        if self.open.len() >= self.limits.max_depth {
             return Err(err(
                 format!("XML: nesting deeper than {} levels", self.limits.max_depth),
                 Some(at),
             ));
         }
-        if self.stack.is_empty() && self.root.is_some() {
+        if self.open.is_empty() && self.root_done {
             return Err(err(
                 format!(
                     "XML: content after the root element (a second element `<{}>`)",
@@ -253,14 +511,59 @@ impl<'i> Builder<'i> {
                 Some(at),
             ));
         }
-        self.flush_text(at)?;
+        self.flush_text(at, None)?;
         self.count(at)?;
         let qname = e.name();
         let (ns, local) = resolver.resolve_element(qname);
-        let name = clark(ns, local, qname, at)?;
-        let mut attrs = BTreeMap::new();
-        // Duplicates are checked here on expanded names (which also catches the same raw
-        // name twice), so quick-xml's own check, which allocates, is off.
+        let ns = bound(ns, qname, at)?;
+        let local = local.into_inner();
+        self.scratch.clear();
+        self.attrs.clear();
+        if let Err(e) = self.collect_attrs(e, resolver, at) {
+            // Checked in document order, a duplicate before the failing attribute comes
+            // first.
+            return Err(match self.first_duplicate() {
+                Some(key) => duplicate_attr(key, qname, at),
+                None => e,
+            });
+        }
+        if self.attrs.len() > 1
+            && let Some(key) = self.first_duplicate()
+        {
+            return Err(duplicate_attr(key, qname, at));
+        }
+        let depth = self.open.len();
+        if let Some(parent) = self.open.last_mut() {
+            parent.has_children = true;
+        }
+        self.open.push(Open {
+            name_start: self.names.len(),
+            has_children: false,
+            bound: ns.is_some(),
+        });
+        self.names.push_str(local);
+        self.sink.start(ns, local, depth);
+        for a in &self.attrs {
+            self.sink.attr(
+                &self.scratch[a.start..a.mid],
+                &self.scratch[a.mid..a.end],
+                depth,
+            );
+        }
+        Ok(())
+    }
+
+    /// Resolves the attributes of `e` into `scratch` and `attrs`, in document order.
+    /// Namespace declarations are not attributes.
+    fn collect_attrs(
+        &mut self,
+        e: &BytesStart<'_>,
+        resolver: &NamespaceResolver,
+        at: u64,
+    ) -> Result<(), CanonError> {
+        let qname = e.name();
+        // Duplicates are checked on expanded names (which also catches the same raw name
+        // twice), so quick-xml's own check, which allocates, is off.
         let mut decls: Vec<&str> = Vec::new();
         for attr in e.attributes().with_checks(false) {
             let attr = attr.map_err(|a| err(format!("XML: bad attribute: {a}"), Some(at)))?;
@@ -274,7 +577,7 @@ impl<'i> Builder<'i> {
             }
             self.count(at)?;
             let (ns, local) = resolver.resolve_attribute(attr.key);
-            let key = clark(ns, local, attr.key, at)?;
+            let ns = bound(ns, attr.key, at)?;
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|e| match e {
@@ -289,68 +592,64 @@ impl<'i> Builder<'i> {
                         Some(at),
                     ),
                 })?;
-            let value = if key == XSI_TYPE {
-                resolve_qname(&value, resolver).unwrap_or_else(|| value.into_owned())
-            } else {
-                value.into_owned()
-            };
-            match attrs.entry(key) {
-                Entry::Vacant(slot) => {
-                    slot.insert(value);
-                }
-                Entry::Occupied(slot) => return Err(duplicate_attr(slot.key(), qname, at)),
+            let start = self.scratch.len();
+            push_clark(&mut self.scratch, ns, local.into_inner());
+            let mid = self.scratch.len();
+            match &self.scratch[start..] == XSI_TYPE {
+                true => match resolve_qname(&value, resolver) {
+                    Some(resolved) => self.scratch.push_str(&resolved),
+                    None => self.scratch.push_str(&value),
+                },
+                false => self.scratch.push_str(&value),
             }
+            self.attrs.push(AttrSpan {
+                start,
+                mid,
+                end: self.scratch.len(),
+                index: self.attrs.len(),
+            });
         }
-        self.stack.push((
-            Element {
-                name,
-                attrs,
-                children: Vec::new(),
-            },
-            self.pending.len(),
-        ));
         Ok(())
     }
 
+    /// The name of the first attribute (in document order) whose name an earlier one
+    /// already has.
+    fn first_duplicate(&mut self) -> Option<&str> {
+        if self.attrs.len() < 2 {
+            return None;
+        }
+        let scratch = self.scratch.as_str();
+        let key = |a: &AttrSpan| &scratch[a.start..a.mid];
+        // Ordered by name, then by position: the second of each run of equal names is a
+        // duplicate.
+        self.attrs
+            .sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.index.cmp(&b.index)));
+        self.attrs
+            .windows(2)
+            .filter(|w| key(&w[0]) == key(&w[1]))
+            .min_by_key(|w| w[1].index)
+            .map(|w| key(&w[1]))
+    }
+
     fn end(&mut self, resolver: &NamespaceResolver, at: u64) -> Result<(), CanonError> {
-        self.flush_text(at)?;
-        let Some((mut el, first_child)) = self.stack.pop() else {
+        self.flush_text(at, Some(resolver))?;
+        let Some(open) = self.open.pop() else {
             return Err(err("XML: end tag without a start tag".into(), Some(at)));
         };
-        if first_child < self.pending.len() {
-            el.children = if first_child == 0 {
-                // `split_off(0)` would hand over the whole buffer with its spare capacity.
-                self.pending.drain(..).collect()
-            } else {
-                self.pending.split_off(first_child)
-            };
-        }
-        // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
-        // with the declarations in scope here (the resolver still has this element's scope).
-        if el.local_name() == "faultcode"
-            && let [Node::Text(t)] = el.children.as_mut_slice()
-            && let Some(resolved) = resolve_qname(t, resolver)
-        {
-            *t = resolved;
-        }
-        if self.stack.is_empty() {
-            self.root = Some(el);
-        } else {
-            self.pending.push(Node::Element(el));
+        self.names.truncate(open.name_start);
+        self.sink.end();
+        if self.open.is_empty() {
+            self.root_done = true;
         }
         Ok(())
     }
 
     /// Text outside the root element may only be whitespace.
     fn outside_root(&self, s: &str, at: u64) -> Result<(), CanonError> {
-        if s.chars().all(is_xml_space) {
+        if is_blank(s) {
             return Ok(());
         }
-        let place = if self.root.is_some() {
-            "after"
-        } else {
-            "before"
-        };
+        let place = if self.root_done { "after" } else { "before" };
         Err(err(format!("XML: text {place} the root element"), Some(at)))
     }
 
@@ -360,13 +659,13 @@ impl<'i> Builder<'i> {
             Cow::Borrowed(s) => s,
             Cow::Owned(s) => return self.text_owned(&s, at),
         };
-        if self.stack.is_empty() {
+        if self.open.is_empty() {
             return self.outside_root(s, at);
         }
         match self.run {
             Run::Empty => {
                 // Leading whitespace of a run is trimmed anyway; skip it without copying.
-                let s = s.trim_start_matches(is_xml_space);
+                let s = trim_start_space(s);
                 if !s.is_empty() {
                     self.run = Run::One(s);
                 }
@@ -385,12 +684,12 @@ impl<'i> Builder<'i> {
     /// A piece of text that does not outlive the event (a resolved reference, or text
     /// whose line ends were normalised).
     fn text_owned(&mut self, s: &str, at: u64) -> Result<(), CanonError> {
-        if self.stack.is_empty() {
+        if self.open.is_empty() {
             return self.outside_root(s, at);
         }
         match self.run {
             Run::Empty => {
-                let s = s.trim_start_matches(is_xml_space);
+                let s = trim_start_space(s);
                 if !s.is_empty() {
                     self.buf.clear();
                     self.buf.push_str(s);
@@ -408,35 +707,82 @@ impl<'i> Builder<'i> {
         Ok(())
     }
 
-    fn flush_text(&mut self, at: u64) -> Result<(), CanonError> {
-        let run = match std::mem::replace(&mut self.run, Run::Empty) {
+    /// Hands the text run on, if it has anything but whitespace. `closing` holds the
+    /// resolver when the run ends at its element's end tag (not at a child's start tag).
+    fn flush_text(
+        &mut self,
+        at: u64,
+        closing: Option<&NamespaceResolver>,
+    ) -> Result<(), CanonError> {
+        let Self {
+            run,
+            buf,
+            open,
+            names,
+            sink,
+            nodes,
+            limits,
+            ..
+        } = self;
+        let run = match std::mem::replace(run, Run::Empty) {
             Run::Empty => return Ok(()),
             Run::One(s) => s,
-            Run::Joined => self.buf.as_str(),
+            Run::Joined => buf.as_str(),
         };
-        let trimmed = run.trim_end_matches(is_xml_space);
-        if !trimmed.is_empty() {
-            let node = Node::Text(trimmed.to_owned());
-            self.pending.push(node);
-            self.count(at)?;
+        let trimmed = trim_end_space(run);
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        count(nodes, limits, at)?;
+        let depth = open.len().saturating_sub(1);
+        let Some(top) = open.last_mut() else {
+            return Ok(());
+        };
+        let only_child = !top.has_children;
+        top.has_children = true;
+        // SOAP 1.1 puts a QName in the text of `faultcode`; its prefix is only meaningful
+        // with the declarations in scope here (the resolver still has this element's scope).
+        if let Some(resolver) = closing
+            && only_child
+            && top.is_faultcode(names)
+            && let Some(resolved) = resolve_qname(trimmed, resolver)
+        {
+            sink.text(&resolved, depth);
+        } else {
+            sink.text(trimmed, depth);
         }
         Ok(())
     }
 
-    fn finish(mut self, end: u64) -> Result<Element, CanonError> {
-        if let Some((open, _)) = self.stack.last() {
+    fn finish(&self, end: u64) -> Result<(), CanonError> {
+        if let Some(open) = self.open.last() {
             return Err(err(
                 format!(
                     "XML: input ends before element `{}` is closed",
-                    open.local_name()
+                    open.local_name(&self.names)
                 ),
                 Some(end),
             ));
         }
-        self.root
-            .take()
-            .ok_or_else(|| err("XML: no root element".into(), Some(end)))
+        if !self.root_done {
+            return Err(err("XML: no root element".into(), Some(end)));
+        }
+        Ok(())
     }
+}
+
+fn count(nodes: &mut usize, limits: &Limits, at: u64) -> Result<(), CanonError> {
+    *nodes += 1;
+    if *nodes > limits.max_nodes {
+        return Err(err(
+            format!(
+                "XML: more than {} nodes (elements, attributes and text runs)",
+                limits.max_nodes
+            ),
+            Some(at),
+        ));
+    }
+    Ok(())
 }
 
 fn duplicate_attr(key: &str, element: QName<'_>, at: u64) -> CanonError {
@@ -449,39 +795,38 @@ fn duplicate_attr(key: &str, element: QName<'_>, at: u64) -> CanonError {
     )
 }
 
-/// `{ns}local` for a resolved name, or the error for a prefix that was never declared.
-fn clark(
-    ns: ResolveResult<'_>,
-    local: LocalName<'_>,
+/// The namespace of a resolved name, or the error for a prefix that was never declared.
+#[inline]
+fn bound<'r>(
+    ns: ResolveResult<'r>,
     qname: QName<'_>,
     at: u64,
-) -> Result<String, CanonError> {
-    let local = local.into_inner();
+) -> Result<Option<&'r str>, CanonError> {
     match ns {
-        ResolveResult::Bound(ns) => {
-            let ns = ns.into_inner();
-            let mut s = String::with_capacity(ns.len() + local.len() + 2);
-            s.push('{');
-            s.push_str(ns);
-            s.push('}');
-            s.push_str(local);
-            Ok(s)
-        }
-        ResolveResult::Unbound => Ok(local.to_owned()),
-        ResolveResult::Unknown(prefix) if prefix.is_empty() => Err(err(
+        ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(prefix) => Err(unknown_prefix(&prefix, qname, at)),
+    }
+}
+
+#[cold]
+fn unknown_prefix(prefix: &str, qname: QName<'_>, at: u64) -> CanonError {
+    if prefix.is_empty() {
+        err(
             format!(
                 "XML: `{}` is not a valid name (empty namespace prefix)",
                 qname.as_ref()
             ),
             Some(at),
-        )),
-        ResolveResult::Unknown(prefix) => Err(err(
+        )
+    } else {
+        err(
             format!(
                 "XML: unknown namespace prefix `{prefix}` in `{}`",
                 qname.as_ref()
             ),
             Some(at),
-        )),
+        )
     }
 }
 
@@ -508,11 +853,50 @@ fn resolve_qname(value: &str, resolver: &NamespaceResolver) -> Option<String> {
     }
 }
 
+/// Bytes that a JSON string literal cannot hold as they are: control characters, `"`
+/// and `\\`.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any of the eight bytes in `w` needs escaping (bit tricks on a whole word).
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero exactly when the high bit of `x - 1` is set and that of `x`
+    // is not; below 0x20 likewise with `x - 0x20`. False alarms are impossible for
+    // bytes without the high bit, and bytes with it set are masked out by `!w`.
+    let below_space = w.wrapping_sub(ONES * 0x20);
+    let quote = w ^ (ONES * b'"' as u64);
+    let backslash = w ^ (ONES * b'\\' as u64);
+    let hits =
+        below_space | quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash;
+    hits & !w & HIGHS != 0
+}
+
 /// Appends `s` as a JSON string literal (the escaping serde_json uses).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut from = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip a word at a time while nothing in it needs escaping.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !word_needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        if !needs_escape(b) {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[from..i]);
         let escape: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -521,10 +905,8 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        out.push_str(&s[from..i]);
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -533,16 +915,21 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
         } else {
             out.push_str(escape);
         }
-        from = i + 1;
+        i += 1;
+        from = i;
     }
     out.push_str(&s[from..]);
     out.push('"');
 }
 
 fn indent(out: &mut String, depth: usize) {
-    for _ in 0..depth {
-        out.push_str("  ");
+    const SPACES: &str = "                                                                ";
+    let mut n = depth * 2;
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
     }
+    out.push_str(&SPACES[..n]);
 }
 
 /// One node per line, indented by depth, so a line diff points at the node.
@@ -666,17 +1053,35 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
+    /// The tree of `s`; its rendering is checked against the streamed text on the way.
     fn canon(s: &str) -> Element {
         match canonicalize(s.as_bytes(), &Limits::default()) {
-            Ok(e) => e,
+            Ok(e) => {
+                let streamed = canonical_text(s.as_bytes(), &Limits::default(), &[]);
+                assert_eq!(streamed.as_deref(), Ok(render(&e).as_str()), "{s}");
+                e
+            }
             Err(e) => panic!("canonicalize failed: {e}\n{s}"),
         }
     }
 
+    /// The error for `s`, which the streamed text must give too.
     fn canon_err(s: &[u8]) -> CanonError {
-        match canonicalize(s, &Limits::default()) {
+        canon_err_with(s, &Limits::default())
+    }
+
+    fn canon_err_with(s: &[u8], limits: &Limits) -> CanonError {
+        match canonicalize(s, limits) {
             Ok(e) => panic!("expected an error, got\n{}", render(&e)),
-            Err(e) => e,
+            Err(e) => {
+                assert_eq!(
+                    canonical_text(s, limits, &[("x", "p")]),
+                    Err(e.clone()),
+                    "{}",
+                    String::from_utf8_lossy(s)
+                );
+                e
+            }
         }
     }
 
@@ -914,7 +1319,7 @@ r
             ..Limits::default()
         };
         // Not even well-formed: the size check comes first.
-        let e = canonicalize(b"<a>this is long</b>", &limits).unwrap_err();
+        let e = canon_err_with(b"<a>this is long</b>", &limits);
         assert_eq!(
             e.message,
             "XML: body is 19 bytes, more than the limit of 10 bytes"
@@ -928,7 +1333,7 @@ r
             ..Limits::default()
         };
         assert!(canonicalize(b"<a x=\"1\">t</a>", &limits).is_ok());
-        let e = canonicalize(b"<a x=\"1\">t<b/></a>", &limits).unwrap_err();
+        let e = canon_err_with(b"<a x=\"1\">t<b/></a>", &limits);
         assert!(e.message.starts_with("XML: more than 3 nodes"), "{e}");
     }
 
@@ -1014,5 +1419,114 @@ r
         assert_eq!(e.namespace(), Some("urn:x"));
         let e = canon("<a/>");
         assert_eq!(e.namespace(), None);
+    }
+
+    #[test]
+    fn json_strings_escape_like_serde_json() {
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        for b in 0u8..0x80 {
+            // Every byte at every position of a word, and around word boundaries.
+            for at in 0..18 {
+                let mut s: String = "abcdefghijklmnopqr".into();
+                s.replace_range(at..at + 1, &char::from(b).to_string());
+                samples.push(s);
+            }
+        }
+        samples.push("é€\u{a0}\u{7f}\u{80}\u{2028}😀 \"quoted\" back\\slash".into());
+        samples.push(String::new());
+        for s in samples {
+            let mut out = String::new();
+            push_json_string(&mut out, &s);
+            assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_text_with_placeholders() {
+        let doc = r#"<a xmlns:s="urn:s" id="call-123" s:t="s:x"><b>call-123 and call-1234</b><c>call-1</c><faultcode>s:call-1</faultcode></a>"#;
+        let placeholders = [
+            ("call-1", "short"),
+            ("call-123", "call_id"),
+            ("", "nothing"),
+        ];
+        let mut tree = canon(doc);
+        apply_placeholders(&mut tree, &placeholders);
+        let text = canonical_text(doc.as_bytes(), &Limits::default(), &placeholders).unwrap();
+        assert_eq!(text, render(&tree));
+        assert!(text.contains("\"{urn:s}[short]\""), "{text}");
+        // Only empty values: nothing is replaced.
+        assert_eq!(
+            canonical_text(doc.as_bytes(), &Limits::default(), &[("", "e")]).unwrap(),
+            render(&canon(doc))
+        );
+    }
+
+    #[test]
+    fn canonical_text_faultcode_only_when_alone() {
+        let ns = r#"xmlns:p="urn:p""#;
+        for doc in [
+            format!("<faultcode {ns}>p:x</faultcode>"),
+            format!("<faultcode {ns}> p:x <!-- c --> </faultcode>"),
+            format!("<faultcode {ns}>p:<![CDATA[x]]></faultcode>"),
+            format!("<faultcode {ns}>p:x<b/></faultcode>"),
+            format!("<faultcode {ns}><b/>p:x</faultcode>"),
+            format!("<r {ns}><faultcode>p:x</faultcode><faultcode/></r>"),
+            format!("<p:faultcode {ns}>p:x</p:faultcode>"),
+            "<faultcode><x xmlns:p=\"urn:q\"/>p:x</faultcode>".to_owned(),
+            format!(
+                "<r {ns} xsi:type=\"p:T\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>"
+            ),
+        ] {
+            canon(&doc);
+        }
+    }
+
+    #[test]
+    fn errors_agree_with_the_tree() {
+        // Duplicate attributes, alone and next to other errors, in either order.
+        for doc in [
+            r#"<a x="1" y="2" x="3"/>"#,
+            r#"<a y="1" x="2" y="3" x="4"/>"#,
+            r#"<a b="1" a="2" b="3" a="4"/>"#,
+            r#"<a x="1" x="2" q:y="3"/>"#,
+            r#"<a q:y="3" x="1" x="2"/>"#,
+            r#"<a x="1" x="2" y="&bad;"/>"#,
+            r#"<a y="&bad;" x="1" x="2"/>"#,
+            r#"<a x="1" x="2" y=3/>"#,
+            r#"<a xmlns:p="urn:p" xmlns:p="urn:p"/>"#,
+            r#"<a x="1" x="2" xmlns:p="urn:p" xmlns:p="urn:p"/>"#,
+            r#"<a xmlns:p="urn:p" p:x="1" xmlns:q="urn:p" q:x="2"/>"#,
+            r#"<a xmlns:xml="urn:not-xml"/>"#,
+            r#"<a xmlns:xmlns="urn:x"/>"#,
+            r#"<a><b>t</b></a><c/>"#,
+            r#"<a><b>t</a>"#,
+            r#"<a>&#0;</a>"#,
+            r#"<a>&#xZZ;</a>"#,
+            r#"</a>"#,
+            r#"<a></a></a>"#,
+            r#"x<a/>"#,
+            r#"<a/>x"#,
+            r#"<a><b/></a>&amp;"#,
+            r#"<!DOCTYPE a><a/>"#,
+        ] {
+            canon_err(doc.as_bytes());
+        }
+        let limits = Limits {
+            max_nodes: 4,
+            ..Limits::default()
+        };
+        for doc in [
+            r#"<a x="1" y="2" z="3" w="4"/>"#,
+            r#"<a x="1" x="2" y="2" z="3"/>"#,
+            r#"<a><b>t</b><c>u</c></a>"#,
+            r#"<a>t<b/>u<c/></a>"#,
+        ] {
+            canon_err_with(doc.as_bytes(), &limits);
+        }
+        let limits = Limits {
+            max_depth: 2,
+            ..Limits::default()
+        };
+        canon_err_with(b"<a><b><c/></b></a>", &limits);
     }
 }
