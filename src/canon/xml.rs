@@ -8,6 +8,10 @@
 //! Hostile input is refused rather than processed: a DOCTYPE (and with it every entity
 //! declaration) is an error, as is any entity reference other than the five predefined
 //! ones, and the size, depth and node count are bounded by [`Limits`].
+//!
+//! [`canonicalize`] builds the tree; [`canonical_text`] writes its [`render`]ing (with
+//! placeholders substituted) in one streaming pass without building it. Both run the same
+//! event loop, so they accept and refuse exactly the same documents.
 
 use super::{CanonError, Limits, Placeholder, substitute};
 use quick_xml::Reader;
