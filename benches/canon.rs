@@ -13,6 +13,9 @@
 //!   canonicaliser on quick-xml does;
 //! - `floor_tree_clone_drop`: cloning and dropping the canonical tree, i.e. only allocating
 //!   and freeing what `canonicalize` must return.
+//!
+//! `canonical_text` streams the same rendering into one `String` without a tree; it is the
+//! variant the XML target applies to (what the runner compares).
 
 use callconform::canon::{Limits, json, xml};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

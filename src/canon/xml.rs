@@ -8,6 +8,10 @@
 //! Hostile input is refused rather than processed: a DOCTYPE (and with it every entity
 //! declaration) is an error, as is any entity reference other than the five predefined
 //! ones, and the size, depth and node count are bounded by [`Limits`].
+//!
+//! [`canonicalize`] builds the tree; [`canonical_text`] writes its [`render`]ing (with
+//! placeholders substituted) in one streaming pass without building it. Both run the same
+//! event loop, so they accept and refuse exactly the same documents.
 
 use super::{CanonError, Limits, Placeholder, substitute};
 use quick_xml::Reader;
@@ -114,9 +118,14 @@ pub fn canonical_text(
 ) -> Result<String, CanonError> {
     let active = placeholders.iter().any(|(v, _)| !v.is_empty());
     let mut sink = TextSink {
-        // The rendering carries every namespace in full, so it is usually larger than the
-        // input; growing from here costs at most a few reallocations.
-        out: String::with_capacity(input.len().min(limits.max_bytes).saturating_mul(2) + 64),
+        // The rendering carries every namespace in full, so it is usually about twice the
+        // input; growing from here costs at most a few reallocations. (Oversized input is
+        // refused before anything is written.)
+        out: String::with_capacity(if input.len() <= limits.max_bytes {
+            input.len().saturating_mul(2) + 64
+        } else {
+            0
+        }),
         placeholders: if active { placeholders } else { &[] },
     };
     walk(input, limits, &mut sink)?;
