@@ -510,7 +510,8 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
     let total = trials.len();
     let progress = (!args.libtest.list && std::io::stderr().is_terminal())
         .then(|| progress_line(done.clone(), total));
-    let conclusion = libtest_mimic::run(&args.libtest, trials);
+    // The exit code comes from the results (expectations, unreachable targets), not libtest.
+    let _conclusion = libtest_mimic::run(&args.libtest, trials);
     if let Some((flag, thread)) = progress {
         flag.store(true, Ordering::Relaxed);
         let _ = thread.join();
@@ -590,7 +591,6 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         print!("{}", crate::report::gha::annotations(&results, &summary));
     }
     drop(reference_guard);
-    let _ = conclusion;
     let code = if results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Unreachable(_)))

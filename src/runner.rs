@@ -321,7 +321,6 @@ impl Runner {
         st: &CaseState<'_>,
         snapshot_name: &str,
         subject: &str,
-        kind: BodyKind,
         actual: Result<CanonActual, String>,
         sr: &mut StepResult,
     ) {
@@ -371,7 +370,6 @@ impl Runner {
                 CanonActual::Xml(t) => t.clone(),
                 CanonActual::Json(v) => canon::json::render(v),
             };
-            let _ = kind;
             self.write_snapshot(st, snapshot_name, &rendered, sr);
         }
     }
@@ -444,7 +442,7 @@ impl Runner {
             }
             BodyKind::Any => return,
         };
-        self.judge_canonical(st, snapshot_name, subject, step.expect.body, actual, sr);
+        self.judge_canonical(st, snapshot_name, subject, actual, sr);
     }
 
     async fn check_notifications(
@@ -563,7 +561,7 @@ impl Runner {
                         CanonActual::Json(v)
                     })
                     .map_err(|e| format!("the notification is not JSON: {e}"));
-                self.judge_canonical(st, snap, &nsubject, BodyKind::Json, actual, sr);
+                self.judge_canonical(st, snap, &nsubject, actual, sr);
             }
         }
     }
