@@ -562,6 +562,11 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         expectations_file: args.expect.as_ref().map(|p| p.display().to_string()),
         secrets,
     };
+    for r in &results {
+        if let Judgement::ExpectedFail { reason } = summary.judgement(r) {
+            eprintln!("expected failure: {} ({reason})", r.name);
+        }
+    }
     let mut write_failed = false;
     let mut write_report = |path: &Option<PathBuf>, text: String| {
         if let Some(p) = path

@@ -356,6 +356,11 @@ fn known_failures_turn_a_deviating_target_green_and_an_unexpected_pass_red() {
         assert!(!text.contains("um::disconnect"), "{text}");
         let green = run(&["run", "--um", &base, "--expect", &known_s], &[]);
         assert_eq!(green.code, Some(0), "{}", green.all());
+        assert!(
+            green.stderr.contains("expected failure: um::get-call-info"),
+            "{}",
+            green.stderr
+        );
     }
     let (_serve, base) = serve(&[]);
     let red = run(&["run", "--um", &base, "--expect", &known_s], &[]);
