@@ -374,6 +374,15 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             }
             match graph {
                 Some(t) => {
+                    if !t
+                        .headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                    {
+                        eprintln!(
+                            "warning: Graph requests carry no Authorization header (set CALLCONFORM_GRAPH_TOKEN or a profile's graph auth)"
+                        );
+                    }
                     config.targets.insert(Family::Graph, t);
                 }
                 None => {
