@@ -383,7 +383,7 @@ impl Runner {
         };
         let source = rel(&self.corpus.root, &st.case.path);
         let description = format!(
-            "{}: recorded from the target by `callconform run --bless`",
+            "{}: recorded from the target (`callconform run`; review with `cargo insta review`)",
             st.case.trial_name()
         );
         let text = snapshot::render_file(
