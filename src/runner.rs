@@ -86,12 +86,15 @@ impl Runner {
             name: case.trial_name(),
             family: case.family.to_string(),
             file: rel(&self.corpus.root, &case.path),
-            operation: case
-                .file
-                .provenance
-                .api_name
-                .clone()
-                .unwrap_or_else(|| case.file.provenance.example.clone()),
+            // The documented operation: the page's api_name, else the request line
+            // (Graph pages have no api_name).
+            operation: case.file.provenance.api_name.clone().unwrap_or_else(|| {
+                case.file
+                    .steps
+                    .first()
+                    .map(|st| format!("{} {}", st.method, st.path.replace("{{call_id}}", "{id}")))
+                    .unwrap_or_else(|| case.file.provenance.example.clone())
+            }),
             tags: case.file.tags.clone(),
             outcome: Outcome::Passed,
             steps: Vec::new(),
