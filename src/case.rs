@@ -259,8 +259,9 @@ fn read_capped(path: &Path) -> Result<String, CaseError> {
 }
 
 /// Turns a TOML error into "line N, column M: message (field `x`)" without the
-/// multi-line source excerpt, so one error is one line in a report.
-fn toml_error(text: &str, e: &toml::de::Error) -> String {
+/// multi-line source excerpt, so one error is one line in a report. Shared by every
+/// TOML file the project reads (cases, errata, profiles, expectations).
+pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim().to_string();
     match e.span() {
         Some(span) => {

@@ -55,13 +55,7 @@ impl Errata {
         })?;
         let errata: Errata = toml::from_str(&text).map_err(|e| CaseError {
             path: path.to_owned(),
-            message: match e.span() {
-                Some(s) => {
-                    let (l, c) = crate::case::line_col(&text, s.start);
-                    format!("line {l}, column {c}: {}", e.message().trim())
-                }
-                None => e.message().trim().to_owned(),
-            },
+            message: crate::case::toml_error(&text, &e),
         })?;
         for er in &errata.errata {
             if er.replace.is_none() && er.json_int.is_empty() {

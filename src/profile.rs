@@ -193,14 +193,7 @@ impl ResolvedProfile {
 /// "file: line N, column M: message": one line, naming where in the file it went wrong.
 /// Shared with [`crate::expectations`].
 pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim();
-    match e.span() {
-        Some(span) => {
-            let (line, col) = crate::case::line_col(text, span.start);
-            format!("{file}: line {line}, column {col}: {msg}")
-        }
-        None => format!("{file}: {msg}"),
-    }
+    format!("{file}: {}", crate::case::toml_error(text, e))
 }
 
 /// Reads, parses and checks a profile. Secrets are not read yet: see [`Profile::resolve`].
