@@ -242,7 +242,7 @@ impl std::error::Error for CaseError {}
 /// Files larger than this are not case files; refuse them before parsing.
 const MAX_CASE_FILE: u64 = 4 * 1024 * 1024;
 
-fn read_capped(path: &Path) -> Result<String, CaseError> {
+pub(crate) fn read_capped(path: &Path) -> Result<String, CaseError> {
     let err = |message: String| CaseError {
         path: path.to_owned(),
         message,

@@ -49,10 +49,7 @@ impl Errata {
         if !path.exists() {
             return Ok(Errata::default());
         }
-        let text = std::fs::read_to_string(path).map_err(|e| CaseError {
-            path: path.to_owned(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = crate::case::read_capped(path)?;
         let errata: Errata = toml::from_str(&text).map_err(|e| CaseError {
             path: path.to_owned(),
             message: crate::case::toml_error(&text, &e),
