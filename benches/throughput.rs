@@ -423,7 +423,7 @@ fn main() {
                         .expect("harness run");
                         let secs = start.elapsed().as_secs_f64();
                         let failed = out.results.iter().filter(|r| r.outcome != callconform::report::Outcome::Passed).count();
-                        assert_eq!(failed, 0, "bench cases must pass: {}", out.results.iter().find(|r| r.outcome != callconform::report::Outcome::Passed).map(|r| r.failure_text()).unwrap_or_default());
+                        assert_eq!(failed, 0, "bench cases must pass: {}", out.results.iter().find(|r| r.outcome != callconform::report::Outcome::Passed).map(callconform::report::failure_text).unwrap_or_default());
                         pair[0] = secs;
                     } else {
                         pair[1] = raw_loop(&client, &base, &ids).await.as_secs_f64();

@@ -1,70 +1,11 @@
 //! Stage 5: comparison. Every check has a name, so a failure says which documented rule
 //! broke; verdicts are plain data that the reporters render.
 
-use serde::Serialize;
+pub use crate::results::{Check, CheckId, Verdict};
 use similar::{ChangeTag, TextDiff};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// Reported, but only fails the case under `--strict` (undocumented extra fields).
-    Warn,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// Stable name of the rule (`status`, `snapshot`, `notification-order`, ...).
-    pub name: &'static str,
-    /// What it was applied to: a step, or `step › notification`.
-    pub subject: String,
-    pub verdict: Verdict,
-    /// Expected/actual or a diff; empty on pass.
-    pub detail: String,
-}
-
-impl Check {
-    pub fn pass(name: &'static str, subject: &str) -> Check {
-        Check {
-            name,
-            subject: subject.to_owned(),
-            verdict: Verdict::Pass,
-            detail: String::new(),
-        }
-    }
-    pub fn fail(name: &'static str, subject: &str, detail: impl Into<String>) -> Check {
-        Check {
-            name,
-            subject: subject.to_owned(),
-            verdict: Verdict::Fail,
-            detail: detail.into(),
-        }
-    }
-    pub fn warn(name: &'static str, subject: &str, detail: impl Into<String>) -> Check {
-        Check {
-            name,
-            subject: subject.to_owned(),
-            verdict: Verdict::Warn,
-            detail: detail.into(),
-        }
-    }
-    pub fn from_bool(
-        name: &'static str,
-        subject: &str,
-        ok: bool,
-        detail: impl FnOnce() -> String,
-    ) -> Check {
-        if ok {
-            Check::pass(name, subject)
-        } else {
-            Check::fail(name, subject, detail())
-        }
-    }
-}
-
 pub fn status(subject: &str, expected: u16, actual: u16) -> Check {
-    Check::from_bool("status", subject, expected == actual, || {
+    Check::from_bool(CheckId::Status, subject, expected == actual, || {
         format!("Expected: {expected}\nActual:   {actual}")
     })
 }
@@ -79,14 +20,14 @@ pub fn content_type(subject: &str, expected: &str, actual: Option<&str>) -> Chec
         .trim()
         .to_ascii_lowercase();
     match actual {
-        Some(got) if got == want => Check::pass("content-type", subject),
+        Some(got) if got == want => Check::pass(CheckId::ContentType, subject),
         Some(got) => Check::fail(
-            "content-type",
+            CheckId::ContentType,
             subject,
             format!("Expected: {want}\nActual:   {got}"),
         ),
         None => Check::fail(
-            "content-type",
+            CheckId::ContentType,
             subject,
             format!("Expected: {want}\nActual:   no Content-Type header"),
         ),
@@ -94,7 +35,7 @@ pub fn content_type(subject: &str, expected: &str, actual: Option<&str>) -> Chec
 }
 
 pub fn empty_body(subject: &str, body: &[u8]) -> Check {
-    Check::from_bool("empty-body", subject, body.is_empty(), || {
+    Check::from_bool(CheckId::EmptyBody, subject, body.is_empty(), || {
         format!(
             "Expected: no body\nActual:   {} bytes: {}",
             body.len(),
@@ -106,10 +47,10 @@ pub fn empty_body(subject: &str, body: &[u8]) -> Check {
 /// Exact comparison of canonical text (SOAP envelopes are closed contracts).
 pub fn exact(subject: &str, snapshot_label: &str, expected: &str, actual: &str) -> Check {
     if expected.trim_end() == actual.trim_end() {
-        Check::pass("snapshot", subject)
+        Check::pass(CheckId::Snapshot, subject)
     } else {
         Check::fail(
-            "snapshot",
+            CheckId::Snapshot,
             subject,
             unified_diff(expected, actual, snapshot_label, "actual"),
         )
@@ -128,7 +69,7 @@ pub fn json_subset(
     let report = crate::canon::json::subset(expected, actual);
     let mut out = Vec::new();
     if report.mismatches.is_empty() {
-        out.push(Check::pass("snapshot", subject));
+        out.push(Check::pass(CheckId::Snapshot, subject));
     } else {
         let mut detail = String::new();
         for (ptr, want, got) in &report.mismatches {
@@ -144,18 +85,18 @@ pub fn json_subset(
             snapshot_label,
             "actual",
         ));
-        out.push(Check::fail("snapshot", subject, detail));
+        out.push(Check::fail(CheckId::Snapshot, subject, detail));
     }
     if !report.extra.is_empty() {
         let detail = format!("undocumented fields: {}", report.extra.join(", "));
         out.push(if strict {
             Check::fail(
-                "undocumented-fields",
+                CheckId::UndocumentedFields,
                 subject,
                 detail + " (failing: --strict)",
             )
         } else {
-            Check::warn("undocumented-fields", subject, detail)
+            Check::warn(CheckId::UndocumentedFields, subject, detail)
         });
     }
     out

@@ -1,19 +1,20 @@
 //! Known failures (`--expect known.toml`): a target that is known not to conform in some
 //! listed way can still gate CI on *new* failures. Each entry names a case, says it is
-//! expected to fail, why, and optionally which check fails, so a failure that changes
-//! shape is not silently absorbed:
+//! expected to fail, why, and which checks fail. Only those checks are absorbed: any other
+//! failing check fails the case, so a failure that changes shape is never hidden:
 //!
 //! ```toml
 //! ["um::get-call-info"]
 //! result = "fail"
 //! reason = "our server omits EventCause (TICKET-12)"
-//! check = "snapshot"        # optional: only this check failing counts as expected
+//! check = "snapshot"        # a check id, or a list: check = ["snapshot", "status"]
 //! ```
 //!
 //! Only check failures can be expected: a target that cannot be reached, or a case that
 //! cannot be run, always fails the run, so a listed case can never hide an outage.
 
-use crate::report::{CaseResult, Outcome};
+pub use crate::results::Judgement;
+use crate::results::{CaseResult, CheckId, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -34,58 +35,58 @@ pub enum ExpectedResult {
 pub struct Expected {
     pub result: ExpectedResult,
     pub reason: String,
-    /// Name of the check that fails (`snapshot`, `status`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<String>,
+    /// The checks that fail (`snapshot`, `status`, ...): only these are absorbed.
+    pub check: CheckNames,
+}
+
+/// One check id or a list of them, as written in the file; unknown names are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CheckNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl CheckNames {
+    fn names(&self) -> &[String] {
+        match self {
+            CheckNames::One(n) => std::slice::from_ref(n),
+            CheckNames::Many(v) => v,
+        }
+    }
+
+    /// The ids, or an error naming the unknown one and the known ones.
+    pub fn ids(&self) -> Result<BTreeSet<CheckId>, String> {
+        let mut out = BTreeSet::new();
+        for n in self.names() {
+            match CheckId::parse(n.trim()) {
+                Some(id) => {
+                    out.insert(id);
+                }
+                None => {
+                    let known: Vec<&str> = CheckId::ALL.iter().map(|c| c.name()).collect();
+                    return Err(format!(
+                        "`check = \"{n}\"` is no check; known checks: {}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err("`check` is empty; name the failing check".into());
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Expectations {
     /// Case name (`family::name`) → expectation.
     pub entries: BTreeMap<String, Expected>,
+    /// Case name → the parsed check ids of its entry.
+    checks: BTreeMap<String, BTreeSet<CheckId>>,
     /// The file they came from, as given, for messages.
     pub file: String,
-}
-
-/// What a case result means once the expectations are applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "verdict", rename_all = "kebab-case")]
-pub enum Judgement {
-    Pass,
-    /// A failure that fails the run. `note` says why an expectation did not cover it.
-    Fail {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
-    },
-    /// Listed, and failed as listed: does not fail the run.
-    ExpectedFail {
-        reason: String,
-    },
-    /// Listed but passed: fails the run, so stale entries get removed.
-    UnexpectedPass {
-        reason: String,
-        note: String,
-    },
-    Ignored,
-}
-
-impl Judgement {
-    /// The verdict without expectations: what a plain run reports.
-    pub fn from_outcome(outcome: &Outcome) -> Judgement {
-        match outcome {
-            Outcome::Passed => Judgement::Pass,
-            Outcome::Ignored(_) => Judgement::Ignored,
-            _ => Judgement::Fail { note: None },
-        }
-    }
-
-    /// True when this case makes the run nonconformant.
-    pub fn fails_run(&self) -> bool {
-        matches!(
-            self,
-            Judgement::Fail { .. } | Judgement::UnexpectedPass { .. }
-        )
-    }
 }
 
 impl Expectations {
@@ -118,32 +119,30 @@ impl Expectations {
                 )),
             },
             Outcome::Failed => {
-                let Some(want) = &exp.check else {
+                let want = self.checks.get(&result.name).cloned().unwrap_or_default();
+                let failing: BTreeSet<CheckId> = result.failing_check_ids().into_iter().collect();
+                let surprise: Vec<String> = failing
+                    .difference(&want)
+                    .map(|c| format!("`{c}`"))
+                    .collect();
+                if !failing.is_empty() && surprise.is_empty() {
                     return Judgement::ExpectedFail {
                         reason: exp.reason.clone(),
                     };
-                };
-                let failing: BTreeSet<&str> = result.failed_checks().map(|(_, c)| c.name).collect();
-                if failing.contains(want.as_str()) {
-                    Judgement::ExpectedFail {
-                        reason: exp.reason.clone(),
-                    }
+                }
+                let listed: Vec<String> = want.iter().map(|c| format!("`{c}`")).collect();
+                let now = if failing.is_empty() {
+                    "a step error, no failing check".to_owned()
                 } else {
-                    let now = if failing.is_empty() {
-                        "a step error, no failing check".to_owned()
-                    } else {
-                        failing
-                            .iter()
-                            .map(|c| format!("`{c}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    Judgement::Fail {
-                        note: Some(format!(
-                            "the failure changed: {} expects check `{want}` to fail ({}), but the failing checks are {now}",
-                            self.file, exp.reason
-                        )),
-                    }
+                    format!("also {}", surprise.join(", "))
+                };
+                Judgement::Fail {
+                    note: Some(format!(
+                        "the failure changed: {} expects {} to fail ({}), but the case fails {now}",
+                        self.file,
+                        listed.join(", "),
+                        exp.reason
+                    )),
                 }
             }
         }
@@ -186,6 +185,7 @@ pub fn load(path: &Path) -> Result<Expectations, String> {
 pub fn parse(file: &str, text: &str) -> Result<Expectations, String> {
     let entries: BTreeMap<String, Expected> =
         toml::from_str(text).map_err(|e| crate::profile::toml_error(file, text, &e))?;
+    let mut checks = BTreeMap::new();
     for (name, e) in &entries {
         if !name.contains("::") {
             return Err(format!(
@@ -197,14 +197,15 @@ pub fn parse(file: &str, text: &str) -> Result<Expectations, String> {
                 "{file}: `{name}`: `reason` is empty; say why it fails"
             ));
         }
-        if e.check.as_deref().is_some_and(|c| c.trim().is_empty()) {
-            return Err(format!(
-                "{file}: `{name}`: `check` is empty; omit it instead"
-            ));
-        }
+        let ids = e
+            .check
+            .ids()
+            .map_err(|m| format!("{file}: `{name}`: {m}"))?;
+        checks.insert(name.clone(), ids);
     }
     Ok(Expectations {
         entries,
+        checks,
         file: file.to_owned(),
     })
 }
@@ -220,7 +221,10 @@ pub fn write(results: &[CaseResult]) -> String {
             Expected {
                 result: ExpectedResult::Fail,
                 reason: "recorded by --write-expectations".to_owned(),
-                check: r.failed_checks().next().map(|(_, c)| c.name.to_owned()),
+                check: match r.failing_check_ids().as_slice() {
+                    [one] => CheckNames::One(one.name().to_owned()),
+                    many => CheckNames::Many(many.iter().map(|c| c.name().to_owned()).collect()),
+                },
             },
         );
     }
@@ -233,8 +237,12 @@ pub fn write(results: &[CaseResult]) -> String {
         out.push_str(&format!("[{}]\n", toml_string(name)));
         out.push_str("result = \"fail\"\n");
         out.push_str(&format!("reason = {}\n", toml_string(&e.reason)));
-        if let Some(c) = &e.check {
-            out.push_str(&format!("check = {}\n", toml_string(c)));
+        match &e.check {
+            CheckNames::One(c) => out.push_str(&format!("check = {}\n", toml_string(c))),
+            CheckNames::Many(v) => {
+                let list: Vec<String> = v.iter().map(|c| toml_string(c)).collect();
+                out.push_str(&format!("check = [{}]\n", list.join(", ")));
+            }
         }
     }
     out
@@ -264,8 +272,7 @@ fn toml_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::Check;
-    use crate::report::StepResult;
+    use crate::results::{Check, StepResult};
     use std::time::Duration;
 
     fn case(name: &str, outcome: Outcome, checks: Vec<Check>) -> CaseResult {
@@ -283,12 +290,17 @@ mod tests {
         }
     }
 
-    fn failed(name: &str, check: &'static str) -> CaseResult {
-        case(
-            name,
-            Outcome::Failed,
-            vec![Check::pass("status", "s"), Check::fail(check, "s", "diff")],
-        )
+    fn failed(name: &str, check: &str) -> CaseResult {
+        failing(name, &[check])
+    }
+
+    fn failing(name: &str, checks: &[&str]) -> CaseResult {
+        let mut all = vec![Check::pass(CheckId::Status, "s")];
+        for c in checks {
+            let id = CheckId::parse(c).expect("a known check id");
+            all.push(Check::fail(id, "s", "diff"));
+        }
+        case(name, Outcome::Failed, all)
     }
 
     const FILE: &str = r#"
@@ -300,6 +312,7 @@ check = "snapshot"
 ["um::disconnect"]
 result = "fail"
 reason = "TICKET-13"
+check = ["status", "empty-body"]
 "#;
 
     fn exp() -> Expectations {
@@ -366,6 +379,33 @@ reason = "TICKET-13"
     }
 
     #[test]
+    fn an_additional_failing_check_is_not_absorbed() {
+        let e = exp();
+        let j = e.judge(&failing("um::get-call-info", &["snapshot", "content-type"]));
+        match &j {
+            Judgement::Fail { note: Some(n) } => assert!(n.contains("also `content-type`"), "{n}"),
+            other => panic!("{other:?}"),
+        }
+        let j = e.judge(&failing("um::disconnect", &["status", "empty-body"]));
+        assert!(matches!(j, Judgement::ExpectedFail { .. }), "{j:?}");
+    }
+
+    #[test]
+    fn check_names_are_ids() {
+        let text = "[\"um::x\"]\nresult = \"fail\"\nreason = \"r\"\ncheck = \"snapshto\"\n";
+        let err = parse("known.toml", text).unwrap_err();
+        assert!(
+            err.contains("snapshto") && err.contains("known checks: status"),
+            "{err}"
+        );
+        let text = "[\"um::x\"]\nresult = \"fail\"\nreason = \"r\"\n";
+        let err = parse("known.toml", text).unwrap_err();
+        assert!(err.contains("check"), "{err}");
+        let text = "[\"um::x\"]\nresult = \"fail\"\nreason = \"r\"\ncheck = []\n";
+        assert!(parse("known.toml", text).unwrap_err().contains("empty"));
+    }
+
+    #[test]
     fn unreachable_and_errors_are_never_expected() {
         let e = exp();
         for o in [
@@ -394,13 +434,25 @@ reason = "TICKET-13"
 
     #[test]
     fn result_must_be_fail_and_reason_given() {
-        let err = parse("k", "[\"um::x\"]\nresult = \"pass\"\nreason = \"r\"\n").unwrap_err();
+        let err = parse(
+            "k",
+            "[\"um::x\"]\nresult = \"pass\"\nreason = \"r\"\ncheck = \"status\"\n",
+        )
+        .unwrap_err();
         assert!(err.contains("line 2") && err.contains("pass"), "{err}");
         let err = parse("k", "[\"um::x\"]\nresult = \"fail\"\n").unwrap_err();
         assert!(err.contains("reason"), "{err}");
-        let err = parse("k", "[\"um::x\"]\nresult = \"fail\"\nreason = \" \"\n").unwrap_err();
+        let err = parse(
+            "k",
+            "[\"um::x\"]\nresult = \"fail\"\nreason = \" \"\ncheck = \"status\"\n",
+        )
+        .unwrap_err();
         assert!(err.contains("reason"), "{err}");
-        let err = parse("k", "[x]\nresult = \"fail\"\nreason = \"r\"\n").unwrap_err();
+        let err = parse(
+            "k",
+            "[x]\nresult = \"fail\"\nreason = \"r\"\ncheck = \"status\"\n",
+        )
+        .unwrap_err();
         assert!(err.contains("not a case name"), "{err}");
     }
 
@@ -427,7 +479,10 @@ reason = "TICKET-13"
         let names: Vec<&String> = back.entries.keys().collect();
         assert_eq!(names, ["graph::alpha \"q\"", "um::zeta"]);
         assert!(text.find("graph::alpha") < text.find("um::zeta"));
-        assert_eq!(back.entries["um::zeta"].check.as_deref(), Some("snapshot"));
+        assert_eq!(
+            back.entries["um::zeta"].check,
+            CheckNames::One("snapshot".into())
+        );
         // Re-judging the same results with the written file passes the run.
         for r in &results {
             assert!(

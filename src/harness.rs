@@ -490,7 +490,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                     Err(format!("{}: {note} (listed as failing: {reason})", result.name).into())
                 }
                 (Judgement::Fail { note }, _) => {
-                    let mut text = result.failure_text();
+                    let mut text = crate::report::failure_text(&result);
                     if let Some(n) = note {
                         text.push_str(&format!("note: {n}\n"));
                     }
@@ -543,7 +543,10 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         for w in r.warnings() {
             eprintln!(
                 "note: {}: {} on {}: {}",
-                r.name, w.name, w.subject, w.detail
+                r.name,
+                w.name(),
+                w.subject,
+                w.detail
             );
         }
         for s in &r.steps {

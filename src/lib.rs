@@ -20,6 +20,7 @@ pub mod reference;
 pub mod report;
 pub mod request;
 pub mod response;
+pub mod results;
 pub mod runner;
 pub mod snapshot;
 pub mod template;

@@ -4,8 +4,8 @@
 //! and that notifications authenticate.
 
 use crate::case::{NotificationExpect, NotificationOrder};
-use crate::compare::Check;
 use crate::listener::Received;
+use crate::results::{Check, CheckId};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -65,7 +65,7 @@ pub fn sequence_checks(
         .map(|(e, _)| e.name.as_str())
         .collect();
     checks.push(Check::from_bool(
-        "notification-deadline",
+        CheckId::NotificationDeadline,
         step,
         missing.is_empty(),
         || {
@@ -94,7 +94,7 @@ pub fn sequence_checks(
             .collect();
         let in_order = present.windows(2).all(|w| w[0].0 < w[1].0);
         checks.push(Check::from_bool(
-            "notification-order",
+            CheckId::NotificationOrder,
             step,
             in_order,
             || {
@@ -117,7 +117,7 @@ pub fn sequence_checks(
             .collect();
         let last = expected.last().map(|e| e.name.as_str()).unwrap_or("");
         checks.push(Check::from_bool(
-            "nothing-after-last",
+            CheckId::NothingAfterLast,
             step,
             unexpected.is_empty(),
             || {
@@ -196,21 +196,21 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         .filter(|t| !t.is_empty());
     out.push(match (bearer, rules.expected_token) {
         (None, _) if r.authorization.is_none() => Check::fail(
-            "notification-authorization",
+            CheckId::NotificationAuthorization,
             subject,
             "Expected: Authorization: Bearer <token>\nActual:   no Authorization header",
         ),
         (None, _) => Check::fail(
-            "notification-authorization",
+            CheckId::NotificationAuthorization,
             subject,
             "Expected: Authorization: Bearer <token>\nActual:   an Authorization header that is not a bearer token",
         ),
         (Some(t), Some(want)) if t != want => Check::fail(
-            "notification-authorization",
+            CheckId::NotificationAuthorization,
             subject,
             "Expected: the configured bearer token\nActual:   another token ([redacted])",
         ),
-        _ => Check::pass("notification-authorization", subject),
+        _ => Check::pass(CheckId::NotificationAuthorization, subject),
     });
     let ct = r.content_type.as_deref().map(|v| {
         v.split(';')
@@ -220,7 +220,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
             .to_ascii_lowercase()
     });
     out.push(Check::from_bool(
-        "notification-content-type",
+        CheckId::NotificationContentType,
         subject,
         ct.as_deref() == Some("application/json"),
         || {
@@ -234,7 +234,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         Ok(v) => v,
         Err(e) => {
             out.push(Check::fail(
-                "notification-json",
+                CheckId::NotificationJson,
                 subject,
                 format!("body is not JSON: {e}"),
             ));
@@ -247,7 +247,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         .filter(|a| !a.is_empty())
     else {
         out.push(Check::fail(
-            "notification-json",
+            CheckId::NotificationJson,
             subject,
             "Expected: a commsNotifications object with a non-empty `value` array",
         ));
@@ -260,7 +260,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         if let Some(state) = state {
             let want = expected_change_type(state);
             out.push(Check::from_bool(
-                "change-type-matches-state",
+                CheckId::ChangeTypeMatchesState,
                 subject,
                 change == Some(want),
                 || {
@@ -275,7 +275,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         let url = entry.get("resourceUrl").and_then(Value::as_str);
         let named = url.and_then(crate::listener::call_id_of);
         out.push(Check::from_bool(
-            "resource-url-names-call",
+            CheckId::ResourceUrlNamesCall,
             subject,
             named == Some(rules.call_id),
             || {
@@ -300,7 +300,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
                 _ => false,
             };
             out.push(Check::from_bool(
-                "result-info-type",
+                CheckId::ResultInfoType,
                 subject,
                 typed(code) && typed(sub),
                 || {
@@ -320,10 +320,10 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
             let pair = (code.and_then(as_int), sub.and_then(as_int));
             out.push(match pair {
                 (Some(c), Some(s)) if rules.reasons.is_documented(c, s) => {
-                    Check::pass("result-info-documented", subject)
+                    Check::pass(CheckId::ResultInfoDocumented, subject)
                 }
                 (Some(c), Some(s)) => Check::fail(
-                    "result-info-documented",
+                    CheckId::ResultInfoDocumented,
                     subject,
                     format!(
                         "{}: code {c} / subcode {s} is not a documented call-end reason ({} documented pairs)",
@@ -332,7 +332,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
                     ),
                 ),
                 _ => Check::fail(
-                    "result-info-documented",
+                    CheckId::ResultInfoDocumented,
                     subject,
                     format!("{}: code or subcode missing or not a number", at("resourceData/resultInfo")),
                 ),

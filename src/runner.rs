@@ -3,13 +3,14 @@
 
 use crate::canon;
 use crate::case::{BodyKind, Case, Corpus, Family, Step};
-use crate::compare::{self, Check};
+use crate::compare;
 use crate::errata::Part;
 use crate::listener::{Listener, Received};
 use crate::protocol::{self, EndReasons};
 use crate::report::{CaseResult, Outcome, RequestRecord, StepResult};
 use crate::request::{PreparedRequest, Transport, TransportError};
 use crate::response::Response;
+use crate::results::{Check, CheckId};
 use crate::snapshot::{self, Update};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -225,7 +226,7 @@ impl Runner {
                     st.vars.insert(var.clone(), v);
                 }
                 Err(e) => sr.checks.push(Check::fail(
-                    "capture",
+                    CheckId::Capture,
                     &subject,
                     format!("could not capture `{var}`: {e}"),
                 )),
@@ -330,7 +331,7 @@ impl Runner {
         let actual = match actual {
             Ok(a) => a,
             Err(e) => {
-                sr.checks.push(Check::fail("snapshot", subject, e));
+                sr.checks.push(Check::fail(CheckId::Snapshot, subject, e));
                 return;
             }
         };
@@ -338,13 +339,13 @@ impl Runner {
         let expected = match self.expected(st, snapshot_name) {
             Ok(e) => e,
             Err(e) => {
-                sr.checks.push(Check::fail("snapshot", subject, e));
+                sr.checks.push(Check::fail(CheckId::Snapshot, subject, e));
                 return;
             }
         };
         let checks = match (&expected, &actual) {
             (None, _) => vec![Check::fail(
-                "snapshot",
+                CheckId::Snapshot,
                 subject,
                 format!(
                     "{label} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation"
@@ -357,7 +358,7 @@ impl Runner {
                         compare::json_subset(subject, &label, &exp_v, value, self.config.strict)
                     }
                     Err(e) => vec![Check::fail(
-                        "snapshot",
+                        CheckId::Snapshot,
                         subject,
                         format!("{label} is not JSON: {e}"),
                     )],
@@ -366,7 +367,7 @@ impl Runner {
         };
         let mismatch = checks
             .iter()
-            .any(|c| c.name == "snapshot" && c.verdict != compare::Verdict::Pass);
+            .any(|c| c.id == CheckId::Snapshot && c.verdict != compare::Verdict::Pass);
         sr.checks.extend(checks);
         if mismatch && !self.config.as_printed {
             let rendered = match &actual {
@@ -463,7 +464,7 @@ impl Runner {
         };
         let Some(listener) = &self.listener else {
             sr.checks.push(Check::fail(
-                "notification-deadline",
+                CheckId::NotificationDeadline,
                 &subject,
                 "no webhook listener is running, so no notification can be received",
             ));
@@ -471,7 +472,7 @@ impl Runner {
         };
         let Some(call_id) = st.vars.get(ROUTING_VAR).cloned() else {
             sr.checks.push(Check::fail(
-                "notification-deadline",
+                CheckId::NotificationDeadline,
                 &subject,
                 format!("no `{ROUTING_VAR}` to route notifications by"),
             ));
@@ -525,7 +526,7 @@ impl Runner {
             for r in listener.unclaimed_for(&st.case.trial_name()) {
                 if r.state().is_some_and(|s| missing.contains(&s)) {
                     sr.checks.push(Check::fail(
-                        "resource-url-names-call",
+                        CheckId::ResourceUrlNamesCall,
                         &protocol::subject(&subject, r.state().unwrap_or("?")),
                         format!(
                             "Expected: a resourceUrl naming call [call_id]\nActual:   {} (POSTed to this case's callbackUri)",

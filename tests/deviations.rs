@@ -146,7 +146,7 @@ fn family_of(deviation: &str) -> &'static str {
 }
 
 fn failing_checks(r: &CaseResult) -> Vec<&'static str> {
-    r.failed_checks().map(|(_, c)| c.name).collect()
+    r.failed_checks().map(|(_, c)| c.name()).collect()
 }
 
 fn verdict_problems(name: &str, want: &Want, results: &[CaseResult]) -> Vec<String> {
@@ -160,7 +160,7 @@ fn verdict_problems(name: &str, want: &Want, results: &[CaseResult]) -> Vec<Stri
                         "{name}: {} should pass but {:?}:\n{}",
                         r.name,
                         r.outcome,
-                        r.failure_text()
+                        callconform::report::failure_text(r)
                     ));
                 }
             }
@@ -168,7 +168,7 @@ fn verdict_problems(name: &str, want: &Want, results: &[CaseResult]) -> Vec<Stri
                 let warned = results
                     .iter()
                     .filter(|r| r.family == fam)
-                    .any(|r| r.warnings().any(|c| c.name == *check));
+                    .any(|r| r.warnings().any(|c| c.name() == *check));
                 if !warned {
                     problems.push(format!(
                         "{name}: expected a `{check}` warning, none reported"
@@ -187,7 +187,7 @@ fn verdict_problems(name: &str, want: &Want, results: &[CaseResult]) -> Vec<Stri
                     problems.push(format!(
                         "{name}: {case} should fail check `{check}`; outcome {:?}, failing checks {failing:?}\n{}",
                         r.outcome,
-                        r.failure_text()
+                        callconform::report::failure_text(r)
                     ));
                 }
             }
@@ -235,7 +235,7 @@ async fn an_undocumented_field_fails_under_strict() {
     assert!(
         failing_checks(r).contains(&"undocumented-fields"),
         "{}",
-        r.failure_text()
+        callconform::report::failure_text(r)
     );
 }
 
@@ -244,7 +244,12 @@ async fn the_conformant_reference_passes_with_no_warnings() {
     let results = run_against(vec![], true).await;
     assert_eq!(results.len(), 3);
     for r in &results {
-        assert_eq!(r.outcome, Outcome::Passed, "{}", r.failure_text());
+        assert_eq!(
+            r.outcome,
+            Outcome::Passed,
+            "{}",
+            callconform::report::failure_text(r)
+        );
         assert!(
             r.warnings().next().is_none(),
             "{}: unexpected warning",

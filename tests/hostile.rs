@@ -270,7 +270,7 @@ async fn hostile_um_targets_fail_their_cases_clearly_and_quickly() {
     for ((kind, words), task) in table.iter().zip(tasks) {
         let run = task.await.expect("no panic in the run");
         let r = case(&run.results, "um::get-call-info");
-        let text = r.failure_text();
+        let text = callconform::report::failure_text(r);
         if r.outcome == Outcome::Passed || !text.to_lowercase().contains(&words.to_lowercase()) {
             problems.push(format!(
                 "{kind:?}: expected a failure mentioning `{words}`, got {:?}:\n{text}",
@@ -429,11 +429,11 @@ async fn hostile_notifications_fail_the_case_and_are_reported() {
         let base = start_graph_hostile(kind).await;
         let run = run(opts(None, Some(base))).await;
         let r = case(&run.results, "graph::delete-call");
-        let failing: Vec<&str> = r.failed_checks().map(|(_, c)| c.name).collect();
+        let failing: Vec<&str> = r.failed_checks().map(|(_, c)| c.name()).collect();
         if !failing.contains(&check) {
             problems.push(format!(
                 "{kind:?}: expected `{check}` to fail, got {failing:?}\n{}",
-                r.failure_text()
+                callconform::report::failure_text(r)
             ));
         }
         let summary = run.listener.expect("a listener ran");

@@ -41,14 +41,14 @@ fn message(r: &CaseResult, j: &Judgement) -> String {
     if let (Outcome::Failed, Judgement::Fail { note }) = (&r.outcome, j)
         && let Some((_, c)) = r.failed_checks().next()
     {
-        let mut m = format!("check `{}` failed on {}", c.name, c.subject);
+        let mut m = format!("check `{}` failed on {}", c.name(), c.subject);
         let detail = first_line(&c.detail);
         if !detail.is_empty() {
             m.push_str(&format!(": {detail}"));
         }
         let others: Vec<&str> = failing_check_names(r)
             .into_iter()
-            .filter(|n| *n != c.name)
+            .filter(|n| *n != c.name())
             .collect();
         if !others.is_empty() {
             m.push_str(&format!(" (also failing: {})", others.join(", ")));
@@ -88,7 +88,7 @@ pub fn annotations(results: &[CaseResult], summary: &RunSummary) -> String {
                 "warning",
                 Some(&r.file),
                 &r.name,
-                &first_line(&format!("{} on {}: {}", w.name, w.subject, w.detail)),
+                &first_line(&format!("{} on {}: {}", w.name(), w.subject, w.detail)),
             ));
         }
     }

@@ -144,7 +144,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
                             .checks
                             .iter()
                             .map(|c| CheckOut {
-                                name: c.name,
+                                name: c.name(),
                                 subject: &c.subject,
                                 verdict: c.verdict,
                                 detail: &c.detail,

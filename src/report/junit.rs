@@ -85,7 +85,7 @@ fn test_case(r: &CaseResult, summary: &RunSummary) -> TestCase {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(headline(r, &j))
                 .set_type("check-failure")
-                .set_description(r.failure_text());
+                .set_description(super::failure_text(r));
             s
         }
         kind @ (CaseStatus::Unreachable | CaseStatus::Error) => {
@@ -96,7 +96,7 @@ fn test_case(r: &CaseResult, summary: &RunSummary) -> TestCase {
                 } else {
                     "cannot-run"
                 })
-                .set_description(r.failure_text());
+                .set_description(super::failure_text(r));
             s
         }
     };
@@ -114,12 +114,14 @@ fn test_case(r: &CaseResult, summary: &RunSummary) -> TestCase {
                 .as_deref()
                 .unwrap_or("the expectations")
         ));
-        out.push_str(&r.failure_text());
+        out.push_str(&super::failure_text(r));
     }
     for w in r.warnings() {
         out.push_str(&format!(
             "warning: {} on {}: {}\n",
-            w.name, w.subject, w.detail
+            w.name(),
+            w.subject,
+            w.detail
         ));
     }
     for s in &r.steps {

@@ -260,7 +260,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
             if let Judgement::UnexpectedPass { note, .. } = j {
                 out.push_str(&format!("\n{}\n", cell(note)));
             }
-            let text = r.failure_text();
+            let text = super::failure_text(r);
             if !text.trim().is_empty() {
                 let f = fence_for(&text);
                 out.push_str(&format!("\n{f}text\n{}", text));

@@ -7,184 +7,78 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 
-use crate::compare::{Check, Verdict};
-use crate::expectations::Judgement;
+pub use crate::results::{
+    CaseResult, Check, CheckId, Judgement, NotificationRecord, Outcome, RequestRecord, StepResult,
+    Verdict,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "reason", rename_all = "kebab-case")]
-pub enum Outcome {
-    Passed,
-    /// A check failed.
-    Failed,
-    /// The target could not be reached at all (connection refused, DNS, TLS).
-    Unreachable(String),
-    /// The case could not be run as written (missing variable, broken snapshot file).
-    Error(String),
-    /// Not run, with the reason (e.g. no target for this family).
-    Ignored(String),
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestRecord {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StepResult {
-    pub name: String,
-    pub setup: bool,
-    pub request: Option<RequestRecord>,
-    pub status: Option<u16>,
-    pub content_type: Option<String>,
-    pub response_preview: Option<String>,
-    #[serde(serialize_with = "ser_ms")]
-    pub elapsed: Duration,
-    pub checks: Vec<Check>,
-    /// Why the step could not be judged (transport error, render error).
-    pub error: Option<String>,
-    /// Snapshot files written by this step (`--bless` or pending `.snap.new`).
-    pub written: Vec<String>,
-    /// Notifications this step received, in arrival order.
-    pub notifications: Vec<NotificationRecord>,
-}
-
-/// One notification as it arrived: its order in the run, its state and when it came.
-#[derive(Debug, Clone, Serialize)]
-pub struct NotificationRecord {
-    pub seq: u64,
-    pub state: Option<String>,
-    /// Milliseconds after the step's request was sent.
-    pub after_ms: f64,
-}
-
-fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
-}
-
-impl StepResult {
-    pub fn new(name: &str, setup: bool) -> Self {
-        StepResult {
-            name: name.to_owned(),
-            setup,
-            request: None,
-            status: None,
-            content_type: None,
-            response_preview: None,
-            elapsed: Duration::ZERO,
-            checks: Vec::new(),
-            error: None,
-            written: Vec::new(),
-            notifications: Vec::new(),
+/// The failure text shown by libtest, JUnit and the Markdown report.
+pub fn failure_text(r: &CaseResult) -> String {
+    let mut out = String::new();
+    // A step error already says why the target was unreachable or the case could not run.
+    let step_errors = r.steps.iter().any(|s| s.error.is_some());
+    match &r.outcome {
+        Outcome::Unreachable(m) if !step_errors => {
+            out.push_str(&format!("{}: target unreachable: {m}\n", r.name))
         }
-    }
-
-    pub fn failed(&self) -> bool {
-        self.error.is_some() || self.checks.iter().any(|c| c.verdict == Verdict::Fail)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CaseResult {
-    /// `{family}::{name}`
-    pub name: String,
-    pub family: String,
-    pub file: String,
-    /// The documented operation (api_name), for the conformance matrix.
-    pub operation: String,
-    pub tags: Vec<String>,
-    pub outcome: Outcome,
-    pub steps: Vec<StepResult>,
-    #[serde(serialize_with = "ser_ms")]
-    pub duration: Duration,
-}
-
-impl CaseResult {
-    pub fn failed_checks(&self) -> impl Iterator<Item = (&StepResult, &Check)> {
-        self.steps.iter().flat_map(|s| {
-            s.checks
-                .iter()
-                .filter(|c| c.verdict == Verdict::Fail)
-                .map(move |c| (s, c))
-        })
-    }
-
-    pub fn warnings(&self) -> impl Iterator<Item = &Check> {
-        self.steps
-            .iter()
-            .flat_map(|s| s.checks.iter().filter(|c| c.verdict == Verdict::Warn))
-    }
-
-    /// The failure text shown by libtest, JUnit and the Markdown report.
-    pub fn failure_text(&self) -> String {
-        let mut out = String::new();
-        // A step error already says why the target was unreachable or the case could not run.
-        let step_errors = self.steps.iter().any(|s| s.error.is_some());
-        match &self.outcome {
-            Outcome::Unreachable(m) if !step_errors => {
-                out.push_str(&format!("{}: target unreachable: {m}\n", self.name))
-            }
-            Outcome::Error(m) if !step_errors => {
-                out.push_str(&format!("{}: cannot run: {m}\n", self.name))
-            }
-            _ => {}
+        Outcome::Error(m) if !step_errors => {
+            out.push_str(&format!("{}: cannot run: {m}\n", r.name))
         }
-        for step in &self.steps {
-            if !step.failed() {
-                continue;
+        _ => {}
+    }
+    for step in &r.steps {
+        if !step.failed() {
+            continue;
+        }
+        let kind = if step.setup { "set-up step" } else { "step" };
+        out.push_str(&format!(
+            "{} — {kind} `{}` ({})\n",
+            r.name, step.name, r.file
+        ));
+        if let Some(e) = &step.error {
+            out.push_str(&format!("error: {e}\n"));
+        }
+        for c in step.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
+            out.push_str(&format!("check `{}` failed on {}:\n", c.name(), c.subject));
+            for line in c.detail.lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
             }
-            let kind = if step.setup { "set-up step" } else { "step" };
-            out.push_str(&format!(
-                "{} — {kind} `{}` ({})\n",
-                self.name, step.name, self.file
-            ));
-            if let Some(e) = &step.error {
-                out.push_str(&format!("error: {e}\n"));
+        }
+        if let Some(req) = &step.request {
+            out.push_str(&format!("request:\n  {} {}\n", req.method, req.url));
+            for (k, v) in &req.headers {
+                out.push_str(&format!("  {k}: {v}\n"));
             }
-            for c in step.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
-                out.push_str(&format!("check `{}` failed on {}:\n", c.name, c.subject));
-                for line in c.detail.lines() {
+            if let Some(b) = &req.body {
+                for line in crate::response::preview(b.as_bytes(), 1500).lines() {
                     out.push_str("  ");
                     out.push_str(line);
                     out.push('\n');
                 }
             }
-            if let Some(req) = &step.request {
-                out.push_str(&format!("request:\n  {} {}\n", req.method, req.url));
-                for (k, v) in &req.headers {
-                    out.push_str(&format!("  {k}: {v}\n"));
-                }
-                if let Some(b) = &req.body {
-                    for line in crate::response::preview(b.as_bytes(), 1500).lines() {
-                        out.push_str("  ");
-                        out.push_str(line);
-                        out.push('\n');
-                    }
-                }
-            }
-            if let Some(st) = step.status {
-                out.push_str(&format!(
-                    "response: {st} {} in {:.1} ms\n",
-                    step.content_type.as_deref().unwrap_or("(no content type)"),
-                    step.elapsed.as_secs_f64() * 1000.0
-                ));
-                if let Some(p) = &step.response_preview {
-                    for line in p.lines() {
-                        out.push_str("  ");
-                        out.push_str(line);
-                        out.push('\n');
-                    }
+        }
+        if let Some(st) = step.status {
+            out.push_str(&format!(
+                "response: {st} {} in {:.1} ms\n",
+                step.content_type.as_deref().unwrap_or("(no content type)"),
+                step.elapsed.as_secs_f64() * 1000.0
+            ));
+            if let Some(p) = &step.response_preview {
+                for line in p.lines() {
+                    out.push_str("  ");
+                    out.push_str(line);
+                    out.push('\n');
                 }
             }
         }
-        out
     }
+    out
 }
 
 /// Replaces every secret (tokens, the callback token) by `[redacted]`.
@@ -415,13 +309,10 @@ fn prepare(results: &[CaseResult], summary: &RunSummary) -> (Vec<CaseResult>, Ru
 
 /// Names of the failing checks, each once, in the order they failed.
 pub fn failing_check_names(r: &CaseResult) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    for (_, c) in r.failed_checks() {
-        if !out.contains(&c.name) {
-            out.push(c.name);
-        }
-    }
-    out
+    r.failing_check_ids()
+        .into_iter()
+        .map(CheckId::name)
+        .collect()
 }
 
 /// One line saying what happened to a case: the JUnit message, the Markdown cell.
@@ -541,35 +432,35 @@ pub(crate) mod fixtures {
                 "um::play-on-phone",
                 "PlayOnPhone",
                 Outcome::Passed,
-                vec![Check::pass("status", "Step1")],
+                vec![Check::pass(CheckId::Status, "Step1")],
             ),
             case(
                 "um::get-call-info",
                 "GetCallInfo",
                 Outcome::Failed,
                 vec![
-                    Check::fail("status", "Step1", "Expected: 200\nActual:   500"),
-                    Check::fail("snapshot", "Step1", "--- a\n+++ b\n-x\n+y"),
+                    Check::fail(CheckId::Status, "Step1", "Expected: 200\nActual:   500"),
+                    Check::fail(CheckId::Snapshot, "Step1", "--- a\n+++ b\n-x\n+y"),
                 ],
             ),
             case(
                 "um::get-call-info-2",
                 "GetCallInfo",
                 Outcome::Passed,
-                vec![Check::pass("status", "Step1")],
+                vec![Check::pass(CheckId::Status, "Step1")],
             ),
             case(
                 "um::disconnect",
                 "Disconnect",
                 Outcome::Failed,
-                vec![Check::fail("snapshot", "Step1", "diff")],
+                vec![Check::fail(CheckId::Snapshot, "Step1", "diff")],
             ),
             case(
                 "graph::answer",
                 "answer",
                 Outcome::Passed,
                 vec![Check::warn(
-                    "undocumented-fields",
+                    CheckId::UndocumentedFields,
                     "Step1 › notification",
                     "undocumented fields: /value/0/x, /y",
                 )],

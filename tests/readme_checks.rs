@@ -1,0 +1,25 @@
+//! The README's table of checks and the code's `CheckId` list cannot drift apart.
+
+use callconform::results::CheckId;
+
+#[test]
+fn readme_lists_exactly_the_check_ids() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let begin = readme
+        .find("<!-- checks:begin -->")
+        .expect("checks:begin marker");
+    let end = readme
+        .find("<!-- checks:end -->")
+        .expect("checks:end marker");
+    let listed: Vec<&str> = readme[begin..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(name, _)| name))
+        .collect();
+    let code: Vec<&str> = CheckId::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(
+        listed, code,
+        "README checks table vs CheckId::ALL (same order)"
+    );
+}
