@@ -2,6 +2,8 @@
 //! reviewer can diff it; a family file (`cases/<family>/_family.toml`) holds the
 //! set-up the docs do not show, written once and referenced by name.
 
+pub use crate::diag::CaseError;
+use crate::diag::{read_capped, toml_error, valid_var_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -224,70 +226,6 @@ pub struct Corpus {
     pub errata: crate::errata::Errata,
 }
 
-/// An error in a case file, naming the file and, where known, the line and field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseError {
-    pub path: PathBuf,
-    pub message: String,
-}
-
-impl fmt::Display for CaseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
-impl std::error::Error for CaseError {}
-
-/// Files larger than this are not case files; refuse them before parsing.
-const MAX_CASE_FILE: u64 = 4 * 1024 * 1024;
-
-pub(crate) fn read_capped(path: &Path) -> Result<String, CaseError> {
-    let err = |message: String| CaseError {
-        path: path.to_owned(),
-        message,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    if meta.len() > MAX_CASE_FILE {
-        return Err(err(format!(
-            "file is {} bytes, over the {} byte limit for case files",
-            meta.len(),
-            MAX_CASE_FILE
-        )));
-    }
-    std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))
-}
-
-/// Turns a TOML error into "line N, column M: message (field `x`)" without the
-/// multi-line source excerpt, so one error is one line in a report. Shared by every
-/// TOML file the project reads (cases, errata, profiles, expectations).
-pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().to_string();
-    match e.span() {
-        Some(span) => {
-            let (line, col) = line_col(text, span.start);
-            // The offending source line names the field even when serde's message does not.
-            let src = text.lines().nth(line - 1).unwrap_or("").trim();
-            let src: String = src.chars().take(80).collect();
-            format!("line {line}, column {col}: {msg} (at `{src}`)")
-        }
-        None => msg,
-    }
-}
-
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text.as_bytes()[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1)
-        + 1;
-    (line, col)
-}
-
 pub fn parse_case(path: &Path, text: &str) -> Result<CaseFile, CaseError> {
     let file: CaseFile = toml::from_str(text).map_err(|e| CaseError {
         path: path.to_owned(),
@@ -397,12 +335,6 @@ fn validate_step(step: &Step) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn valid_var_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Corpus {

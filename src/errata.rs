@@ -1,7 +1,8 @@
 //! The errata table (`cases/errata.toml`): documentation errors, each corrected once with its
 //! evidence, instead of silently editing the documented text in the cases.
 
-use crate::case::{CaseError, Family};
+use crate::case::Family;
+use crate::diag::CaseError;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
@@ -49,10 +50,10 @@ impl Errata {
         if !path.exists() {
             return Ok(Errata::default());
         }
-        let text = crate::case::read_capped(path)?;
+        let text = crate::diag::read_capped(path)?;
         let errata: Errata = toml::from_str(&text).map_err(|e| CaseError {
             path: path.to_owned(),
-            message: crate::case::toml_error(&text, &e),
+            message: crate::diag::toml_error(&text, &e),
         })?;
         for er in &errata.errata {
             if er.replace.is_none() && er.json_int.is_empty() {

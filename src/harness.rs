@@ -139,7 +139,7 @@ fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, String> {
         let (k, val) = v
             .split_once('=')
             .ok_or_else(|| format!("--var `{v}`: expected NAME=VALUE"))?;
-        if !crate::case::valid_var_name(k) {
+        if !crate::diag::valid_var_name(k) {
             return Err(format!("--var `{v}`: `{k}` is not a variable name"));
         }
         out.insert(k.to_owned(), val.to_owned());

@@ -193,7 +193,7 @@ impl ResolvedProfile {
 /// "file: line N, column M: message": one line, naming where in the file it went wrong.
 /// Shared with [`crate::expectations`].
 pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
-    format!("{file}: {}", crate::case::toml_error(text, e))
+    format!("{file}: {}", crate::diag::toml_error(text, e))
 }
 
 /// Reads, parses and checks a profile. Secrets are not read yet: see [`Profile::resolve`].
@@ -313,7 +313,7 @@ impl Profile {
             }
         }
         for k in self.vars.keys() {
-            if !crate::case::valid_var_name(k) {
+            if !crate::diag::valid_var_name(k) {
                 return Err(format!(
                     "[vars] `{k}` is not a variable name (letters, digits, _ and -)"
                 ));

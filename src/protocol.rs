@@ -155,7 +155,7 @@ pub struct EndReasons {
 
 impl EndReasons {
     /// A missing table means no pair is documented: every resultInfo then fails loudly.
-    pub fn load(path: &std::path::Path) -> Result<EndReasons, crate::case::CaseError> {
+    pub fn load(path: &std::path::Path) -> Result<EndReasons, crate::diag::CaseError> {
         if !path.exists() {
             return Ok(EndReasons::default());
         }

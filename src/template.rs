@@ -14,7 +14,7 @@ pub fn check(text: &str) -> Result<(), String> {
             ));
         };
         let name = after[..end].trim();
-        if !crate::case::valid_var_name(name) {
+        if !crate::diag::valid_var_name(name) {
             return Err(format!("`{{{{{name}}}}}` is not a variable name"));
         }
         rest = &after[end + 2..];

@@ -95,7 +95,7 @@ pub fn build(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> 
     if c.file.tags.is_empty() {
         c.file.tags.push(c.names[0].clone());
     }
-    if let Some(bad) = c.names.iter().find(|n| !crate::case::valid_var_name(n)) {
+    if let Some(bad) = c.names.iter().find(|n| !crate::diag::valid_var_name(n)) {
         return Err(format!(
             "`{bad}` cannot be a case name (letters, digits, `-` and `_` only)"
         ));
@@ -387,7 +387,7 @@ pub fn graph_path(url: &str) -> (String, BTreeMap<String, String>) {
         if after_calls && (braced || id_like) {
             vars.insert("call_id".to_string(), seg.to_string());
             out.push("{{call_id}}".to_string());
-        } else if braced && crate::case::valid_var_name(&snake(&seg[1..seg.len() - 1])) {
+        } else if braced && crate::diag::valid_var_name(&snake(&seg[1..seg.len() - 1])) {
             let var = snake(&seg[1..seg.len() - 1]);
             vars.insert(var.clone(), seg.to_string());
             out.push(format!("{{{{{var}}}}}"));

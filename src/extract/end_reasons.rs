@@ -6,7 +6,7 @@
 use super::Diagnostic;
 use super::emit;
 use super::markdown::{Table, strip_spans};
-use crate::case::CaseError;
+use crate::diag::CaseError;
 use serde::Deserialize;
 use std::path::Path;
 
