@@ -6,42 +6,9 @@ pub use crate::diag::CaseError;
 use crate::diag::{read_capped, toml_error, valid_var_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The protocol family a case belongs to; it picks the target base URL and the
-/// comparison rules (SOAP envelopes exact, Graph JSON documented-fields-subset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    Um,
-    Graph,
-}
-
-impl Family {
-    pub const ALL: [Family; 2] = [Family::Um, Family::Graph];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::Um => "um",
-            Family::Graph => "graph",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Family> {
-        match s {
-            "um" => Some(Family::Um),
-            "graph" => Some(Family::Graph),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::family::Family;
 
 /// Where an example came from. Every locale copy of one page is listed, so a reader can
 /// check the case against any of them.
@@ -356,7 +323,7 @@ impl Corpus {
             Ok(e) => corpus.errata = e,
             Err(e) => errors.push(e),
         }
-        for family in Family::ALL {
+        for family in Family::all() {
             let dir = root.join(family.as_str());
             if !dir.is_dir() {
                 continue;

@@ -151,17 +151,17 @@ mod tests {
         let e = table();
         let t = r#"<X xmlns="https://schemas.microsoft.com/exchange/services/2006/messages"/>"#;
         assert_eq!(
-            e.apply_text(Family::Um, Part::Request, t),
+            e.apply_text(Family::UM, Part::Request, t),
             r#"<X xmlns="http://schemas.microsoft.com/exchange/services/2006/messages"/>"#
         );
-        assert_eq!(e.apply_text(Family::Graph, Part::Request, t), t);
+        assert_eq!(e.apply_text(Family::GRAPH, Part::Request, t), t);
     }
 
     #[test]
     fn resultinfo_strings_become_int32() {
         let e = table();
         let mut v = serde_json::json!({"value":[{"resourceData":{"resultInfo":{"code":"200","subcode":"5001","message":"x"}}}]});
-        e.apply_json(Family::Graph, Part::Notification, &mut v);
+        e.apply_json(Family::GRAPH, Part::Notification, &mut v);
         assert_eq!(v["value"][0]["resourceData"]["resultInfo"]["code"], 200);
         assert_eq!(v["value"][0]["resourceData"]["resultInfo"]["subcode"], 5001);
         assert_eq!(v["value"][0]["resourceData"]["resultInfo"]["message"], "x");

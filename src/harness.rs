@@ -7,8 +7,9 @@ use crate::listener::{Listener, ListenerConfig};
 use crate::protocol::EndReasons;
 use crate::reference;
 use crate::report::{CaseResult, Outcome, RunSummary};
+use crate::request::Target;
 use crate::request::{HttpOptions, HttpTransport};
-use crate::runner::{RunConfig, Runner, Target};
+use crate::runner::{RunConfig, Runner};
 use crate::snapshot;
 use clap::Args;
 use libtest_mimic::{Completion, Trial};
@@ -319,14 +320,14 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             };
             let base = running.base_url();
             config.targets.insert(
-                Family::Um,
+                Family::UM,
                 Target {
                     base_url: base.clone(),
                     headers: vec![],
                 },
             );
             config.targets.insert(
-                Family::Graph,
+                Family::GRAPH,
                 Target {
                     base_url: base,
                     headers: vec![("Authorization".into(), format!("Bearer {graph_token}"))],
@@ -363,11 +364,11 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
             }
             match um {
                 Some(t) => {
-                    config.targets.insert(Family::Um, t);
+                    config.targets.insert(Family::UM, t);
                 }
                 None => {
                     config.skipped.insert(
-                        Family::Um,
+                        Family::UM,
                         "no UM target given (--um URL, CALLCONFORM_UM or a profile)".into(),
                     );
                 }
@@ -383,11 +384,11 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                             "warning: Graph requests carry no Authorization header (set CALLCONFORM_GRAPH_TOKEN or a profile's graph auth)"
                         );
                     }
-                    config.targets.insert(Family::Graph, t);
+                    config.targets.insert(Family::GRAPH, t);
                 }
                 None => {
                     config.skipped.insert(
-                        Family::Graph,
+                        Family::GRAPH,
                         "no Graph target given (--graph URL, CALLCONFORM_GRAPH or a profile)"
                             .into(),
                     );
@@ -401,8 +402,8 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                 config.expected_notify_token = Some(t);
             }
         }
-        let needs_listener = config.targets.contains_key(&Family::Graph)
-            && corpus.cases.iter().any(|c| c.family == Family::Graph);
+        let needs_listener = config.targets.contains_key(&Family::GRAPH)
+            && corpus.cases.iter().any(|c| c.family == Family::GRAPH);
         if needs_listener {
             let lc = ListenerConfig {
                 bind: args

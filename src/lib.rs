@@ -13,6 +13,7 @@ pub mod diag;
 pub mod errata;
 pub mod expectations;
 pub mod extract;
+pub mod family;
 pub mod harness;
 pub mod listener;
 pub mod profile;

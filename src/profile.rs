@@ -40,7 +40,7 @@
 //! Every section and key is optional except `base_url` in `[um]` and `[graph]`; a family
 //! without a section has no target (its cases are reported as ignored).
 
-use crate::runner::Target;
+use crate::request::Target;
 use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -167,15 +167,7 @@ impl EndReasons {
     }
 }
 
-/// Per-notification rules, applied to every entry of `value`.
-pub struct Rules<'a> {
-    pub call_id: &'a str,
-    pub reasons: &'a EndReasons,
-    /// `--as-printed`: resultInfo code/subcode as strings, as the page prints them.
-    pub as_printed: bool,
-    /// When set, the bearer token notifications must carry.
-    pub expected_token: Option<&'a str>,
-}
+pub use crate::family::RuleContext as Rules;
 
 fn as_int(v: &Value) -> Option<i64> {
     match v {
@@ -277,14 +269,14 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         out.push(Check::from_bool(
             CheckId::ResourceUrlNamesCall,
             subject,
-            named == Some(rules.call_id),
+            named == Some(rules.routed_by),
             || {
                 format!(
                     "{}: Expected: a resourceUrl naming call [call_id]\nActual:   {}",
                     at("resourceUrl"),
                     url.map_or("missing".into(), |u| format!(
                         "`{}`",
-                        u.replace(rules.call_id, "[call_id]")
+                        u.replace(rules.routed_by, "[call_id]")
                     ))
                 )
             },

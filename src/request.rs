@@ -7,6 +7,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+/// Where one family's cases go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base_url: String,
+    /// Added to every request of the family (authentication); values are secrets.
+    pub headers: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct PreparedRequest {
     pub method: String,

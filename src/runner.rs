@@ -8,7 +8,7 @@ use crate::errata::Part;
 use crate::listener::{Listener, Received};
 use crate::protocol::{self, EndReasons};
 use crate::report::{CaseResult, Outcome, RequestRecord, StepResult};
-use crate::request::{PreparedRequest, Transport, TransportError};
+use crate::request::{PreparedRequest, Target, Transport, TransportError};
 use crate::response::Response;
 use crate::results::{Check, CheckId};
 use crate::snapshot::{self, Update};
@@ -16,14 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Where one family's cases go.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub base_url: String,
-    /// Added to every request of the family (authentication); values are secrets.
-    pub headers: Vec<(String, String)>,
-}
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -69,9 +61,6 @@ pub struct Runner {
     pub listener: Option<Arc<Listener>>,
     pub reasons: EndReasons,
 }
-
-/// The variable notifications are routed by: the call a Graph step acts on.
-const ROUTING_VAR: &str = "call_id";
 
 struct CaseState<'c> {
     case: &'c Case,
@@ -470,11 +459,20 @@ impl Runner {
             ));
             return;
         };
-        let Some(call_id) = st.vars.get(ROUTING_VAR).cloned() else {
+        let Some(family_rules) = st.case.family.protocol().notifications() else {
             sr.checks.push(Check::fail(
                 CheckId::NotificationDeadline,
                 &subject,
-                format!("no `{ROUTING_VAR}` to route notifications by"),
+                format!("the {} family sends no notifications", st.case.family),
+            ));
+            return;
+        };
+        let routing_var = family_rules.routing_var();
+        let Some(call_id) = st.vars.get(routing_var).cloned() else {
+            sr.checks.push(Check::fail(
+                CheckId::NotificationDeadline,
+                &subject,
+                format!("no `{routing_var}` to route notifications by"),
             ));
             return;
         };
@@ -538,8 +536,8 @@ impl Runner {
                 }
             }
         }
-        let rules = protocol::Rules {
-            call_id: &call_id,
+        let rules = crate::family::RuleContext {
+            routed_by: &call_id,
             reasons: &self.reasons,
             as_printed: self.config.as_printed,
             expected_token: self.config.expected_notify_token.as_deref(),
@@ -552,8 +550,7 @@ impl Runner {
             if is_setup {
                 continue; // set-up checks arrival only
             }
-            sr.checks
-                .extend(protocol::notification_checks(&nsubject, r, &rules));
+            sr.checks.extend(family_rules.checks(&nsubject, r, &rules));
             if let Some(snap) = &exp.snapshot {
                 let actual = r
                     .json

@@ -8,7 +8,8 @@ use callconform::listener::ListenerConfig;
 use callconform::reference::{self, Deviation};
 use callconform::report::{CaseResult, Outcome};
 use callconform::request::HttpOptions;
-use callconform::runner::{RunConfig, Target};
+use callconform::request::Target;
+use callconform::runner::RunConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
 

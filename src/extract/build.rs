@@ -31,7 +31,7 @@ pub struct Rules {
 
 pub const RULES: [Rules; 2] = [
     Rules {
-        family: Family::Um,
+        family: Family::UM,
         snapshot_prefix: "um",
         call_id_setup: "play-on-phone",
         method: Some("POST"),
@@ -42,7 +42,7 @@ pub const RULES: [Rules; 2] = [
         response_content_type: Some("text/xml"),
     },
     Rules {
-        family: Family::Graph,
+        family: Family::GRAPH,
         snapshot_prefix: "graph",
         call_id_setup: "create-call",
         method: None,
@@ -55,10 +55,10 @@ pub const RULES: [Rules; 2] = [
 ];
 
 pub fn rules(family: Family) -> &'static Rules {
-    match family {
-        Family::Um => &RULES[0],
-        Family::Graph => &RULES[1],
-    }
+    RULES
+        .iter()
+        .find(|r| r.family == family)
+        .unwrap_or(&RULES[1])
 }
 
 /// A case built from one page, before locale copies are merged and names are settled.
@@ -77,9 +77,9 @@ pub struct Candidate {
 pub fn build(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
     let req = &page.blocks[ex.request];
     let family = if req.lang == "xml" {
-        Family::Um
+        Family::UM
     } else {
-        Family::Graph
+        Family::GRAPH
     };
     let source = Source {
         file: rel.to_string(),
@@ -87,9 +87,10 @@ pub fn build(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> 
         title: page.front.title.clone(),
         line: Some(req.line),
     };
-    let mut c = match family {
-        Family::Um => um(page, rel, ex)?,
-        Family::Graph => graph(page, ex)?,
+    let mut c = if family == Family::UM {
+        um(page, rel, ex)?
+    } else {
+        graph(page, ex)?
     };
     c.file.provenance.sources.push(source);
     if c.file.tags.is_empty() {
@@ -104,7 +105,7 @@ pub fn build(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> 
 }
 
 fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
-    let r = rules(Family::Um);
+    let r = rules(Family::UM);
     let req = &page.blocks[ex.request];
     let root = http::soap_root(&req.text).map_err(|e| format!("request: {e}"))?;
     let resp = ex
@@ -158,7 +159,7 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
         None => format!("file:{rel}"),
     };
     Ok(Candidate {
-        family: Family::Um,
+        family: Family::UM,
         key: format!("um|{identity}|{root}"),
         names: vec![name],
         file: CaseFile {
@@ -187,7 +188,7 @@ fn call_id_in_xml(xml: &str) -> Option<String> {
 }
 
 fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
-    let r = rules(Family::Graph);
+    let r = rules(Family::GRAPH);
     let req_block = &page.blocks[ex.request];
     let req = http::parse(&req_block.text).map_err(|e| format!("request: {e}"))?;
     let Some((method, url)) = req.request_line.clone() else {
@@ -297,7 +298,7 @@ fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
         notification_order: NotificationOrder::Strict,
     };
     Ok(Candidate {
-        family: Family::Graph,
+        family: Family::GRAPH,
         key: format!("graph|{example}|{url}"),
         names,
         file: CaseFile {

@@ -530,7 +530,7 @@ fn settle_names(cases: Vec<Merged>) -> Vec<(String, Merged)> {
 /// files, which are hand-written), the end-reason table, and snapshots.
 fn committed_files(out: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for family in Family::ALL {
+    for family in Family::all() {
         let rel_dir = PathBuf::from("cases").join(family.as_str());
         let Ok(rd) = std::fs::read_dir(out.join(&rel_dir)) else {
             continue;
@@ -539,7 +539,7 @@ fn committed_files(out: &Path) -> Vec<PathBuf> {
             let name = e.file_name().to_string_lossy().into_owned();
             let ours = name.ends_with(".toml")
                 && (!name.starts_with('_')
-                    || (family == Family::Graph && name == end_reasons::FILE_NAME));
+                    || (family == Family::GRAPH && name == end_reasons::FILE_NAME));
             if ours && e.path().is_file() {
                 files.push(rel_dir.join(name));
             }
