@@ -408,9 +408,9 @@ fn main() {
                             snapshots: dir.join("snapshots"),
                             ..RunConfig::default()
                         };
-                        config.targets.insert(Family::Um, Target { base_url: base.clone(), headers: vec![] });
+                        config.targets.insert(Family::UM, Target { base_url: base.clone(), headers: vec![] });
                         config.targets.insert(
-                            Family::Graph,
+                            Family::GRAPH,
                             Target { base_url: base.clone(), headers: vec![("Authorization".into(), "Bearer bench".into())] },
                         );
                         let start = Instant::now();

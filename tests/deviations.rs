@@ -105,14 +105,14 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
         ..RunConfig::default()
     };
     config.targets.insert(
-        Family::Um,
+        Family::UM,
         Target {
             base_url: base.clone(),
             headers: vec![],
         },
     );
     config.targets.insert(
-        Family::Graph,
+        Family::GRAPH,
         Target {
             base_url: base,
             headers: vec![("Authorization".into(), "Bearer deviation-test".into())],

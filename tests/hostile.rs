@@ -190,7 +190,7 @@ fn opts(um: Option<String>, graph: Option<String>) -> InProcess {
     };
     if let Some(u) = um {
         config.targets.insert(
-            Family::Um,
+            Family::UM,
             Target {
                 base_url: u,
                 headers: vec![],
@@ -199,7 +199,7 @@ fn opts(um: Option<String>, graph: Option<String>) -> InProcess {
     }
     if let Some(g) = graph {
         config.targets.insert(
-            Family::Graph,
+            Family::GRAPH,
             Target {
                 base_url: g,
                 headers: vec![("Authorization".into(), "Bearer x".into())],
