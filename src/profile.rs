@@ -171,6 +171,18 @@ pub struct ResolvedProfile {
 }
 
 impl ResolvedProfile {
+    /// The target the profile names for a family, if any.
+    pub fn target(&self, family: crate::family::Family) -> Option<&Target> {
+        use crate::family::Family;
+        if family == Family::UM {
+            self.um.as_ref()
+        } else if family == Family::GRAPH {
+            self.graph.as_ref()
+        } else {
+            None
+        }
+    }
+
     /// The transport options with the profile's TLS settings and request timeout applied.
     pub fn http_options(
         &self,

@@ -111,11 +111,87 @@ fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// How many case files a family has in the committed corpus (totals follow the corpus).
+fn cases_of(family: &str) -> usize {
+    std::fs::read_dir(root().join("cases").join(family))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.ends_with(".toml") && !n.starts_with('_')
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn all_cases() -> usize {
+    cases_of("um") + cases_of("graph")
+}
+
 #[test]
-fn run_against_the_embedded_target_passes_every_case() {
+fn run_against_the_embedded_target_passes_every_case_and_says_what_it_tested() {
     let out = run(&["run"], &[]);
     assert_eq!(out.code, Some(0), "{}", out.all());
-    assert!(out.stdout.contains("3 passed; 0 failed"), "{}", out.stdout);
+    let want = format!("{} passed; 0 failed", all_cases());
+    assert!(out.stdout.contains(&want), "{want}: {}", out.stdout);
+    assert!(
+        out.stderr
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("target: embedded reference target")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_selection_that_matches_nothing_is_a_usage_error_naming_it() {
+    for (args, named) in [
+        (
+            vec!["run", "--exact", "um::get-call-inf"],
+            "--exact `um::get-call-inf`",
+        ),
+        (vec!["run", "no-such-case"], "filter `no-such-case`"),
+        (vec!["run", "--tag", "NoSuchTag"], "--tag NoSuchTag"),
+        (
+            vec!["run", "--skip", "um", "--skip", "graph"],
+            "--skip `um`",
+        ),
+    ] {
+        let out = run(&args, &[]);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.all());
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("matches no case"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn an_empty_target_variable_or_a_required_target_stops_the_run() {
+    let out = run(&["run"], &[("CALLCONFORM_UM", "")]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(
+        out.stderr.contains("CALLCONFORM_UM is set but empty"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["run", "--require-target"], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(out.stderr.contains("--require-target"), "{}", out.stderr);
+    let out = run(&["run"], &[("CALLCONFORM_REQUIRE_TARGET", "true")]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+}
+
+#[test]
+fn credentials_in_a_target_url_are_refused_and_not_echoed() {
+    let out = run(&["run", "--um", "http://user:pa55word-x@127.0.0.1:1"], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(
+        out.stderr.contains("credentials in the URL are refused"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains("pa55word-x"), "{}", out.all());
 }
 
 #[test]
@@ -157,7 +233,10 @@ fn an_unreachable_target_fails_every_um_case_and_exits_3() {
     assert!(!all.contains("panicked"), "{all}");
     // The Graph family had no target: ignored with the reason, never passed.
     assert!(all.contains("0 passed"), "{all}");
-    assert!(all.contains("1 ignored"), "{all}");
+    assert!(
+        all.contains(&format!("{} ignored", cases_of("graph"))),
+        "{all}"
+    );
 }
 
 #[test]
@@ -242,7 +321,13 @@ fn run_against_serve_in_another_process_passes_both_families() {
         &[("CALLCONFORM_GRAPH_TOKEN", "cross-process-secret-token")],
     );
     assert_eq!(out.code, Some(0), "{}", out.all());
-    assert!(out.stdout.contains("3 passed"), "{}", out.stdout);
+    let want = format!("{} passed", all_cases());
+    assert!(out.stdout.contains(&want), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!("target: graph = {base}")),
+        "{}",
+        out.stderr
+    );
     assert!(!out.all().contains("cross-process-secret-token"));
 }
 
@@ -254,11 +339,12 @@ fn graph_only_target_reports_um_cases_as_ignored() {
         &[("CALLCONFORM_GRAPH_TOKEN", "t0ken-value")],
     );
     assert_eq!(out.code, Some(0), "{}", out.all());
-    assert!(
-        out.stdout.contains("1 passed; 0 failed; 2 ignored"),
-        "{}",
-        out.stdout
+    let want = format!(
+        "{} passed; 0 failed; {} ignored",
+        cases_of("graph"),
+        cases_of("um")
     );
+    assert!(out.stdout.contains(&want), "{want}: {}", out.stdout);
 }
 
 #[test]
@@ -300,7 +386,11 @@ fn a_profile_with_a_token_from_the_environment_passes_and_the_token_appears_nowh
         &[("CC_TEST_GRAPH_TOKEN", TOKEN)],
     );
     assert_eq!(out.code, Some(0), "{}", out.all());
-    assert!(out.stdout.contains("3 passed"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("{} passed", all_cases())),
+        "{}",
+        out.stdout
+    );
     assert!(!out.all().contains(TOKEN));
     for f in ["junit.xml", "report.json", "report.md"] {
         let text = std::fs::read_to_string(dir.join(f)).expect("report written");

@@ -22,6 +22,8 @@ struct Doc<'a> {
 
 #[derive(Serialize)]
 struct Summary<'a> {
+    /// What was tested, in words (the embedded reference target, or the base URLs).
+    target: &'a str,
     targets: &'a BTreeMap<String, String>,
     started: Option<&'a str>,
     duration_ms: f64,
@@ -163,6 +165,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION"),
         summary: Summary {
+            target: &summary.target,
             targets: &summary.targets,
             started: summary.started.as_deref(),
             duration_ms: ms(summary.duration),
@@ -198,6 +201,12 @@ mod tests {
         assert_eq!(v["summary"]["totals"]["expected_failures"], 1);
         assert_eq!(v["summary"]["failed"], true);
         assert_eq!(v["summary"]["targets"]["graph"], "https://graph.test/v1.0");
+        assert!(
+            v["summary"]["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("target: graph = https://graph.test")),
+            "{v}"
+        );
         assert_eq!(v["summary"]["duration_ms"], 1500.0);
         let cases = v["cases"].as_array().expect("cases");
         assert_eq!(cases.len(), 8);

@@ -25,9 +25,13 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
     };
     for (family, cases) in &families {
         let mut suite = TestSuite::new(*family);
-        if let Some(url) = summary.targets.get(*family) {
-            suite.add_property(Property::new("target", url.as_str()));
-        }
+        match summary.targets.get(*family) {
+            Some(url) => suite.add_property(Property::new("target", url.as_str())),
+            None if !summary.target.is_empty() => {
+                suite.add_property(Property::new("target", summary.target.as_str()))
+            }
+            None => &mut suite,
+        };
         if let Some(t) = &summary.started {
             suite.add_property(Property::new("started", t.as_str()));
         }

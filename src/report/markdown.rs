@@ -134,6 +134,9 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
         "✅ conformant"
     };
     out.push_str(&format!("**{verdict}** — {}\n\n", cell(&totals.line())));
+    if !summary.target.is_empty() {
+        out.push_str(&format!("- {}\n", cell(&summary.target)));
+    }
     if !summary.targets.is_empty() {
         let t: Vec<String> = summary
             .targets

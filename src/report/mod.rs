@@ -95,6 +95,8 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 /// What the reporters need besides the case results: the run as a whole.
 #[derive(Debug, Clone, Default)]
 pub struct RunSummary {
+    /// What the run tested, in words: the embedded reference target or the base URLs.
+    pub target: String,
     /// Base URL per family (`"um"`, `"graph"`); a family without a target is absent.
     pub targets: BTreeMap<String, String>,
     /// When the run started, RFC 3339 UTC (see [`rfc3339_utc`]).
@@ -130,6 +132,7 @@ impl RunSummary {
         let red =
             |v: &[String]| -> Vec<String> { v.iter().map(|s| redact(s, &self.secrets)).collect() };
         RunSummary {
+            target: redact(&self.target, &self.secrets),
             targets: self
                 .targets
                 .iter()
@@ -485,6 +488,7 @@ pub(crate) mod fixtures {
             ),
         ];
         let mut summary = RunSummary {
+            target: "target: graph = https://graph.test/v1.0, um = https://um.test".into(),
             targets: [
                 ("um".to_owned(), "https://um.test".to_owned()),
                 ("graph".to_owned(), "https://graph.test/v1.0".to_owned()),

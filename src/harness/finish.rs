@@ -1,0 +1,193 @@
+//! Stage 3 of a run: the reports, the terminal notes and the exit code. Reporters only read
+//! the results; the exit code is the worse of libtest's conclusion and the results.
+
+use super::plan::{Plan, Targets};
+use super::trials::judge;
+use crate::listener::Listener;
+use crate::report::RunSummary;
+use crate::results::{CaseResult, Judgement, Outcome};
+use std::path::PathBuf;
+
+/// Exit codes, distinct so CI can tell a broken target from a broken case file.
+pub mod exit {
+    pub const CONFORMANT: u8 = 0;
+    pub const NONCONFORMANT: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const UNREACHABLE: u8 = 3;
+}
+
+/// Where the reports go (`--junit`, `--report-json`, `--report-md`, `--write-expectations`).
+#[derive(Debug, Clone, Default)]
+pub struct ReportPaths {
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+    pub expectations: Option<PathBuf>,
+}
+
+/// One line per listener finding, for the terminal and the reports.
+pub fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
+    let s = l.summary();
+    let red = |t: &str| crate::report::redact(t, secrets);
+    let mut out = Vec::new();
+    for r in &s.refused {
+        out.push(format!(
+            "refused a POST to {} with {}: {}",
+            red(&r.path),
+            r.status,
+            r.reason
+        ));
+    }
+    if s.refused_overflow > 0 {
+        out.push(format!(
+            "{} more refused POSTs not listed",
+            s.refused_overflow
+        ));
+    }
+    for (id, body) in &s.unrouted {
+        out.push(format!(
+            "a notification for {} that no case waited for: {}",
+            id.as_deref()
+                .map_or("no call id".into(), |i| format!("call `{i}`")),
+            red(body)
+        ));
+    }
+    if s.unrouted_overflow > 0 || s.overflow > 0 {
+        out.push(format!(
+            "{} more notifications not listed or not kept (past the caps)",
+            s.unrouted_overflow + s.overflow
+        ));
+    }
+    out
+}
+
+/// The run as the reporters see it.
+pub fn summary(
+    plan: &Plan,
+    results: &[CaseResult],
+    started_at: std::time::SystemTime,
+    listener_notes: Vec<String>,
+    secrets: Vec<String>,
+    expectations_file: Option<String>,
+) -> RunSummary {
+    let targets = match &plan.targets {
+        Targets::Embedded => Default::default(),
+        Targets::Given { targets, .. } => targets
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.base_url.clone()))
+            .collect(),
+    };
+    RunSummary {
+        target: plan.targets.banner(),
+        targets,
+        started: Some(crate::report::rfc3339_utc(started_at)),
+        duration: started_at.elapsed().unwrap_or_default(),
+        listener_notes,
+        warnings: plan.warnings.clone(),
+        judgements: results
+            .iter()
+            .map(|r| (r.name.clone(), judge(plan.expectations.as_deref(), r)))
+            .collect(),
+        expectations_file,
+        secrets,
+    }
+}
+
+/// Prints the per-case notes and writes every requested report; false when one failed.
+pub fn write_reports(paths: &ReportPaths, results: &[CaseResult], summary: &RunSummary) -> bool {
+    for r in results {
+        for w in r.warnings() {
+            eprintln!(
+                "note: {}: {} on {}: {}",
+                r.name,
+                w.name(),
+                w.subject,
+                w.detail
+            );
+        }
+        for s in &r.steps {
+            for w in &s.written {
+                eprintln!("{}: snapshot {w}", r.name);
+            }
+        }
+        if let Judgement::ExpectedFail { reason } = summary.judgement(r) {
+            eprintln!("expected failure: {} ({reason})", r.name);
+        }
+    }
+    let mut ok = true;
+    let mut write = |path: &Option<PathBuf>, render: &dyn Fn() -> String| {
+        if let Some(p) = path
+            && let Err(e) = crate::report::write_atomic_report(p, &render())
+        {
+            eprintln!("error: {e}");
+            ok = false;
+        }
+    };
+    write(&paths.junit, &|| {
+        crate::report::junit::render(results, summary)
+    });
+    write(&paths.json, &|| {
+        crate::report::json::render(results, summary)
+    });
+    write(&paths.markdown, &|| {
+        crate::report::markdown::render(results, summary)
+    });
+    write(&paths.expectations, &|| crate::expectations::write(results));
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        print!("{}", crate::report::gha::annotations(results, summary));
+    }
+    ok
+}
+
+/// The exit code: unreachable targets first, then broken cases or reports, then
+/// nonconformance, from the results and from libtest's own conclusion alike.
+pub fn exit_code(
+    results: &[CaseResult],
+    summary: &RunSummary,
+    libtest_failed: bool,
+    reports_ok: bool,
+) -> u8 {
+    if results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Unreachable(_)))
+    {
+        exit::UNREACHABLE
+    } else if !reports_ok
+        || results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Error(_)))
+    {
+        exit::USAGE
+    } else if summary.fails_run(results) || libtest_failed {
+        exit::NONCONFORMANT
+    } else {
+        exit::CONFORMANT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn the_exit_code_is_the_worse_of_libtest_and_the_results() {
+        let (all, summary) = fixtures::results();
+        let passed: Vec<CaseResult> = all
+            .iter()
+            .filter(|r| r.outcome == Outcome::Passed && r.warnings().count() == 0)
+            .take(1)
+            .cloned()
+            .collect();
+        let plain = RunSummary::default();
+        assert_eq!(exit_code(&passed, &plain, false, true), exit::CONFORMANT);
+        assert_eq!(
+            exit_code(&passed, &plain, true, true),
+            exit::NONCONFORMANT,
+            "libtest saw a failure the results do not show"
+        );
+        assert_eq!(exit_code(&passed, &plain, false, false), exit::USAGE);
+        assert_eq!(exit_code(&all, &summary, false, true), exit::UNREACHABLE);
+        assert_eq!(exit_code(&[], &plain, false, true), exit::CONFORMANT);
+    }
+}

@@ -1,0 +1,231 @@
+//! The libtest-mimic harness: one trial per case, one tokio runtime, one pooled client,
+//! shared by `callconform run`, `cargo test` (the `conformance` test target) and nextest.
+//!
+//! A run is four stages, each in its own module: [`plan`] resolves flags, environment and
+//! profile; [`session`] starts the targets and the listener; [`trials`] runs the cases as
+//! libtest trials; [`finish`] writes the reports and computes the exit code.
+
+pub mod args;
+pub mod finish;
+pub mod in_process;
+pub mod plan;
+pub mod session;
+pub mod trials;
+
+pub use args::RunArgs;
+pub use finish::exit;
+pub use in_process::{InProcess, InProcessRun, load_default_corpus, run_in_process};
+
+use crate::case::{CaseError, Corpus};
+use crate::protocol::EndReasons;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(exit::USAGE)
+}
+
+fn case_errors(errs: &[CaseError]) -> ExitCode {
+    for e in errs {
+        eprintln!("error: {e}");
+    }
+    eprintln!("{} case file error(s); nothing was run", errs.len());
+    ExitCode::from(exit::USAGE)
+}
+
+/// Runs the conformance suite. Returns the process exit code.
+pub fn run(args: RunArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+    {
+        Ok(runtime) => run_on(&runtime, args),
+        Err(e) => usage(format!("cannot start the async runtime: {e}")),
+    }
+}
+
+/// The corpus a run needs: under nextest's `--exact NAME`, only that case is parsed.
+fn load(plan: &plan::Plan, args: &RunArgs) -> Result<(Arc<Corpus>, EndReasons), Vec<CaseError>> {
+    let exact_one = args.libtest.exact && args.libtest.skip.is_empty() && !args.libtest.list;
+    let corpus = match args.libtest.filter.as_deref() {
+        Some(name) if exact_one => match Corpus::load_one(&plan.cases_dir, name)? {
+            Some(c) => c,
+            None => Corpus::load(&plan.cases_dir)?,
+        },
+        _ => Corpus::load(&plan.cases_dir)?,
+    };
+    if corpus.cases.is_empty() {
+        return Err(vec![CaseError {
+            path: plan.cases_dir.clone(),
+            message: "no case files here (a typo in --cases?)".into(),
+        }]);
+    }
+    let reasons =
+        EndReasons::load(&plan.cases_dir.join("graph/_end-reasons.toml")).map_err(|e| vec![e])?;
+    Ok((Arc::new(corpus), reasons))
+}
+
+/// The indices of the cases `--family` and `--tag` keep.
+fn select(plan: &plan::Plan, corpus: &Corpus) -> Vec<usize> {
+    (0..corpus.cases.len())
+        .filter(|&i| {
+            let c = &corpus.cases[i];
+            (plan.families.is_empty() || plan.families.contains(&c.family))
+                && (plan.tags.is_empty() || c.file.tags.iter().any(|t| plan.tags.contains(t)))
+        })
+        .collect()
+}
+
+/// What the user selected, for the message when it matches nothing.
+fn selection(args: &RunArgs) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = &args.libtest.filter {
+        parts.push(if args.libtest.exact {
+            format!("--exact `{f}`")
+        } else {
+            format!("filter `{f}`")
+        });
+    }
+    parts.extend(args.libtest.skip.iter().map(|s| format!("--skip `{s}`")));
+    parts.extend(args.families.iter().map(|f| format!("--family {f}")));
+    parts.extend(args.tags.iter().map(|t| format!("--tag {t}")));
+    if parts.is_empty() {
+        "the selection".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode {
+    let started_at = std::time::SystemTime::now();
+    let plan = match plan::resolve(&args, &|k| std::env::var(k).ok()) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (corpus, reasons) = match load(&plan, &args) {
+        Ok(c) => c,
+        Err(errs) => return case_errors(&errs),
+    };
+    let listing = args.libtest.list;
+    let mut stale = Vec::new();
+    if let Some(exp) = &plan.expectations
+        && corpus.cases.len() > 1
+    {
+        let names: Vec<String> = corpus.cases.iter().map(|c| c.trial_name()).collect();
+        for name in exp.names_not_in(&names) {
+            let w = format!("{name} is listed in the expectations but is no case");
+            eprintln!("warning: {w}");
+            stale.push(w);
+        }
+    }
+    let selected = select(&plan, &corpus);
+    if selected.is_empty() {
+        return usage(format!("{} matches no case", selection(&args)));
+    }
+    if !listing {
+        eprintln!("{}", plan.targets.banner());
+    }
+    let session = match runtime.block_on(session::start(&plan, corpus, reasons, listing)) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let ctx = trials::TrialContext {
+        runner: session.runner.clone(),
+        handle: runtime.handle().clone(),
+        expectations: plan.expectations.clone(),
+        collected: Arc::new(trials::Collected::default()),
+        fail_fast: args.fail_fast,
+    };
+    let trials = trials::trials(&ctx, &selected);
+    if args.libtest.test_threads.is_none() && !listing {
+        // Cases wait on the network, not the CPU: overlap them.
+        args.libtest.test_threads = Some(8);
+    }
+    let progress = (!listing && std::io::stderr().is_terminal())
+        .then(|| progress_line(ctx.collected.clone(), trials.len()));
+    let conclusion = libtest_mimic::run(&args.libtest, trials);
+    if let Some((flag, thread)) = progress {
+        flag.store(true, Ordering::Relaxed);
+        let _ = thread.join();
+    }
+    if listing {
+        return ExitCode::SUCCESS;
+    }
+    let ran = conclusion.num_passed + conclusion.num_failed + conclusion.num_ignored;
+    if ran == 0 {
+        return usage(format!(
+            "{} matches no case ({} filtered out); nothing was checked",
+            selection(&args),
+            conclusion.num_filtered_out
+        ));
+    }
+    let results = ctx.collected.take();
+    let secrets = session.runner.config.secrets.clone();
+    let notes = session
+        .listener
+        .as_ref()
+        .map(|l| finish::listener_notes(l, &secrets))
+        .unwrap_or_default();
+    for n in &notes {
+        eprintln!("listener: {n}");
+    }
+    let mut summary = finish::summary(
+        &plan,
+        &results,
+        started_at,
+        notes,
+        secrets,
+        args.expect.as_ref().map(|p| p.display().to_string()),
+    );
+    summary.warnings.extend(stale);
+    let paths = finish::ReportPaths {
+        junit: args.junit.clone(),
+        json: args.report_json.clone(),
+        markdown: args.report_md.clone(),
+        expectations: args.write_expectations.clone(),
+    };
+    let reports_ok = finish::write_reports(&paths, &results, &summary);
+    drop(session);
+    ExitCode::from(finish::exit_code(
+        &results,
+        &summary,
+        conclusion.has_failed(),
+        reports_ok,
+    ))
+}
+
+/// On a terminal, runs longer than a few seconds get a progress line on stderr.
+fn progress_line(
+    collected: Arc<trials::Collected>,
+    total: usize,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    let thread = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut shown = false;
+        while !flag.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if start.elapsed() >= Duration::from_secs(3) {
+                let n = collected.done.load(Ordering::Relaxed);
+                eprint!(
+                    "\r[{n}/{total}] cases done, {:.0} s",
+                    start.elapsed().as_secs_f64()
+                );
+                shown = true;
+            }
+        }
+        if shown {
+            eprintln!();
+        }
+    });
+    (finished, thread)
+}

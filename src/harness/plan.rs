@@ -1,0 +1,450 @@
+//! Stage 0: what to run, against what. Resolves the command line, the environment and a
+//! profile into one [`Plan`] before anything starts. The environment is passed in, so every
+//! rule here is unit-tested without a process or a network.
+
+use super::args::RunArgs;
+use crate::expectations::Expectations;
+use crate::family::Family;
+use crate::listener::ListenerConfig;
+use crate::profile::ResolvedProfile;
+use crate::request::{HttpOptions, Target};
+use crate::snapshot::Update;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the cases go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// No target was named: the embedded reference target serves every family.
+    Embedded,
+    /// Targets named by flags, environment or profile; families without one are ignored.
+    Given {
+        targets: BTreeMap<Family, Target>,
+        skipped: BTreeMap<Family, String>,
+    },
+}
+
+impl Targets {
+    /// The first line of every run and every report: what was tested.
+    pub fn banner(&self) -> String {
+        match self {
+            Targets::Embedded => {
+                "target: embedded reference target (no --um/--graph/--target/--profile given)"
+                    .to_owned()
+            }
+            Targets::Given { targets, skipped } => {
+                let mut parts: Vec<String> = targets
+                    .iter()
+                    .map(|(f, t)| format!("{f} = {}", t.base_url))
+                    .collect();
+                parts.extend(skipped.keys().map(|f| format!("{f} = none (ignored)")));
+                format!("target: {}", parts.join(", "))
+            }
+        }
+    }
+}
+
+/// Everything a run needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub cases_dir: PathBuf,
+    pub snapshots_dir: PathBuf,
+    pub update: Update,
+    pub targets: Targets,
+    pub vars: BTreeMap<String, String>,
+    pub as_printed: bool,
+    pub strict: bool,
+    pub notification_timeout: Duration,
+    pub http: HttpOptions,
+    /// Values redacted from every output (tokens, passwords).
+    pub secrets: Vec<String>,
+    pub expected_notify_token: Option<String>,
+    pub listener: ListenerConfig,
+    pub expectations: Option<Arc<Expectations>>,
+    /// `--family` and `--tag` selections (empty: all).
+    pub families: Vec<Family>,
+    pub tags: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The project directory a relative default is looked up in: the working directory when it
+/// has one, else the source tree the binary was built from.
+pub fn default_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
+    if here.is_dir() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for v in vars {
+        let (k, val) = v
+            .split_once('=')
+            .ok_or_else(|| format!("--var `{v}`: expected NAME=VALUE"))?;
+        if !crate::diag::valid_var_name(k) {
+            return Err(format!("--var `{v}`: `{k}` is not a variable name"));
+        }
+        out.insert(k.to_owned(), val.to_owned());
+    }
+    Ok(out)
+}
+
+/// A URL given for a target: absolute http(s), and no credentials in it (they would be
+/// printed in every request line and report; the profile's `auth` keeps them secret).
+fn check_target_url(what: &str, url: &str) -> Result<(), String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("{what} `{url}` is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{what} `{url}`: expected an http:// or https:// URL"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "{what}: credentials in the URL are refused (they would appear in every report); put them in a profile's `auth` with the secret in an environment variable"
+        ));
+    }
+    Ok(())
+}
+
+/// The URL named for each family, from `--um`/`--graph`, `--target F=URL` and the
+/// environment (`CALLCONFORM_<FAMILY>`), in that order of precedence.
+fn named_urls(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<Family, String>, String> {
+    let mut out = BTreeMap::new();
+    for f in Family::all() {
+        let var = f.protocol().target_env();
+        match env(&var) {
+            Some(v) if v.trim().is_empty() => {
+                return Err(format!(
+                    "{var} is set but empty (an unset CI secret?); unset it or give a URL"
+                ));
+            }
+            Some(v) => {
+                check_target_url(&var, v.trim())?;
+                out.insert(f, v.trim().to_owned());
+            }
+            None => {}
+        }
+    }
+    for t in &args.targets {
+        let (name, url) = t
+            .split_once('=')
+            .ok_or_else(|| format!("--target `{t}`: expected FAMILY=URL"))?;
+        let f = Family::parse(name).ok_or_else(|| {
+            format!(
+                "--target `{t}`: unknown family `{name}` (expected one of: {})",
+                Family::names()
+            )
+        })?;
+        check_target_url("--target", url)?;
+        out.insert(f, url.to_owned());
+    }
+    for (f, flag) in [(Family::UM, &args.um), (Family::GRAPH, &args.graph)] {
+        if let Some(url) = flag {
+            check_target_url(&format!("--{f}"), url)?;
+            out.insert(f, url.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Targets from the profile and the named URLs; a URL keeps the profile's authentication.
+fn given_targets(
+    profile: Option<&ResolvedProfile>,
+    urls: BTreeMap<Family, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets: &mut Vec<String>,
+    vars: &mut BTreeMap<String, String>,
+) -> Targets {
+    let mut targets = BTreeMap::new();
+    let mut skipped = BTreeMap::new();
+    for f in Family::all() {
+        let from_profile = profile.and_then(|p| p.target(f)).cloned();
+        let target = match (urls.get(&f), from_profile) {
+            (Some(url), p) => {
+                let read = f.protocol().target_from_url(url);
+                vars.extend(read.vars);
+                let mut headers = p.map(|t| t.headers).unwrap_or_default();
+                if let Some(token) = f.protocol().token_env().and_then(env)
+                    && !token.is_empty()
+                {
+                    headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+                    headers.push(("Authorization".into(), format!("Bearer {token}")));
+                    secrets.push(token);
+                }
+                Some(Target {
+                    base_url: read.base_url,
+                    headers,
+                })
+            }
+            (None, p) => p,
+        };
+        match target {
+            Some(t) => {
+                targets.insert(f, t);
+            }
+            None => {
+                skipped.insert(
+                    f,
+                    format!(
+                        "no {f} target given (--{f} URL, {} or a profile)",
+                        f.protocol().target_env()
+                    ),
+                );
+            }
+        }
+    }
+    Targets::Given { targets, skipped }
+}
+
+/// Resolves the run. `env` reads the environment (`std::env::var(..).ok()` in a process).
+pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
+    let update = crate::snapshot::update_mode(args.bless)?;
+    let cli_vars = parse_vars(&args.vars)?;
+    let mut families = Vec::new();
+    for name in &args.families {
+        families.push(
+            Family::parse(name).ok_or_else(|| {
+                format!("--family `{name}`: expected one of: {}", Family::names())
+            })?,
+        );
+    }
+    for t in [args.notification_timeout, args.timeout]
+        .into_iter()
+        .flatten()
+    {
+        if !(t > 0.0 && t.is_finite()) {
+            return Err("timeouts must be positive numbers of seconds".into());
+        }
+    }
+    let mut warnings = Vec::new();
+    let profile = match &args.profile {
+        Some(path) => {
+            let p = crate::profile::load(path)?;
+            warnings.extend(p.warnings());
+            Some(p.resolve(env)?)
+        }
+        None => None,
+    };
+    let expectations = match &args.expect {
+        Some(path) => Some(Arc::new(crate::expectations::load(path)?)),
+        None => None,
+    };
+    let mut secrets: Vec<String> = profile
+        .as_ref()
+        .map(|p| p.secrets.clone())
+        .unwrap_or_default();
+    let mut vars = profile.as_ref().map(|p| p.vars.clone()).unwrap_or_default();
+    let urls = named_urls(args, env)?;
+    let targets = if urls.is_empty() && profile.is_none() {
+        if args.require_target {
+            return Err(
+                "--require-target: no target was named (--um/--graph/--target, CALLCONFORM_<FAMILY> or --profile); refusing to test the embedded reference target instead"
+                    .into(),
+            );
+        }
+        Targets::Embedded
+    } else {
+        given_targets(profile.as_ref(), urls, env, &mut secrets, &mut vars)
+    };
+    vars.extend(cli_vars);
+    let mut expected_notify_token = None;
+    if targets != Targets::Embedded {
+        let from_env = env("CALLCONFORM_NOTIFY_TOKEN").filter(|t| !t.is_empty());
+        if let Some(t) = from_env.or(profile.as_ref().and_then(|p| p.notify_token.clone())) {
+            secrets.push(t.clone());
+            expected_notify_token = Some(t);
+        }
+    }
+    let mut http = HttpOptions {
+        max_body: args.max_body,
+        ..HttpOptions::default()
+    };
+    if let Some(p) = &profile {
+        http = p.http_options(http);
+    }
+    if let Some(t) = args.timeout {
+        http.timeout = Duration::from_secs_f64(t);
+    }
+    let listener = ListenerConfig {
+        bind: args
+            .listen
+            .or(profile.as_ref().and_then(|p| p.listen))
+            .unwrap_or(ListenerConfig::default().bind),
+        public_base: args
+            .callback_url
+            .clone()
+            .or(profile.as_ref().and_then(|p| p.callback_url.clone())),
+        ..ListenerConfig::default()
+    };
+    Ok(Plan {
+        cases_dir: args.cases.clone().unwrap_or_else(|| default_dir("cases")),
+        snapshots_dir: args
+            .snapshots
+            .clone()
+            .unwrap_or_else(|| default_dir("snapshots")),
+        update,
+        targets,
+        vars,
+        as_printed: args.as_printed,
+        strict: args.strict,
+        notification_timeout: args
+            .notification_timeout
+            .map(Duration::from_secs_f64)
+            .or(profile.as_ref().and_then(|p| p.notification_timeout))
+            .unwrap_or(Duration::from_secs(5)),
+        http,
+        secrets,
+        expected_notify_token,
+        listener,
+        expectations,
+        families,
+        tags: args.tags.clone(),
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn plan(args: RunArgs, env: &[(&str, &str)]) -> Result<Plan, String> {
+        resolve(&args, &env_of(env))
+    }
+
+    #[test]
+    fn no_target_means_the_embedded_one_and_the_banner_says_so() {
+        let p = plan(RunArgs::default(), &[]).expect("resolves");
+        assert_eq!(p.targets, Targets::Embedded);
+        assert!(p.targets.banner().contains("embedded reference target"));
+    }
+
+    #[test]
+    fn require_target_refuses_the_embedded_fallback() {
+        let args = RunArgs {
+            require_target: true,
+            ..RunArgs::default()
+        };
+        let e = plan(args, &[]).unwrap_err();
+        assert!(e.contains("--require-target"), "{e}");
+        let args = RunArgs {
+            require_target: true,
+            ..RunArgs::default()
+        };
+        let p = plan(args, &[("CALLCONFORM_UM", "http://um.test")]).expect("a target is named");
+        assert!(matches!(p.targets, Targets::Given { .. }));
+    }
+
+    #[test]
+    fn an_empty_family_variable_is_a_usage_error() {
+        let e = plan(RunArgs::default(), &[("CALLCONFORM_GRAPH", "")]).unwrap_err();
+        assert!(e.contains("CALLCONFORM_GRAPH is set but empty"), "{e}");
+        let e = plan(RunArgs::default(), &[("CALLCONFORM_UM", "  ")]).unwrap_err();
+        assert!(e.contains("CALLCONFORM_UM"), "{e}");
+    }
+
+    #[test]
+    fn one_family_named_ignores_the_other_and_the_banner_names_both() {
+        let p = plan(RunArgs::default(), &[("CALLCONFORM_UM", "http://um.test/")]).expect("ok");
+        let Targets::Given { targets, skipped } = &p.targets else {
+            panic!("given targets expected");
+        };
+        assert_eq!(targets[&Family::UM].base_url, "http://um.test");
+        assert!(skipped[&Family::GRAPH].contains("no graph target"));
+        let banner = p.targets.banner();
+        assert!(banner.contains("um = http://um.test"), "{banner}");
+        assert!(banner.contains("graph = none (ignored)"), "{banner}");
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_and_the_token_comes_from_the_environment() {
+        let args = RunArgs {
+            graph: Some("http://flag.test/v1.0".into()),
+            ..RunArgs::default()
+        };
+        let p = plan(
+            args,
+            &[
+                ("CALLCONFORM_GRAPH", "http://env.test/v1.0"),
+                ("CALLCONFORM_GRAPH_TOKEN", "tok-123456"),
+            ],
+        )
+        .expect("ok");
+        let Targets::Given { targets, .. } = &p.targets else {
+            panic!("given targets expected");
+        };
+        let g = &targets[&Family::GRAPH];
+        assert_eq!(g.base_url, "http://flag.test/v1.0");
+        assert!(
+            g.headers
+                .contains(&("Authorization".into(), "Bearer tok-123456".into()))
+        );
+        assert!(p.secrets.contains(&"tok-123456".to_owned()));
+    }
+
+    #[test]
+    fn credentials_in_a_target_url_are_refused_without_echoing_them() {
+        let args = RunArgs {
+            um: Some("https://alice:s3cret-pw@mail.test".into()),
+            ..RunArgs::default()
+        };
+        let e = plan(args, &[]).unwrap_err();
+        assert!(e.contains("credentials in the URL are refused"), "{e}");
+        assert!(!e.contains("s3cret-pw"), "{e}");
+        let e = plan(RunArgs::default(), &[("CALLCONFORM_UM", "ftp://x")]).unwrap_err();
+        assert!(e.contains("http://"), "{e}");
+    }
+
+    #[test]
+    fn generic_target_flag_names_any_registered_family() {
+        let args = RunArgs {
+            targets: vec!["graph=http://g.test".into()],
+            ..RunArgs::default()
+        };
+        let p = plan(args, &[]).expect("ok");
+        assert!(p.targets.banner().contains("graph = http://g.test"));
+        let args = RunArgs {
+            targets: vec!["sip=http://x.test".into()],
+            ..RunArgs::default()
+        };
+        assert!(
+            plan(args, &[])
+                .unwrap_err()
+                .contains("unknown family `sip`")
+        );
+    }
+
+    #[test]
+    fn bad_family_var_and_timeout_are_usage_errors() {
+        let args = RunArgs {
+            families: vec!["soap".into()],
+            ..RunArgs::default()
+        };
+        assert!(plan(args, &[]).unwrap_err().contains("--family `soap`"));
+        let args = RunArgs {
+            vars: vec!["novalue".into()],
+            ..RunArgs::default()
+        };
+        assert!(plan(args, &[]).unwrap_err().contains("NAME=VALUE"));
+        let args = RunArgs {
+            timeout: Some(0.0),
+            ..RunArgs::default()
+        };
+        assert!(plan(args, &[]).unwrap_err().contains("positive"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Stage 2 of a run: one libtest trial per selected case, in the shape of tryfn's
+//! `Harness::test`. A trial runs its case on the shared runtime, judges it against the
+//! expectations, records the result, and answers libtest. A trial that panics is recorded
+//! as a failed case with the panic message, so it is in every report.
+
+use crate::case::Case;
+use crate::expectations::{Expectations, Judgement};
+use crate::results::{CaseResult, Outcome, StepResult};
+use crate::runner::Runner;
+use libtest_mimic::{Completion, Failed, Trial};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the trials share and hand back: the results, a progress count, the fail-fast flag.
+#[derive(Default)]
+pub struct Collected {
+    pub results: Mutex<Vec<CaseResult>>,
+    pub done: AtomicUsize,
+    pub stop: AtomicBool,
+}
+
+impl Collected {
+    /// The results, sorted by case name (trials finish in any order).
+    pub fn take(&self) -> Vec<CaseResult> {
+        let mut r = std::mem::take(&mut *self.results.lock().unwrap_or_else(|p| p.into_inner()));
+        r.sort_by(|a, b| a.name.cmp(&b.name));
+        r
+    }
+}
+
+/// Everything one trial needs, cloned cheaply into each closure.
+#[derive(Clone)]
+pub struct TrialContext {
+    pub runner: Arc<Runner>,
+    pub handle: tokio::runtime::Handle,
+    pub expectations: Option<Arc<Expectations>>,
+    pub collected: Arc<Collected>,
+    pub fail_fast: bool,
+}
+
+/// The judgement of one result, with or without an expectations file.
+pub fn judge(expectations: Option<&Expectations>, r: &CaseResult) -> Judgement {
+    match expectations {
+        Some(e) => e.judge(r),
+        None => Judgement::from_outcome(&r.outcome),
+    }
+}
+
+/// The trials for the cases `selected` keeps, by index into the runner's corpus.
+pub fn trials(ctx: &TrialContext, selected: &[usize]) -> Vec<Trial> {
+    selected
+        .iter()
+        .map(|&i| {
+            let ctx = ctx.clone();
+            let name = ctx.runner.corpus.cases[i].trial_name();
+            Trial::ignorable_test(name, move || run_trial(&ctx, i))
+        })
+        .collect()
+}
+
+fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
+    if ctx.collected.stop.load(Ordering::Relaxed) {
+        return Ok(Completion::ignored_with(
+            "not run: --fail-fast after a failure",
+        ));
+    }
+    let case = &ctx.runner.corpus.cases[i];
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        ctx.handle.block_on(ctx.runner.run_case(case))
+    }))
+    .unwrap_or_else(|panic| panicked(case, panic));
+    let verdict = answer(&result, &judge(ctx.expectations.as_deref(), &result));
+    if verdict.is_err() && ctx.fail_fast {
+        ctx.collected.stop.store(true, Ordering::Relaxed);
+    }
+    ctx.collected
+        .results
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(result);
+    ctx.collected.done.fetch_add(1, Ordering::Relaxed);
+    verdict
+}
+
+/// What libtest is told about one judged result.
+fn answer(result: &CaseResult, judgement: &Judgement) -> Result<Completion, Failed> {
+    match (judgement, &result.outcome) {
+        (_, Outcome::Ignored(why)) => Ok(Completion::ignored_with(why)),
+        (Judgement::ExpectedFail { .. } | Judgement::Pass, _) => Ok(Completion::Completed),
+        (Judgement::UnexpectedPass { reason, note }, _) => {
+            Err(format!("{}: {note} (listed as failing: {reason})", result.name).into())
+        }
+        (Judgement::Fail { note }, _) => {
+            let mut text = crate::report::failure_text(result);
+            if let Some(n) = note {
+                text.push_str(&format!("note: {n}\n"));
+            }
+            Err(text.into())
+        }
+        (Judgement::Ignored, _) => Ok(Completion::ignored_with("ignored")),
+    }
+}
+
+/// A result for a case whose run panicked: a failed case naming the panic.
+fn panicked(case: &Case, panic: Box<dyn std::any::Any + Send>) -> CaseResult {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let mut step = StepResult::new("(harness)", false);
+    step.error = Some(format!(
+        "the harness panicked while running this case: {msg}"
+    ));
+    CaseResult {
+        name: case.trial_name(),
+        family: case.family.to_string(),
+        file: case.path.display().to_string(),
+        operation: case.file.provenance.example.clone(),
+        tags: case.file.tags.clone(),
+        outcome: Outcome::Failed,
+        steps: vec![step],
+        duration: Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_failed_case_with_its_message() {
+        let case = Case {
+            family: crate::family::Family::UM,
+            name: "boom".into(),
+            path: "cases/um/boom.toml".into(),
+            file: crate::case::parse_case(
+                std::path::Path::new("boom.toml"),
+                "[provenance]\nexample = \"Boom\"\n\n[[step]]\nname = \"s\"\nmethod = \"POST\"\npath = \"/\"\n[step.expect]\nstatus = 200\nbody = \"any\"\n",
+            )
+            .expect("parses"),
+        };
+        let r = panicked(&case, Box::new("index out of bounds"));
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert!(
+            crate::report::failure_text(&r)
+                .contains("panicked while running this case: index out of bounds")
+        );
+        assert!(answer(&r, &Judgement::from_outcome(&r.outcome)).is_err());
+    }
+}
