@@ -9,6 +9,7 @@ pub mod canon;
 pub mod capture;
 pub mod case;
 pub mod compare;
+pub mod contract;
 pub mod diag;
 pub mod errata;
 pub mod expectations;

@@ -147,26 +147,7 @@ pub fn expected_change_type(state: &str) -> &'static str {
     }
 }
 
-/// Documented call-end reasons (`cases/graph/_end-reasons.toml`, extracted from the page's table).
-#[derive(Debug, Clone, Default)]
-pub struct EndReasons {
-    pub reasons: Vec<crate::extract::EndReason>,
-}
-
-impl EndReasons {
-    /// A missing table means no pair is documented: every resultInfo then fails loudly.
-    pub fn load(path: &std::path::Path) -> Result<EndReasons, crate::diag::CaseError> {
-        if !path.exists() {
-            return Ok(EndReasons::default());
-        }
-        crate::extract::load_end_reasons(path).map(|reasons| EndReasons { reasons })
-    }
-
-    pub fn is_documented(&self, code: i64, subcode: i64) -> bool {
-        crate::extract::is_documented(&self.reasons, code, subcode)
-    }
-}
-
+pub use crate::contract::EndReasons;
 pub use crate::family::RuleContext as Rules;
 
 fn as_int(v: &Value) -> Option<i64> {
@@ -320,7 +301,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
                     format!(
                         "{}: code {c} / subcode {s} is not a documented call-end reason ({} documented pairs)",
                         at("resourceData/resultInfo"),
-                        rules.reasons.reasons.iter().map(|r| r.subcodes.len()).sum::<usize>()
+                        rules.reasons.pairs()
                     ),
                 ),
                 _ => Check::fail(

@@ -7,45 +7,13 @@ use super::Diagnostic;
 use super::emit;
 use super::markdown::{Table, strip_spans};
 use crate::diag::CaseError;
-use serde::Deserialize;
 use std::path::Path;
 
-/// One row of the table. The list is not closed (the page says "some of the common"
-/// codes), so a missing pair is a finding to report, not proof of an error.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndReason {
-    pub code: i64,
-    /// `540000/560000` in the table gives two subcodes.
-    pub subcodes: Vec<i64>,
-    /// The reason text as printed (in the page's language).
-    pub meaning: String,
-    /// `file:line` of the row.
-    pub source: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    reason: Vec<EndReason>,
-}
-
-pub const FILE_NAME: &str = "_end-reasons.toml";
+pub use crate::contract::end_reasons::{EndReason, FILE_NAME};
 
 /// Loads `_end-reasons.toml`.
 pub fn load_end_reasons(path: &Path) -> Result<Vec<EndReason>, CaseError> {
-    let err = |message: String| CaseError {
-        path: path.to_owned(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    parse(&text).map_err(err)
-}
-
-fn parse(text: &str) -> Result<Vec<EndReason>, String> {
-    let file: File = toml::from_str(text).map_err(|e| e.message().trim().to_string())?;
-    Ok(file.reason)
+    crate::contract::EndReasons::load(path).map(|r| r.reasons)
 }
 
 /// Whether the docs list this code/subcode pair.
@@ -128,7 +96,7 @@ pub fn render(reasons: &[EndReason]) -> String {
 
 /// Checks that the rendered text reads back as the same rows.
 pub fn round_trips(text: &str, reasons: &[EndReason]) -> Result<(), String> {
-    let back = parse(text)?;
+    let back = crate::contract::EndReasons::parse(text)?.reasons;
     if back == reasons {
         Ok(())
     } else {

@@ -1,0 +1,7 @@
+//! The documented contract as data: tables derived from the documentation pages and kept
+//! beside the cases (`cases/<family>/_*.toml`), with provenance. The rules that judge a
+//! target read these; nothing here knows how they were extracted.
+
+pub mod end_reasons;
+
+pub use end_reasons::{EndReason, EndReasons};
