@@ -31,9 +31,14 @@ pub mod exit {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// Base URL of the UM implementation under test (e.g. https://mail.contoso.com).
+    /// Base URL of the UM implementation (https://mail.contoso.com), or its endpoint URL
+    /// (https://host/UnifiedMessaging/Service.asmx: a path ending in .asmx is the endpoint).
     #[arg(long, env = "CALLCONFORM_UM", value_name = "URL")]
     pub um: Option<String>,
+
+    /// Path of the UM endpoint under the base URL [default: /EWS/UM2007Legacy.asmx].
+    #[arg(long, value_name = "PATH")]
+    pub um_endpoint: Option<String>,
 
     /// Base URL of the Graph implementation, with its version prefix (e.g. http://host/v1.0).
     #[arg(long, env = "CALLCONFORM_GRAPH", value_name = "URL")]
@@ -145,6 +150,48 @@ fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, String> {
         out.insert(k.to_owned(), val.to_owned());
     }
     Ok(out)
+}
+
+/// Where UM requests go: `--um-endpoint` over the profile's endpoint, and `--um` may be
+/// the endpoint URL itself (then `args.um` becomes its base). Sets `um_endpoint` in `vars`.
+fn um_endpoint_wiring(
+    args: &mut RunArgs,
+    cli_vars: &BTreeMap<String, String>,
+    vars: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    if let Some(e) = &args.um_endpoint {
+        if !e.starts_with('/') {
+            return Err(format!(
+                "--um-endpoint `{e}`: expected a path starting with `/`"
+            ));
+        }
+        if cli_vars.contains_key("um_endpoint") {
+            return Err("both --um-endpoint and --var um_endpoint are set; keep one".into());
+        }
+    }
+    let endpoint = match (&args.um_endpoint, cli_vars.get("um_endpoint")) {
+        (Some(e), _) => Some(("--um-endpoint", e.clone())),
+        (None, Some(e)) => Some(("--var um_endpoint", e.clone())),
+        // From the profile: a separate --um URL still ends in it, or names its own.
+        (None, None) => vars
+            .get("um_endpoint")
+            .filter(|_| args.um.is_none())
+            .map(|e| ("the profile's endpoint", e.clone())),
+    };
+    if let Some(u) = args.um.take() {
+        let (base, ep) = crate::profile::split_um_url(
+            "--um",
+            &u,
+            endpoint.as_ref().map(|(k, e)| (*k, e.as_str())),
+        )?;
+        args.um = Some(base);
+        if let Some(ep) = ep {
+            vars.insert("um_endpoint".into(), ep);
+        }
+    } else if let Some((_, e)) = endpoint {
+        vars.insert("um_endpoint".into(), e);
+    }
+    Ok(())
 }
 
 fn random_hex(n: usize) -> String {
@@ -269,6 +316,9 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
     };
 
     let mut vars = profile.as_ref().map(|p| p.vars.clone()).unwrap_or_default();
+    if let Err(e) = um_endpoint_wiring(&mut args, &cli_vars, &mut vars) {
+        return usage(e);
+    }
     vars.extend(cli_vars);
     let notification_timeout = args
         .notification_timeout
@@ -291,6 +341,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
     if let Some(p) = &profile {
         http = p.http_options(http);
         config.secrets.extend(p.secrets.iter().cloned());
+        config.soap_action = p.soap_action.unwrap_or_default();
     }
     if let Some(t) = args.timeout {
         http.timeout = Duration::from_secs_f64(t);

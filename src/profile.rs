@@ -9,6 +9,10 @@
 //! [um]
 //! base_url = "https://mail.contoso.com"
 //! endpoint = "/EWS/UM2007Legacy.asmx"        # sets the case variable um_endpoint
+//!                                             # (or give base_url as the endpoint URL:
+//!                                             # "https://host/UnifiedMessaging/Service.asmx")
+//! soap_action = "quoted"                      # SOAPAction form: "quoted" (default),
+//!                                             # "unquoted" or "none"
 //! auth = { basic = { username_env = "UM_USER", password_env = "UM_PASSWORD" } }
 //! # or: auth = { bearer_env = "UM_TOKEN" }
 //!
@@ -77,6 +81,9 @@ pub struct UmSection {
     /// The SOAP endpoint path; becomes the case variable `um_endpoint`.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// How requests carry SOAPAction: see [`crate::request::SoapAction`].
+    #[serde(default)]
+    pub soap_action: Option<String>,
     #[serde(default)]
     pub auth: Option<Auth>,
 }
@@ -165,6 +172,8 @@ pub struct ResolvedProfile {
     pub insecure: bool,
     /// Bearer token notifications must carry (`[graph] notification_token_env`).
     pub notify_token: Option<String>,
+    /// `[um] soap_action`, when set.
+    pub soap_action: Option<crate::request::SoapAction>,
     /// Every secret value read (tokens, passwords, encoded Basic credentials), for
     /// redaction.
     pub secrets: Vec<String>,
@@ -236,6 +245,72 @@ fn check_base_url(key: &str, url: &str) -> Result<String, String> {
     Ok(u.trim_end_matches('/').to_owned())
 }
 
+/// Splits a UM URL into the base URL case paths are appended to and the endpoint path.
+///
+/// A URL whose path ends in `.asmx` (case-insensitive) is the endpoint URL, as zeep, SoapUI
+/// and the Exchange docs give it: its origin is the base and its path the endpoint. A URL
+/// ending in the `endpoint` given separately (`(key, path)`) is split there. Any other URL
+/// is a base URL, and the endpoint stays the given one (`None`: the cases' default).
+pub fn split_um_url(
+    key: &str,
+    url: &str,
+    endpoint: Option<(&str, &str)>,
+) -> Result<(String, Option<String>), String> {
+    let u = url.trim();
+    let (scheme, rest) = if let Some(r) = u.strip_prefix("https://") {
+        ("https://", r)
+    } else if let Some(r) = u.strip_prefix("http://") {
+        ("http://", r)
+    } else {
+        return Err(format!(
+            "{key} `{url}`: expected an http:// or https:// URL"
+        ));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{key} `{url}`: no host"));
+    }
+    if u.contains(['?', '#']) {
+        return Err(format!(
+            "{key} `{url}`: a UM URL has no query or fragment (give the endpoint, not its ?wsdl)"
+        ));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = path.trim_end_matches('/');
+    let origin = format!("{scheme}{authority}");
+    if let Some((_, e)) = endpoint {
+        let e = e.trim_end_matches('/');
+        if !e.is_empty()
+            && let Some(cut) = path.len().checked_sub(e.len())
+            && path.is_char_boundary(cut)
+            && path[cut..].eq_ignore_ascii_case(e)
+        {
+            return Ok((format!("{origin}{}", &path[..cut]), Some(e.to_owned())));
+        }
+    }
+    if path.to_ascii_lowercase().ends_with(".asmx") {
+        if let Some((ekey, e)) = endpoint {
+            return Err(format!(
+                "{key} `{url}` names the endpoint {path}, and {ekey} names {e}; keep one"
+            ));
+        }
+        return Ok((origin, Some(path.to_owned())));
+    }
+    Ok((
+        format!("{origin}{path}"),
+        endpoint.map(|(_, e)| e.to_owned()),
+    ))
+}
+
+/// Appended to a UM step's failing status when the target answered 404: the endpoint is
+/// most likely elsewhere, and these are the two ways to say where.
+pub fn um_not_found_hint(url: &str) -> String {
+    format!(
+        "\nhint: nothing answers at {url}. If the UM service lives elsewhere, give its \
+         endpoint URL (`--um http://host/path/Service.asmx`) or its path (`--um-endpoint \
+         /path/Service.asmx`, or `endpoint` in the profile's [um] section)."
+    )
+}
+
 fn check_env_name(key: &str, name: &str) -> Result<(), String> {
     let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if ok {
@@ -290,6 +365,15 @@ impl Profile {
                     "both [um] endpoint and [vars] um_endpoint are set; keep one".to_owned(),
                 );
             }
+            self.um_split(um)?;
+            if let Some(f) = &um.soap_action
+                && crate::request::SoapAction::parse(f).is_none()
+            {
+                return Err(format!(
+                    "[um] soap_action = \"{f}\": expected {}",
+                    crate::request::SoapAction::NAMES
+                ));
+            }
             check_auth("um", &um.auth)?;
         }
         if let Some(g) = &self.graph {
@@ -328,6 +412,20 @@ impl Profile {
             check_base_url("[listener] callback_url", c)?;
         }
         Ok(())
+    }
+
+    /// `[um] base_url` split into base and endpoint (see [`split_um_url`]).
+    fn um_split(&self, um: &UmSection) -> Result<(String, Option<String>), String> {
+        let endpoint = um
+            .endpoint
+            .as_deref()
+            .map(|e| ("[um] endpoint", e))
+            .or_else(|| {
+                self.vars
+                    .get("um_endpoint")
+                    .map(|e| ("[vars] um_endpoint", e.as_str()))
+            });
+        split_um_url("[um] base_url", &um.base_url, endpoint)
     }
 
     fn shown(&self) -> String {
@@ -422,13 +520,19 @@ impl Profile {
                 })
             };
         if let Some(um) = &self.um {
+            check_base_url("[um] base_url", &um.base_url)?;
+            let (base_url, endpoint) = self.um_split(um).map_err(|m| format!("{file}: {m}"))?;
             out.um = Some(Target {
-                base_url: check_base_url("[um] base_url", &um.base_url)?,
+                base_url,
                 headers: auth_headers("um", &um.auth)?,
             });
-            if let Some(e) = &um.endpoint {
-                out.vars.insert("um_endpoint".to_owned(), e.clone());
+            if let Some(e) = endpoint {
+                out.vars.insert("um_endpoint".to_owned(), e);
             }
+            out.soap_action = um
+                .soap_action
+                .as_deref()
+                .and_then(crate::request::SoapAction::parse);
         }
         if let Some(g) = &self.graph {
             out.graph = Some(Target {
@@ -720,6 +824,97 @@ insecure = false
             "{w:?}"
         );
         assert!(w.iter().any(|w| w.contains("plain http")), "{w:?}");
+    }
+
+    #[test]
+    fn um_urls_split_into_base_and_endpoint() {
+        let split =
+            |u: &str, e: Option<&str>| split_um_url("--um", u, e.map(|e| ("--um-endpoint", e)));
+        let ok = |b: &str, e: Option<&str>| Ok((b.to_owned(), e.map(str::to_owned)));
+        // The endpoint URL, as clients and the docs give it.
+        assert_eq!(
+            split("http://127.0.0.1:8080/UnifiedMessaging/Service.asmx", None),
+            ok(
+                "http://127.0.0.1:8080",
+                Some("/UnifiedMessaging/Service.asmx")
+            )
+        );
+        assert_eq!(
+            split("https://mail.contoso.com/ews/um2007legacy.ASMX/", None),
+            ok("https://mail.contoso.com", Some("/ews/um2007legacy.ASMX"))
+        );
+        // A base URL keeps the cases' default endpoint (or the one given).
+        assert_eq!(
+            split("https://mail.contoso.com/", None),
+            ok("https://mail.contoso.com", None)
+        );
+        assert_eq!(
+            split("https://h/prefix", None),
+            ok("https://h/prefix", None)
+        );
+        assert_eq!(
+            split("https://h/prefix", Some("/Svc.svc")),
+            ok("https://h/prefix", Some("/Svc.svc"))
+        );
+        // A URL ending in the endpoint given separately is split there, whatever it ends in.
+        assert_eq!(
+            split("https://h/prefix/um/Svc.svc", Some("/um/Svc.svc")),
+            ok("https://h/prefix", Some("/um/Svc.svc"))
+        );
+        assert_eq!(
+            split(
+                "https://h/UnifiedMessaging/Service.asmx",
+                Some("/unifiedmessaging/service.asmx")
+            ),
+            ok("https://h", Some("/unifiedmessaging/service.asmx"))
+        );
+        for (u, e, want) in [
+            ("https://h/A.asmx", Some("/B.asmx"), "keep one"),
+            ("mail.contoso.com", None, "http"),
+            ("https:///x.asmx", None, "no host"),
+            ("https://h/Service.asmx?wsdl", None, "?wsdl"),
+        ] {
+            let err = split(u, e).unwrap_err();
+            assert!(err.contains(want) && err.contains(u), "{u}: {err}");
+        }
+        let hint = um_not_found_hint("http://h/x");
+        assert!(
+            hint.contains("http://h/x")
+                && hint.contains("--um http")
+                && hint.contains("--um-endpoint")
+        );
+    }
+
+    #[test]
+    fn um_profile_endpoint_url_and_soap_action() {
+        let p = parse(
+            Path::new("t.toml"),
+            "[um]\nbase_url = \"http://h:1/UnifiedMessaging/Service.asmx\"\nsoap_action = \"none\"\n",
+        )
+        .expect("parses");
+        let r = p.resolve(env(&[])).expect("resolves");
+        assert_eq!(r.um.expect("um").base_url, "http://h:1");
+        assert_eq!(r.vars["um_endpoint"], "/UnifiedMessaging/Service.asmx");
+        assert_eq!(r.soap_action, Some(crate::request::SoapAction::None));
+
+        let p = parse(Path::new("t.toml"), "[um]\nbase_url = \"http://h\"\n").expect("parses");
+        let r = p.resolve(env(&[])).expect("resolves");
+        assert_eq!(r.soap_action, None);
+        assert!(!r.vars.contains_key("um_endpoint"));
+
+        for (text, want) in [
+            (
+                "[um]\nbase_url = \"http://h\"\nsoap_action = \"always\"\n",
+                "[um] soap_action = \"always\": expected \"quoted\" (default), \"unquoted\" or \"none\"",
+            ),
+            (
+                "[um]\nbase_url = \"http://h/A.asmx\"\nendpoint = \"/B.asmx\"\n",
+                "names /B.asmx; keep one",
+            ),
+        ] {
+            let err = parse(Path::new("t.toml"), text).unwrap_err();
+            assert!(err.contains(want) && err.starts_with("t.toml: "), "{err}");
+        }
     }
 
     #[test]

@@ -185,3 +185,136 @@ impl Transport for HttpTransport {
         Box::pin(self.send_inner(req))
     }
 }
+
+/// The namespace UM operations live in; a SOAPAction is `<this>/<Operation>`.
+const UM_MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// How UM requests carry the `SOAPAction` header (profile `[um] soap_action`).
+///
+/// WSDL-driven clients send the value the WSDL declares, quoted (SOAP 1.1 §6.1.1); ASMX
+/// servers (Exchange 2007) route on it and fault without it, Exchange 2010+ ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SoapAction {
+    /// `SOAPAction: "http://.../messages/<Operation>"`.
+    #[default]
+    Quoted,
+    /// `SOAPAction: http://.../messages/<Operation>`, for servers that compare it verbatim.
+    Unquoted,
+    /// No header at all.
+    None,
+}
+
+impl SoapAction {
+    /// The profile spellings, for messages.
+    pub const NAMES: &'static str = "\"quoted\" (default), \"unquoted\" or \"none\"";
+
+    pub fn parse(s: &str) -> Option<SoapAction> {
+        match s {
+            "quoted" => Some(SoapAction::Quoted),
+            "unquoted" => Some(SoapAction::Unquoted),
+            "none" => Some(SoapAction::None),
+            _ => None,
+        }
+    }
+
+    /// The header value for a SOAP 1.1 request body, or `None` when this form sends none
+    /// or the body names no operation.
+    pub fn value_for(self, body: &str) -> Option<String> {
+        if self == SoapAction::None {
+            return None;
+        }
+        let op = soap_operation(body)?;
+        Some(match self {
+            SoapAction::Quoted => format!("\"{UM_MESSAGES_NS}/{op}\""),
+            _ => format!("{UM_MESSAGES_NS}/{op}"),
+        })
+    }
+}
+
+/// The local name of the first child element of the SOAP 1.1 `Body`: the operation.
+/// Reads only up to that element, so it costs a few hundred bytes of parsing per request.
+pub fn soap_operation(body: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut r = quick_xml::reader::NsReader::from_str(body);
+    let mut depth = 0usize;
+    let mut in_body = false;
+    loop {
+        match r.read_event().ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                if depth == 3 && in_body {
+                    return Some(e.local_name().as_ref().to_owned());
+                }
+                if depth == 2 {
+                    let (ns, local) = r.resolver().resolve_element(e.name());
+                    in_body = local.as_ref() == "Body"
+                        && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == SOAP11_NS);
+                }
+            }
+            Event::Empty(e) => {
+                if depth == 2 && in_body {
+                    return Some(e.local_name().as_ref().to_owned());
+                }
+            }
+            Event::End(_) => {
+                if depth == 2 {
+                    in_body = false;
+                }
+                depth = depth.checked_sub(1)?;
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GCI: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Header><Ignored xmlns="urn:x"/></soap:Header>
+  <soap:Body>
+    <GetCallInfo xmlns="http://schemas.microsoft.com/exchange/services/2006/messages">
+      <CallId>abc</CallId>
+    </GetCallInfo>
+  </soap:Body>
+</soap:Envelope>"#;
+
+    #[test]
+    fn operation_is_the_first_body_child() {
+        assert_eq!(soap_operation(GCI).as_deref(), Some("GetCallInfo"));
+        let prefixed = r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="urn:m"><e:Body><m:Disconnect/></e:Body></e:Envelope>"#;
+        assert_eq!(soap_operation(prefixed).as_deref(), Some("Disconnect"));
+        // Not SOAP 1.1, no Body, an empty Body, not XML: no operation.
+        for body in [
+            r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><X/></e:Body></e:Envelope>"#,
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><X/></s:Header></s:Envelope>"#,
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#,
+            "{\"json\": true}",
+            "",
+        ] {
+            assert_eq!(soap_operation(body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn soap_action_forms() {
+        let ns = UM_MESSAGES_NS;
+        assert_eq!(
+            SoapAction::Quoted.value_for(GCI),
+            Some(format!("\"{ns}/GetCallInfo\""))
+        );
+        assert_eq!(
+            SoapAction::Unquoted.value_for(GCI),
+            Some(format!("{ns}/GetCallInfo"))
+        );
+        assert_eq!(SoapAction::None.value_for(GCI), None);
+        assert_eq!(SoapAction::default(), SoapAction::Quoted);
+        assert_eq!(SoapAction::parse("unquoted"), Some(SoapAction::Unquoted));
+        assert_eq!(SoapAction::parse("Quoted"), None);
+    }
+}

@@ -41,6 +41,8 @@ pub struct RunConfig {
     pub expected_notify_token: Option<String>,
     /// Values redacted from every output.
     pub secrets: Vec<String>,
+    /// How UM requests carry SOAPAction (a step's own header wins).
+    pub soap_action: crate::request::SoapAction,
 }
 
 impl Default for RunConfig {
@@ -57,6 +59,7 @@ impl Default for RunConfig {
             settle: Duration::from_millis(250),
             expected_notify_token: None,
             secrets: Vec::new(),
+            soap_action: crate::request::SoapAction::default(),
         }
     }
 }
@@ -207,8 +210,13 @@ impl Runner {
         } else {
             format!("`{}`", step.name)
         };
-        sr.checks
-            .push(compare::status(&subject, step.expect.status, resp.status));
+        let mut status = compare::status(&subject, step.expect.status, resp.status);
+        if resp.status == 404 && step.expect.status != 404 && st.case.family == Family::Um {
+            status
+                .detail
+                .push_str(&crate::profile::um_not_found_hint(&req.url));
+        }
+        sr.checks.push(status);
         if let Some(ct) = &step.expect.content_type {
             sr.checks.push(compare::content_type(
                 &subject,
@@ -253,7 +261,6 @@ impl Runner {
         for (k, v) in &step.headers {
             headers.push((k.clone(), crate::template::render(v, &st.vars)?));
         }
-        headers.extend(target.headers.iter().cloned());
         let body = match &step.body {
             Some(b) => {
                 let b = crate::template::render(b, &st.vars)?;
@@ -270,6 +277,17 @@ impl Runner {
             }
             None => None,
         };
+        if st.case.family == Family::Um
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("soapaction"))
+            && let Some(v) = body
+                .as_deref()
+                .and_then(|b| self.config.soap_action.value_for(b))
+        {
+            headers.push(("SOAPAction".to_owned(), v));
+        }
+        headers.extend(target.headers.iter().cloned());
         Ok(PreparedRequest {
             method: step.method.clone(),
             url,
