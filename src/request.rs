@@ -253,10 +253,8 @@ pub fn soap_operation(body: &str) -> Option<String> {
                         && matches!(ns, ResolveResult::Bound(n) if n.as_ref() == SOAP11_NS);
                 }
             }
-            Event::Empty(e) => {
-                if depth == 2 && in_body {
-                    return Some(e.local_name().as_ref().to_owned());
-                }
+            Event::Empty(e) if depth == 2 && in_body => {
+                return Some(e.local_name().as_ref().to_owned());
             }
             Event::End(_) => {
                 if depth == 2 {
