@@ -408,10 +408,10 @@ fn main() {
                             snapshots: dir.join("snapshots"),
                             ..RunConfig::default()
                         };
-                        config.targets.insert(Family::UM, Target { base_url: base.clone(), headers: vec![] });
+                        config.targets.insert(Family::UM, Target { base_url: base.clone(), headers: vec![], ..Default::default() });
                         config.targets.insert(
                             Family::GRAPH,
-                            Target { base_url: base.clone(), headers: vec![("Authorization".into(), "Bearer bench".into())] },
+                            Target { base_url: base.clone(), headers: vec![("Authorization".into(), "Bearer bench".into())], ..Default::default() },
                         );
                         let start = Instant::now();
                         let out = harness::run_in_process(

@@ -9,6 +9,10 @@
 //! [um]
 //! base_url = "https://mail.contoso.com"
 //! endpoint = "/EWS/UM2007Legacy.asmx"        # sets the case variable um_endpoint
+//!                                             # (or give base_url as the endpoint URL:
+//!                                             # "https://host/UnifiedMessaging/Service.asmx")
+//! soap_action = "quoted"                      # SOAPAction form: "quoted" (default),
+//!                                             # "unquoted" or "none"
 //! auth = { basic = { username_env = "UM_USER", password_env = "UM_PASSWORD" } }
 //! # or: auth = { bearer_env = "UM_TOKEN" }
 //!
@@ -77,6 +81,9 @@ pub struct UmSection {
     /// The SOAP endpoint path; becomes the case variable `um_endpoint`.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// How requests carry SOAPAction: see [`crate::family::SoapAction`].
+    #[serde(default)]
+    pub soap_action: Option<String>,
     #[serde(default)]
     pub auth: Option<Auth>,
 }
@@ -302,6 +309,15 @@ impl Profile {
                     "both [um] endpoint and [vars] um_endpoint are set; keep one".to_owned(),
                 );
             }
+            self.um_split(um)?;
+            if let Some(f) = &um.soap_action
+                && crate::family::SoapAction::parse(f).is_none()
+            {
+                return Err(format!(
+                    "[um] soap_action = \"{f}\": expected {}",
+                    crate::family::SoapAction::NAMES
+                ));
+            }
             check_auth("um", &um.auth)?;
         }
         if let Some(g) = &self.graph {
@@ -340,6 +356,20 @@ impl Profile {
             check_base_url("[listener] callback_url", c)?;
         }
         Ok(())
+    }
+
+    /// `[um] base_url` split into base and endpoint (see [`split_um_url`]).
+    fn um_split(&self, um: &UmSection) -> Result<(String, Option<String>), String> {
+        let endpoint = um
+            .endpoint
+            .as_deref()
+            .map(|e| ("[um] endpoint", e))
+            .or_else(|| {
+                self.vars
+                    .get("um_endpoint")
+                    .map(|e| ("[vars] um_endpoint", e.as_str()))
+            });
+        crate::family::um::split_um_url("[um] base_url", &um.base_url, endpoint)
     }
 
     fn shown(&self) -> String {
@@ -434,12 +464,19 @@ impl Profile {
                 })
             };
         if let Some(um) = &self.um {
+            check_base_url("[um] base_url", &um.base_url)?;
+            let (base_url, endpoint) = self.um_split(um).map_err(|m| format!("{file}: {m}"))?;
+            let mut options = BTreeMap::new();
+            if let Some(f) = &um.soap_action {
+                options.insert(crate::family::um::SOAP_ACTION_OPTION.to_owned(), f.clone());
+            }
             out.um = Some(Target {
-                base_url: check_base_url("[um] base_url", &um.base_url)?,
+                base_url,
                 headers: auth_headers("um", &um.auth)?,
+                options,
             });
-            if let Some(e) = &um.endpoint {
-                out.vars.insert("um_endpoint".to_owned(), e.clone());
+            if let Some(e) = endpoint {
+                out.vars.insert("um_endpoint".to_owned(), e);
             }
         }
         if let Some(g) = &self.graph {
@@ -450,6 +487,7 @@ impl Profile {
                     g.version
                 ),
                 headers: auth_headers("graph", &g.auth)?,
+                options: BTreeMap::new(),
             });
             if let Some(n) = &g.notification_token_env {
                 let t = read("[graph] notification_token_env", n)?;
@@ -732,6 +770,99 @@ insecure = false
             "{w:?}"
         );
         assert!(w.iter().any(|w| w.contains("plain http")), "{w:?}");
+    }
+
+    #[test]
+    fn um_urls_split_into_base_and_endpoint() {
+        let split = |u: &str, e: Option<&str>| {
+            crate::family::um::split_um_url("--um", u, e.map(|e| ("--um-endpoint", e)))
+        };
+        let ok = |b: &str, e: Option<&str>| Ok((b.to_owned(), e.map(str::to_owned)));
+        // The endpoint URL, as clients and the docs give it.
+        assert_eq!(
+            split("http://127.0.0.1:8080/UnifiedMessaging/Service.asmx", None),
+            ok(
+                "http://127.0.0.1:8080",
+                Some("/UnifiedMessaging/Service.asmx")
+            )
+        );
+        assert_eq!(
+            split("https://mail.contoso.com/ews/um2007legacy.ASMX/", None),
+            ok("https://mail.contoso.com", Some("/ews/um2007legacy.ASMX"))
+        );
+        // A base URL keeps the cases' default endpoint (or the one given).
+        assert_eq!(
+            split("https://mail.contoso.com/", None),
+            ok("https://mail.contoso.com", None)
+        );
+        assert_eq!(
+            split("https://h/prefix", None),
+            ok("https://h/prefix", None)
+        );
+        assert_eq!(
+            split("https://h/prefix", Some("/Svc.svc")),
+            ok("https://h/prefix", Some("/Svc.svc"))
+        );
+        // A URL ending in the endpoint given separately is split there, whatever it ends in.
+        assert_eq!(
+            split("https://h/prefix/um/Svc.svc", Some("/um/Svc.svc")),
+            ok("https://h/prefix", Some("/um/Svc.svc"))
+        );
+        assert_eq!(
+            split(
+                "https://h/UnifiedMessaging/Service.asmx",
+                Some("/unifiedmessaging/service.asmx")
+            ),
+            ok("https://h", Some("/unifiedmessaging/service.asmx"))
+        );
+        for (u, e, want) in [
+            ("https://h/A.asmx", Some("/B.asmx"), "keep one"),
+            ("mail.contoso.com", None, "http"),
+            ("https:///x.asmx", None, "no host"),
+            ("https://h/Service.asmx?wsdl", None, "?wsdl"),
+        ] {
+            let err = split(u, e).unwrap_err();
+            assert!(err.contains(want) && err.contains(u), "{u}: {err}");
+        }
+        let hint = crate::family::um::um_not_found_hint("http://h/x");
+        assert!(
+            hint.contains("http://h/x")
+                && hint.contains("--um http")
+                && hint.contains("--um-endpoint")
+        );
+    }
+
+    #[test]
+    fn um_profile_endpoint_url_and_soap_action() {
+        let p = parse(
+            Path::new("t.toml"),
+            "[um]\nbase_url = \"http://h:1/UnifiedMessaging/Service.asmx\"\nsoap_action = \"none\"\n",
+        )
+        .expect("parses");
+        let r = p.resolve(env(&[])).expect("resolves");
+        let um = r.um.expect("um");
+        assert_eq!(um.base_url, "http://h:1");
+        assert_eq!(r.vars["um_endpoint"], "/UnifiedMessaging/Service.asmx");
+        assert_eq!(um.options["soap_action"], "none");
+
+        let p = parse(Path::new("t.toml"), "[um]\nbase_url = \"http://h\"\n").expect("parses");
+        let r = p.resolve(env(&[])).expect("resolves");
+        assert!(r.um.expect("um").options.is_empty());
+        assert!(!r.vars.contains_key("um_endpoint"));
+
+        for (text, want) in [
+            (
+                "[um]\nbase_url = \"http://h\"\nsoap_action = \"always\"\n",
+                "[um] soap_action = \"always\": expected \"quoted\" (default), \"unquoted\" or \"none\"",
+            ),
+            (
+                "[um]\nbase_url = \"http://h/A.asmx\"\nendpoint = \"/B.asmx\"\n",
+                "names /B.asmx; keep one",
+            ),
+        ] {
+            let err = parse(Path::new("t.toml"), text).unwrap_err();
+            assert!(err.contains(want) && err.starts_with("t.toml: "), "{err}");
+        }
     }
 
     #[test]

@@ -8,11 +8,13 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 /// Where one family's cases go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Target {
     pub base_url: String,
     /// Added to every request of the family (authentication); values are secrets.
     pub headers: Vec<(String, String)>,
+    /// Family-specific settings from the profile, read by the family (`soap_action`).
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]

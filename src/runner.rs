@@ -197,8 +197,17 @@ impl Runner {
         } else {
             format!("`{}`", step.name)
         };
-        sr.checks
-            .push(compare::status(&subject, step.expect.status, resp.status));
+        let mut status = compare::status(&subject, step.expect.status, resp.status);
+        if status.verdict == compare::Verdict::Fail
+            && let Some(hint) =
+                st.case
+                    .family
+                    .protocol()
+                    .status_hint(step.expect.status, resp.status, &req.url)
+        {
+            status.detail.push_str(&hint);
+        }
+        sr.checks.push(status);
         if let Some(ct) = &step.expect.content_type {
             sr.checks.push(compare::content_type(
                 &subject,
@@ -243,7 +252,6 @@ impl Runner {
         for (k, v) in &step.headers {
             headers.push((k.clone(), crate::template::render(v, &st.vars)?));
         }
-        headers.extend(target.headers.iter().cloned());
         let body = match &step.body {
             Some(b) => {
                 let b = crate::template::render(b, &st.vars)?;
@@ -260,6 +268,17 @@ impl Runner {
             }
             None => None,
         };
+        for (k, v) in st
+            .case
+            .family
+            .protocol()
+            .request_headers(body.as_deref(), target)
+        {
+            if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(&k)) {
+                headers.push((k, v));
+            }
+        }
+        headers.extend(target.headers.iter().cloned());
         Ok(PreparedRequest {
             method: step.method.clone(),
             url,

@@ -7,11 +7,12 @@ use callconform::harness::{self, InProcess};
 use callconform::listener::ListenerConfig;
 use callconform::reference::{self, Deviation};
 use callconform::report::{CaseResult, Outcome};
-use callconform::request::HttpOptions;
-use callconform::request::Target;
+use callconform::request::{HttpOptions, Target};
 use callconform::runner::RunConfig;
+use std::io::Read;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// What the harness must say about a target with this deviation.
 enum Want {
@@ -46,6 +47,12 @@ const TABLE: &[(&str, Want)] = &[
     ("um-fault-with-200", Fail(UM_BOTH, "snapshot")),
     ("um-success-with-500", Fail(UM_BOTH, "status")),
     ("um-wrong-content-type", Fail(UM_BOTH, "content-type")),
+    // No committed case polls a call after Disconnect; the interop test's zeep sequence
+    // (tests/interop.rs) is what tells this one apart.
+    ("um-forget-disconnected", Pass),
+    // UM, stricter or elsewhere: the defaults send SOAPAction; the endpoint is not found.
+    ("um-require-soap-action", Pass),
+    ("um-exchange-2007-path-only", Fail(UM_BOTH, "status")),
     // Graph, real deviations
     ("graph-200-instead-of-204", Fail(GRAPH, "status")),
     ("graph-no-terminating", Fail(GRAPH, "notification-deadline")),
@@ -84,6 +91,14 @@ const TABLE: &[(&str, Want)] = &[
 const NOTIFY_TOKEN: &str = "deviation-test-notify-token";
 
 async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult> {
+    run_against_with(deviations, strict, "quoted").await
+}
+
+async fn run_against_with(
+    deviations: Vec<Deviation>,
+    strict: bool,
+    soap_action: &str,
+) -> Vec<CaseResult> {
     let running = reference::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         reference::Config {
@@ -108,7 +123,8 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
         Family::UM,
         Target {
             base_url: base.clone(),
-            headers: vec![],
+            options: [("soap_action".to_owned(), soap_action.to_owned())].into(),
+            ..Default::default()
         },
     );
     config.targets.insert(
@@ -116,6 +132,7 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
         Target {
             base_url: base,
             headers: vec![("Authorization".into(), "Bearer deviation-test".into())],
+            ..Default::default()
         },
     );
     let run = harness::run_in_process(
@@ -266,4 +283,275 @@ async fn the_conformant_reference_passes_with_no_warnings() {
                 .all(|c| c.verdict == Verdict::Pass)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asmx_style_target_needs_the_soap_action_header() {
+    let d = Deviation::parse("um-require-soap-action").expect("listed");
+    let um_cases = |results: &[CaseResult]| -> Vec<(String, Outcome, Vec<&'static str>)> {
+        results
+            .iter()
+            .filter(|r| r.family == "um")
+            .map(|r| (r.name.clone(), r.outcome.clone(), failing_checks(r)))
+            .collect()
+    };
+    for form in ["quoted", "unquoted"] {
+        let results = run_against_with(vec![d], false, form).await;
+        for (name, outcome, failing) in um_cases(&results) {
+            assert_eq!(outcome, Outcome::Passed, "{form:?}: {name} {failing:?}");
+        }
+    }
+    let results = run_against_with(vec![d], false, "none").await;
+    let seen = um_cases(&results);
+    assert_eq!(seen.len(), UM_BOTH.len(), "{seen:?}");
+    for (name, outcome, failing) in seen {
+        assert_eq!(outcome, Outcome::Failed, "{name}");
+        assert!(failing.contains(&"status"), "{name}: {failing:?}");
+    }
+    // Every request named its operation: the set-up's PlayOnPhone and the documented step.
+    let results = run_against_with(vec![d], false, "quoted").await;
+    let r = results
+        .iter()
+        .find(|r| r.name == "um::get-call-info")
+        .expect("ran");
+    let actions: Vec<String> = r
+        .steps
+        .iter()
+        .filter_map(|s| s.request.as_ref())
+        .flat_map(|q| q.headers.iter())
+        .filter(|(k, _)| k == "SOAPAction")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let ns = "http://schemas.microsoft.com/exchange/services/2006/messages";
+    assert_eq!(
+        actions,
+        [
+            format!("\"{ns}/PlayOnPhone\""),
+            format!("\"{ns}/GetCallInfo\"")
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line against a deviating target: what a user types, nothing else.
+
+struct Cli {
+    code: Option<i32>,
+    out: String,
+}
+
+/// Runs `callconform run ARGS` in the source tree with a hard deadline.
+fn callconform_run(args: &[&str]) -> Cli {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callconform"))
+        .arg("run")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CI", "true")
+        .env_remove("CALLCONFORM_UM")
+        .env_remove("CALLCONFORM_GRAPH")
+        .env_remove("CALLCONFORM_GRAPH_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut so = child.stdout.take().expect("piped");
+    let mut se = child.stderr.take().expect("piped");
+    let t1 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait works") {
+            break status.code();
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("callconform run {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = format!(
+        "{}\n{}",
+        t1.join().expect("stdout"),
+        t2.join().expect("stderr")
+    );
+    Cli { code, out }
+}
+
+/// A reference target with these deviations on its own runtime (the CLI runs in a child).
+fn serve(deviations: &[&str]) -> (tokio::runtime::Runtime, reference::Running) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let deviations = deviations
+        .iter()
+        .map(|d| Deviation::parse(d).expect("listed"))
+        .collect();
+    let running = rt
+        .block_on(reference::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            reference::Config {
+                deviations,
+                ..reference::Config::default()
+            },
+        ))
+        .expect("the reference target starts");
+    (rt, running)
+}
+
+/// libtest's line for a case says `verdict` (`ok`, `FAILED`); names are padded.
+fn says(out: &str, case: &str, verdict: &str) -> bool {
+    out.lines().any(|l| {
+        l.strip_prefix("test ")
+            .and_then(|l| l.strip_prefix(case))
+            .is_some_and(|rest| rest.trim_start() == format!("... {verdict}"))
+    })
+}
+
+/// Every UM case passed, the Graph cases were ignored (no Graph target).
+fn assert_um_passed(c: &Cli, what: &str) {
+    assert_eq!(c.code, Some(0), "{what}:\n{}", c.out);
+    for case in UM_BOTH {
+        assert!(says(&c.out, case, "ok"), "{what}: {case}\n{}", c.out);
+    }
+}
+
+/// A profile file in the temp directory, removed on drop.
+struct ScratchProfile(std::path::PathBuf);
+
+impl ScratchProfile {
+    fn new(tag: &str, text: &str) -> ScratchProfile {
+        let mut rnd = [0u8; 6];
+        getrandom::fill(&mut rnd).expect("random");
+        let hex: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+        let p = std::env::temp_dir().join(format!(
+            "callconform-deviations-{tag}-{}-{hex}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&p, text).expect("write the profile");
+        ScratchProfile(p)
+    }
+    fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for ScratchProfile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn the_endpoint_url_alone_reaches_a_2007_style_service() {
+    let (_rt, running) = serve(&["um-exchange-2007-path-only"]);
+    let base = running.base_url();
+    let endpoint_url = format!("{base}/UnifiedMessaging/Service.asmx");
+    assert_um_passed(
+        &callconform_run(&["--um", &endpoint_url]),
+        "--um ENDPOINT_URL",
+    );
+    assert_um_passed(
+        &callconform_run(&[
+            "--um",
+            &base,
+            "--um-endpoint",
+            "/UnifiedMessaging/Service.asmx",
+        ]),
+        "--um BASE --um-endpoint",
+    );
+    let profile = ScratchProfile::new(
+        "endpoint-url",
+        &format!("[um]\nbase_url = \"{endpoint_url}\"\n"),
+    );
+    assert_um_passed(
+        &callconform_run(&["--profile", &profile.arg()]),
+        "profile base_url = ENDPOINT_URL",
+    );
+
+    // A base URL, or an endpoint URL with the wrong path, fails with the hint naming it.
+    for (args, tried) in [
+        (
+            vec!["--um".to_owned(), base.clone()],
+            format!("{base}/EWS/UM2007Legacy.asmx"),
+        ),
+        (
+            vec!["--um".to_owned(), format!("{base}/UM/Wrong.asmx")],
+            format!("{base}/UM/Wrong.asmx"),
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let c = callconform_run(&args);
+        assert_eq!(c.code, Some(1), "{args:?}:\n{}", c.out);
+        assert!(
+            c.out
+                .contains(&format!("hint: nothing answers at {tried}.")),
+            "{args:?}:\n{}",
+            c.out
+        );
+        assert!(
+            c.out.contains("--um http://host/path/Service.asmx") && c.out.contains("--um-endpoint"),
+            "{}",
+            c.out
+        );
+    }
+    // Two different endpoints are a usage error naming both.
+    let c = callconform_run(&[
+        "--um",
+        &endpoint_url,
+        "--um-endpoint",
+        "/EWS/UM2007Legacy.asmx",
+    ]);
+    assert_eq!(c.code, Some(2), "{}", c.out);
+    assert!(c.out.contains("keep one"), "{}", c.out);
+    running.shutdown();
+}
+
+#[test]
+fn a_profile_that_drops_soap_action_fails_against_an_asmx_style_target() {
+    let (_rt, running) = serve(&["um-require-soap-action"]);
+    let base = running.base_url();
+    // The defaults send SOAPAction: no flag needed.
+    assert_um_passed(&callconform_run(&["--um", &base]), "defaults");
+    for (form, code) in [("quoted", 0), ("unquoted", 0), ("none", 1)] {
+        let profile = ScratchProfile::new(
+            form,
+            &format!("[um]\nbase_url = \"{base}\"\nsoap_action = \"{form}\"\n"),
+        );
+        let c = callconform_run(&["--profile", &profile.arg()]);
+        assert_eq!(c.code, Some(code), "soap_action = {form}:\n{}", c.out);
+        if code == 1 {
+            for case in UM_BOTH {
+                assert!(says(&c.out, case, "FAILED"), "{case}\n{}", c.out);
+            }
+            assert!(
+                c.out
+                    .contains("Server did not recognize the value of HTTP Header SOAPAction"),
+                "{}",
+                c.out
+            );
+        }
+    }
+    let profile = ScratchProfile::new(
+        "bad",
+        &format!("[um]\nbase_url = \"{base}\"\nsoap_action = \"sometimes\"\n"),
+    );
+    let c = callconform_run(&["--profile", &profile.arg()]);
+    assert_eq!(c.code, Some(2), "{}", c.out);
+    assert!(
+        c.out
+            .contains("[um] soap_action = \"sometimes\": expected \"quoted\" (default)"),
+        "{}",
+        c.out
+    );
+    running.shutdown();
 }

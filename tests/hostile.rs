@@ -194,6 +194,7 @@ fn opts(um: Option<String>, graph: Option<String>) -> InProcess {
             Target {
                 base_url: u,
                 headers: vec![],
+                ..Default::default()
             },
         );
     }
@@ -203,6 +204,7 @@ fn opts(um: Option<String>, graph: Option<String>) -> InProcess {
             Target {
                 base_url: g,
                 headers: vec![("Authorization".into(), "Bearer x".into())],
+                ..Default::default()
             },
         );
     }

@@ -190,8 +190,149 @@ async fn um_call_lifecycle_on_both_paths() {
             assert_eq!(r.content_type, "text/xml; charset=utf-8");
             assert_eq!(r.body, DISCONNECT_DOC);
 
-            assert_invalid_call_id(&call_op(&base, path, "GetCallInfo", &id).await);
+            // A call the client hung up stays known: Disconnected, EventCause None.
+            let r = call_op(&base, path, "GetCallInfo", &id).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert_eq!(
+                r.body,
+                GET_CALL_INFO_DOC.replace(
+                    "<CallState>Connected</CallState>",
+                    "<CallState>Disconnected</CallState>"
+                )
+            );
+            // Only a live call can be disconnected.
             assert_invalid_call_id(&call_op(&base, path, "Disconnect", &id).await);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deviation_um_forget_disconnected_faults_after_disconnect() {
+    bounded(async {
+        let t = target(vec![Deviation::UmForgetDisconnected]).await;
+        let base = t.base_url();
+        let id = play_on_phone(&base, UM_PATH).await;
+        let r = call_op(&base, UM_PATH, "GetCallInfo", &id).await;
+        assert_eq!(r.body, GET_CALL_INFO_DOC);
+        let r = call_op(&base, UM_PATH, "Disconnect", &id).await;
+        assert_eq!(r.body, DISCONNECT_DOC);
+        assert_invalid_call_id(&call_op(&base, UM_PATH, "GetCallInfo", &id).await);
+    })
+    .await;
+}
+
+/// POSTs a SOAP request with the given SOAPAction header (`None`: no header).
+async fn post_with_action(base: &str, path: &str, action: Option<&str>, body: String) -> Reply {
+    let mut rb = client()
+        .post(format!("{base}{path}"))
+        .header("Content-Type", "text/xml; charset=utf-8");
+    if let Some(a) = action {
+        rb = rb.header("SOAPAction", a);
+    }
+    reply(rb.body(body).send().await.expect("send")).await
+}
+
+fn assert_soap_action_fault(r: &Reply, shown: &str) {
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(r.content_type.starts_with("text/xml"), "{}", r.content_type);
+    assert!(
+        r.body.contains("<faultcode>s:Client</faultcode>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(&format!(
+            "Server did not recognize the value of HTTP Header SOAPAction: {shown}."
+        )),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn soap_action_is_optional_unless_required() {
+    bounded(async {
+        let is_enabled = || envelope(MSG_NS, "IsUMEnabled", "");
+        let right = format!("\"{MSG_NS}/IsUMEnabled\"");
+        let unquoted = format!("{MSG_NS}/IsUMEnabled");
+        let other = format!("\"{MSG_NS}/GetCallInfo\"");
+        // Like Exchange 2010+: any SOAPAction, or none, is fine.
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        for a in [
+            None,
+            Some(right.as_str()),
+            Some("\"\""),
+            Some("urn:whatever"),
+        ] {
+            let r = post_with_action(&base, UM_PATH, a, is_enabled()).await;
+            assert_eq!(r.status, StatusCode::OK, "{a:?}: {}", r.body);
+        }
+        // Like ASMX: it must name the operation the Body carries.
+        let t = target(vec![Deviation::UmRequireSoapAction]).await;
+        let base = t.base_url();
+        for path in [UM_PATH, UM_PATH_2007] {
+            for a in [right.as_str(), unquoted.as_str()] {
+                let r = post_with_action(&base, path, Some(a), is_enabled()).await;
+                assert_eq!(r.status, StatusCode::OK, "{a}: {}", r.body);
+                assert!(r.body.contains("<IsUMEnabledResponse>true"), "{}", r.body);
+            }
+            assert_soap_action_fault(&post_with_action(&base, path, None, is_enabled()).await, "");
+            assert_soap_action_fault(
+                &post_with_action(&base, path, Some("\"\""), is_enabled()).await,
+                "",
+            );
+            assert_soap_action_fault(
+                &post_with_action(&base, path, Some("urn:x<y>"), is_enabled()).await,
+                "urn:x&lt;y&gt;",
+            );
+            assert_soap_action_fault(
+                &post_with_action(&base, path, Some(&other), is_enabled()).await,
+                &format!("{MSG_NS}/GetCallInfo"),
+            );
+        }
+        // The full call sequence works with the right actions.
+        let id = {
+            let body = envelope(
+                MSG_NS,
+                "PlayOnPhone",
+                "<entryId>AAAA</entryId><DialString>12345</DialString>",
+            );
+            let a = format!("\"{MSG_NS}/PlayOnPhone\"");
+            let r = post_with_action(&base, UM_PATH, Some(&a), body).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let open = "<PlayOnPhoneResponse>";
+            let start = r.body.find(open).expect("inner") + open.len();
+            r.body[start..start + r.body[start..].find('<').expect("close")].to_owned()
+        };
+        for op in ["GetCallInfo", "Disconnect", "GetCallInfo"] {
+            let a = format!("\"{MSG_NS}/{op}\"");
+            let body = envelope(MSG_NS, op, &format!("<CallId>{id}</CallId>"));
+            let r = post_with_action(&base, UM_PATH, Some(&a), body).await;
+            assert_eq!(r.status, StatusCode::OK, "{op}: {}", r.body);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deviation_um_exchange_2007_path_only() {
+    bounded(async {
+        let t = target(vec![Deviation::UmExchange2007PathOnly]).await;
+        let base = t.base_url();
+        let id = play_on_phone(&base, UM_PATH_2007).await;
+        let r = call_op(&base, "/unifiedmessaging/service.asmx", "GetCallInfo", &id).await;
+        assert_eq!(r.body, GET_CALL_INFO_DOC);
+        for path in [UM_PATH, "/ews/um2007legacy.asmx"] {
+            let r = call_op(&base, path, "GetCallInfo", &id).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+            let r = client()
+                .get(format!("{base}{path}?wsdl"))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
         }
     })
     .await;
@@ -935,13 +1076,30 @@ async fn dropping_running_stops_the_server() {
     .await;
 }
 
-/// What one UM call's GetCallInfo + Disconnect look like from the outside.
+/// What one UM call looks like from the outside: PlayOnPhone (status and content type; its
+/// body holds a random CallId), GetCallInfo, Disconnect, and GetCallInfo after it.
 async fn um_observation(deviations: Vec<Deviation>) -> Vec<(StatusCode, String, String)> {
     let t = target(deviations).await;
     let base = t.base_url();
-    let id = play_on_phone(&base, UM_PATH).await;
-    let mut out = Vec::new();
-    for op in ["GetCallInfo", "Disconnect"] {
+    let pop = post_soap(
+        &base,
+        UM_PATH,
+        envelope(
+            MSG_NS,
+            "PlayOnPhone",
+            "<entryId>AAAA</entryId><DialString>12345</DialString>",
+        ),
+    )
+    .await;
+    let open = "<PlayOnPhoneResponse>";
+    let id = pop
+        .body
+        .find(open)
+        .map(|i| i + open.len())
+        .and_then(|s| Some(pop.body[s..s + pop.body[s..].find('<')?].to_owned()))
+        .unwrap_or_default();
+    let mut out = vec![(pop.status, pop.content_type, String::new())];
+    for op in ["GetCallInfo", "Disconnect", "GetCallInfo"] {
         let r = call_op(&base, UM_PATH, op, &id).await;
         out.push((r.status, r.content_type, r.body));
     }
@@ -952,26 +1110,38 @@ async fn um_observation(deviations: Vec<Deviation>) -> Vec<(StatusCode, String, 
 async fn every_um_deviation_changes_the_responses() {
     bounded(async {
         let baseline = um_observation(vec![]).await;
-        assert_eq!(baseline[0].2, GET_CALL_INFO_DOC);
-        assert_eq!(baseline[1].2, DISCONNECT_DOC);
+        assert_eq!(baseline[0].0, StatusCode::OK);
+        assert_eq!(baseline[1].2, GET_CALL_INFO_DOC);
+        assert_eq!(baseline[2].2, DISCONNECT_DOC);
+        assert!(
+            baseline[3]
+                .2
+                .contains("<CallState>Disconnected</CallState>")
+        );
         for &d in Deviation::all()
             .iter()
             .filter(|d| d.name().starts_with("um-"))
         {
             let seen = um_observation(vec![d]).await;
-            assert_ne!(seen[0], baseline[0], "{d} left GetCallInfo unchanged");
+            if d == Deviation::UmForgetDisconnected {
+                assert_eq!(seen[..3], baseline[..3], "{d} changed a live call");
+                assert_ne!(seen[3], baseline[3], "{d} still knows the ended call");
+                continue;
+            }
+            assert_ne!(seen[1], baseline[1], "{d} left GetCallInfo unchanged");
             if d != Deviation::UmMissingEventCause
                 && d != Deviation::UmWrongCallState
                 && d != Deviation::UmChildrenSwapped
             {
-                assert_ne!(seen[1], baseline[1], "{d} left Disconnect unchanged");
+                assert_ne!(seen[2], baseline[2], "{d} left Disconnect unchanged");
             }
-            if d.expect_pass() {
+            // This observation sends SOAPAction "x", which only an ASMX-style target refuses.
+            if d.expect_pass() && d != Deviation::UmRequireSoapAction {
                 // Equivalent forms keep status, content type and the element content.
-                assert_eq!(seen[0].0, StatusCode::OK);
-                assert_eq!(seen[0].1, baseline[0].1);
+                assert_eq!(seen[1].0, StatusCode::OK);
+                assert_eq!(seen[1].1, baseline[1].1);
                 assert!(
-                    seen[0].2.contains("Connected") && seen[0].2.contains("None"),
+                    seen[1].2.contains("Connected") && seen[1].2.contains("None"),
                     "{d}"
                 );
             }

@@ -8,12 +8,13 @@
 //! defined outside the crate, as the toy family in `tests/toy_family.rs` is).
 
 mod graph;
-mod um;
+pub mod um;
 
 pub use graph::Graph;
-pub use um::Um;
+pub use um::{SoapAction, Um};
 
 use crate::listener::Received;
+use crate::request::Target;
 use crate::results::Check;
 use std::fmt;
 use std::sync::RwLock;
@@ -38,15 +39,26 @@ pub trait Protocol: Sync + Send + 'static {
     }
     /// Turns a URL given for this family (flag, environment, profile) into the base URL
     /// case paths are relative to, plus variables it implies (UM: an `.asmx` endpoint URL).
-    fn target_from_url(&self, url: &str) -> TargetUrl {
-        TargetUrl {
+    /// `given` is the endpoint the user named separately ([`Protocol::endpoint_var`]).
+    fn target_from_url(&self, url: &str, _given: Option<&str>) -> Result<TargetUrl, String> {
+        Ok(TargetUrl {
             base_url: url.trim_end_matches('/').to_owned(),
             vars: Vec::new(),
-        }
+        })
     }
-    /// Protocol headers a request of this family carries unless the case sets them.
-    fn request_headers(&self, _body: Option<&str>) -> Vec<(String, String)> {
+    /// The case variable naming the service endpoint path, when the family has one
+    /// (UM: `um_endpoint`, settable with `--um-endpoint`).
+    fn endpoint_var(&self) -> Option<&'static str> {
+        None
+    }
+    /// Protocol headers a request of this family carries unless the case sets them
+    /// (UM: SOAPAction); `target.options` holds the family's profile settings.
+    fn request_headers(&self, _body: Option<&str>, _target: &Target) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// A hint appended to a failed status check (UM: how to name the endpoint after a 404).
+    fn status_hint(&self, _expected: u16, _got: u16, _url: &str) -> Option<String> {
+        None
     }
     /// Headers the embedded reference target expects (its accepted bearer token).
     fn embedded_headers(&self, _token: &str) -> Vec<(String, String)> {

@@ -7,9 +7,14 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// Base URL of the UM implementation under test (e.g. https://mail.contoso.com) [env: CALLCONFORM_UM].
+    /// Base URL of the UM implementation (https://mail.contoso.com), or its endpoint URL
+    /// (https://host/UnifiedMessaging/Service.asmx) [env: CALLCONFORM_UM].
     #[arg(long, value_name = "URL")]
     pub um: Option<String>,
+
+    /// Path of the UM endpoint under the base URL [default: /EWS/UM2007Legacy.asmx].
+    #[arg(long, value_name = "PATH")]
+    pub um_endpoint: Option<String>,
 
     /// Base URL of the Graph implementation, with its version prefix (e.g. http://host/v1.0) [env: CALLCONFORM_GRAPH].
     #[arg(long, value_name = "URL")]

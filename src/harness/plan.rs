@@ -162,15 +162,22 @@ fn given_targets(
     env: &dyn Fn(&str) -> Option<String>,
     secrets: &mut Vec<String>,
     vars: &mut BTreeMap<String, String>,
-) -> Targets {
+    cli_vars: &BTreeMap<String, String>,
+) -> Result<Targets, String> {
     let mut targets = BTreeMap::new();
     let mut skipped = BTreeMap::new();
     for f in Family::all() {
         let from_profile = profile.and_then(|p| p.target(f)).cloned();
         let target = match (urls.get(&f), from_profile) {
             (Some(url), p) => {
-                let read = f.protocol().target_from_url(url);
+                let given = f
+                    .protocol()
+                    .endpoint_var()
+                    .and_then(|v| cli_vars.get(v))
+                    .map(String::as_str);
+                let read = f.protocol().target_from_url(url, given)?;
                 vars.extend(read.vars);
+                let options = p.as_ref().map(|t| t.options.clone()).unwrap_or_default();
                 let mut headers = p.map(|t| t.headers).unwrap_or_default();
                 if let Some(token) = f.protocol().token_env().and_then(env)
                     && !token.is_empty()
@@ -182,6 +189,7 @@ fn given_targets(
                 Some(Target {
                     base_url: read.base_url,
                     headers,
+                    options,
                 })
             }
             (None, p) => p,
@@ -201,13 +209,38 @@ fn given_targets(
             }
         }
     }
-    Targets::Given { targets, skipped }
+    Ok(Targets::Given { targets, skipped })
+}
+
+/// `--um-endpoint PATH`: sugar for the UM family's endpoint variable, refused beside
+/// `--var um_endpoint` so one of the two is not silently ignored.
+fn endpoint_flag(args: &RunArgs, cli_vars: &mut BTreeMap<String, String>) -> Result<(), String> {
+    let Some(e) = &args.um_endpoint else {
+        return Ok(());
+    };
+    if !e.starts_with('/') {
+        return Err(format!(
+            "--um-endpoint `{e}`: expected a path starting with `/`"
+        ));
+    }
+    let var = Family::UM
+        .protocol()
+        .endpoint_var()
+        .unwrap_or("um_endpoint");
+    if cli_vars.contains_key(var) {
+        return Err(format!(
+            "both --um-endpoint and --var {var} are set; keep one"
+        ));
+    }
+    cli_vars.insert(var.to_owned(), e.clone());
+    Ok(())
 }
 
 /// Resolves the run. `env` reads the environment (`std::env::var(..).ok()` in a process).
 pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
     let update = crate::snapshot::update_mode(args.bless)?;
-    let cli_vars = parse_vars(&args.vars)?;
+    let mut cli_vars = parse_vars(&args.vars)?;
+    endpoint_flag(args, &mut cli_vars)?;
     let mut families = Vec::new();
     for name in &args.families {
         families.push(
@@ -252,7 +285,14 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
         }
         Targets::Embedded
     } else {
-        given_targets(profile.as_ref(), urls, env, &mut secrets, &mut vars)
+        given_targets(
+            profile.as_ref(),
+            urls,
+            env,
+            &mut secrets,
+            &mut vars,
+            &cli_vars,
+        )?
     };
     vars.extend(cli_vars);
     let mut expected_notify_token = None;

@@ -61,6 +61,7 @@ async fn targets(
                     Target {
                         base_url: running.base_url(),
                         headers: f.protocol().embedded_headers(&accept_token),
+                        options: Default::default(),
                     },
                 );
             }

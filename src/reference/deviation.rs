@@ -2,8 +2,9 @@
 //!
 //! Each variant makes the reference target break (or, for the equivalent-form ones, merely
 //! vary) exactly one documented behaviour, so the harness can be checked against targets
-//! that it must fail and targets that it must still pass. UM deviations touch only the
-//! GetCallInfo and Disconnect responses; PlayOnPhone stays intact because it is set-up.
+//! that it must fail and targets that it must still pass. UM response deviations touch only
+//! the GetCallInfo and Disconnect responses; PlayOnPhone stays intact because it is set-up.
+//! The SOAPAction and endpoint-path ones change how every UM request is routed.
 
 use std::fmt;
 
@@ -25,6 +26,11 @@ pub enum Deviation {
     UmFaultWith200,
     UmSuccessWith500,
     UmWrongContentType,
+    UmForgetDisconnected,
+    // UM, stricter or elsewhere: a conformant harness must pass these with its defaults
+    // (or, for the path, with the endpoint URL given).
+    UmRequireSoapAction,
+    UmExchange2007PathOnly,
     // Graph, real deviations: a conformant harness must fail these.
     Graph200InsteadOf204,
     GraphNoTerminating,
@@ -66,6 +72,9 @@ const ALL: &[Deviation] = &[
     UmFaultWith200,
     UmSuccessWith500,
     UmWrongContentType,
+    UmForgetDisconnected,
+    UmRequireSoapAction,
+    UmExchange2007PathOnly,
     Graph200InsteadOf204,
     GraphNoTerminating,
     GraphSwappedNotifications,
@@ -104,6 +113,9 @@ impl Deviation {
             UmFaultWith200 => "um-fault-with-200",
             UmSuccessWith500 => "um-success-with-500",
             UmWrongContentType => "um-wrong-content-type",
+            UmForgetDisconnected => "um-forget-disconnected",
+            UmRequireSoapAction => "um-require-soap-action",
+            UmExchange2007PathOnly => "um-exchange-2007-path-only",
             Graph200InsteadOf204 => "graph-200-instead-of-204",
             GraphNoTerminating => "graph-no-terminating",
             GraphSwappedNotifications => "graph-swapped-notifications",
@@ -149,6 +161,15 @@ impl Deviation {
             }
             UmSuccessWith500 => "GetCallInfo/Disconnect answer the correct body with HTTP 500",
             UmWrongContentType => "GetCallInfo/Disconnect answer with Content-Type text/plain",
+            UmForgetDisconnected => {
+                "a disconnected call is forgotten: GetCallInfo on it faults instead of answering Disconnected"
+            }
+            UmRequireSoapAction => {
+                "like ASMX, every request needs SOAPAction \"<messages ns>/<Operation>\" (HTTP 500 fault without it)"
+            }
+            UmExchange2007PathOnly => {
+                "UM only at /UnifiedMessaging/Service.asmx; /EWS/UM2007Legacy.asmx answers 404"
+            }
             Graph200InsteadOf204 => "DELETE answers 200 with a small JSON body instead of 204",
             GraphNoTerminating => "no `terminating` notification after DELETE",
             GraphSwappedNotifications => "`terminated` is sent before `terminating`",
@@ -217,6 +238,7 @@ impl Deviation {
                 | UmAttributesReordered
                 | UmNoXsiXsd
                 | UmOtherXmlDeclaration
+                | UmRequireSoapAction
                 | GraphEstablishedFirst
                 | GraphKeysReordered
                 | GraphExtraResourceData

@@ -4,7 +4,7 @@
 //! in the `http://` messages namespace (case-insensitive, as Exchange compares); nested
 //! response elements; CallId = base64(`session|fqdn`); UM faults with HTTP 500.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -32,6 +32,9 @@ const CALLID_FQDN: &str = "um.reference.callconform.invalid";
 const MAX_CALLID_LEN: usize = 1420;
 /// Live calls kept at most; beyond this PlayOnPhone answers a busy fault instead of growing.
 const MAX_CALLS: usize = 10_000;
+/// Ended calls remembered at most, so a client polling a call it just ended reads
+/// `Disconnected`; past this the oldest is forgotten (and then faults as unknown).
+pub(crate) const MAX_DISCONNECTED: usize = 10_000;
 
 const XML_CT: &str = "text/xml; charset=utf-8";
 const DOC_DECL: &str = r#"<?xml version="1.0" encoding="utf-8" ?>"#;
@@ -43,15 +46,65 @@ pub(crate) fn is_um_path(path: &str) -> bool {
     UM_PATHS.iter().any(|p| p.eq_ignore_ascii_case(path))
 }
 
-/// In-memory UM state: live calls and the (single, server-wide) mailbox's UM properties.
+/// In-memory UM state: live calls, recently ended ones, and the (single, server-wide)
+/// mailbox's UM properties.
 pub(crate) struct UmState {
     calls: HashMap<String, UmCall>,
+    ended: EndedCalls,
     props: UmProperties,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct UmCall {
     state: &'static str,
     cause: &'static str,
+}
+
+/// Disconnected calls, bounded: insertion order is kept so the oldest is evicted first.
+#[derive(Default)]
+struct EndedCalls {
+    by_id: HashMap<String, UmCall>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl EndedCalls {
+    fn with_cap(cap: usize) -> Self {
+        EndedCalls {
+            cap,
+            ..EndedCalls::default()
+        }
+    }
+
+    /// Remembers an ended call; `cause` is one of the documented EventCause values
+    /// (`None` when the client hung up).
+    fn insert(&mut self, id: String, cause: &'static str) {
+        let call = UmCall {
+            state: "Disconnected",
+            cause,
+        };
+        if let Some(known) = self.by_id.get_mut(&id) {
+            *known = call;
+            return;
+        }
+        if self.cap == 0 {
+            return;
+        }
+        while self.order.len() >= self.cap {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.by_id.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.by_id.insert(id.clone(), call);
+        self.order.push_back(id);
+    }
+
+    fn get(&self, id: &str) -> Option<UmCall> {
+        self.by_id.get(id).copied()
+    }
 }
 
 /// Starts with the values of the documented GetUMProperties example.
@@ -67,6 +120,7 @@ impl Default for UmState {
     fn default() -> Self {
         UmState {
             calls: HashMap::new(),
+            ended: EndedCalls::with_cap(MAX_DISCONNECTED),
             props: UmProperties {
                 oof: false,
                 missed_call_notification: true,
@@ -80,6 +134,15 @@ impl Default for UmState {
 }
 
 pub(crate) async fn handle(state: &State, req: Request<Incoming>) -> Resp {
+    if state.has(Deviation::UmExchange2007PathOnly)
+        && !req.uri().path().eq_ignore_ascii_case(UM_PATHS[1])
+    {
+        return http::response(
+            StatusCode::NOT_FOUND,
+            Some("text/plain; charset=utf-8"),
+            "not found\n",
+        );
+    }
     match *req.method() {
         Method::POST => post(state, req).await,
         Method::GET if wants_wsdl(req.uri().query()) => {
@@ -126,8 +189,51 @@ fn wants_wsdl(query: Option<&str>) -> bool {
     })
 }
 
+/// The header ASMX (Exchange 2007) dispatches on; Exchange 2010+ ignores it.
+const SOAP_ACTION: &str = "soapaction";
+
+/// The operation a SOAPAction value names (`"<messages ns>/<Operation>"`, quotes optional),
+/// if it names one of the contract's operations.
+fn soap_action_operation(value: &str) -> Option<&'static str> {
+    let v = value.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v);
+    let op = v.strip_prefix(MSG_NS)?.strip_prefix('/')?;
+    super::wsdl::OPERATIONS.iter().copied().find(|o| *o == op)
+}
+
+/// ASMX's answer to a SOAPAction it cannot route: HTTP 500, a `soap:Client` fault.
+fn soap_action_fault(value: &str) -> Resp {
+    fault(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        fault_envelope(&format!(
+            "      <faultcode>s:Client</faultcode>\n      \
+             <faultstring>Server did not recognize the value of HTTP Header SOAPAction: {}.</faultstring>\n      \
+             <detail />\n",
+            xml_escape(value)
+        )),
+    )
+}
+
 async fn post(state: &State, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
+    // Under `um-require-soap-action`, the header must name an operation (checked before
+    // the body is read, as ASMX routes on it) and, below, the one the Body carries.
+    let required_action = if state.has(Deviation::UmRequireSoapAction) {
+        let value = parts
+            .headers
+            .get(SOAP_ACTION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        match soap_action_operation(&value) {
+            Some(op) => Some((value.clone(), op)),
+            None => return soap_action_fault(value.trim().trim_matches('"')),
+        }
+    } else {
+        None
+    };
     let ct_ok = parts
         .headers
         .get(CONTENT_TYPE)
@@ -198,6 +304,11 @@ async fn post(state: &State, req: Request<Incoming>) -> Resp {
                  http://schemas.microsoft.com/exchange/services/2006/messages.",
             ),
         );
+    }
+    if let Some((value, op)) = required_action
+        && op != request.op
+    {
+        return soap_action_fault(value.trim().trim_matches('"'));
     }
     dispatch(state, &request)
 }
@@ -581,9 +692,16 @@ fn get_call_info(state: &State, req: &SoapRequest) -> Resp {
     if !call_id_well_formed(id) {
         return invalid_call_id();
     }
-    let (call_state, cause) = match lock(&state.um).calls.get(id) {
-        Some(c) => (c.state, c.cause),
-        None => return invalid_call_id(),
+    let found = {
+        let um = lock(&state.um);
+        um.calls.get(id).copied().or_else(|| um.ended.get(id))
+    };
+    let Some(UmCall {
+        state: call_state,
+        cause,
+    }) = found
+    else {
+        return invalid_call_id();
     };
     let mut children = vec![
         leaf(
@@ -616,8 +734,15 @@ fn disconnect(state: &State, req: &SoapRequest) -> Resp {
     if !call_id_well_formed(id) {
         return invalid_call_id();
     }
-    if lock(&state.um).calls.remove(id).is_none() {
-        return invalid_call_id();
+    // Only a live call can be disconnected; an ended one faults like an unknown one.
+    {
+        let mut um = lock(&state.um);
+        if um.calls.remove(id).is_none() {
+            return invalid_call_id();
+        }
+        if !state.has(Deviation::UmForgetDisconnected) {
+            um.ended.insert(id.to_owned(), "None");
+        }
     }
     let mut children = Vec::new();
     if state.has(Deviation::UmExtraElement) {
@@ -902,6 +1027,44 @@ mod tests {
         assert!(is_text_xml("text/xml ;charset=utf-8"));
         assert!(!is_text_xml("text/xmlish"));
         assert!(!is_text_xml("application/soap+xml"));
+    }
+
+    #[test]
+    fn ended_calls_are_bounded_oldest_first() {
+        let mut e = EndedCalls::with_cap(2);
+        e.insert("a".into(), "None");
+        e.insert("b".into(), "None");
+        e.insert("a".into(), "Other"); // already known: updated, not queued twice
+        e.insert("c".into(), "None");
+        assert_eq!(e.get("a"), None, "the oldest is evicted first");
+        assert_eq!(e.get("b").map(|c| c.state), Some("Disconnected"));
+        assert_eq!(e.get("c").map(|c| c.cause), Some("None"));
+        assert_eq!((e.by_id.len(), e.order.len()), (2, 2));
+        let mut none = EndedCalls::with_cap(0);
+        none.insert("a".into(), "None");
+        assert_eq!(none.get("a"), None);
+        assert_eq!(UmState::default().ended.cap, MAX_DISCONNECTED);
+    }
+
+    #[test]
+    fn soap_action_values() {
+        for v in [
+            format!("\"{MSG_NS}/GetCallInfo\""),
+            format!("{MSG_NS}/GetCallInfo"),
+            format!("  \"{MSG_NS}/GetCallInfo\" "),
+        ] {
+            assert_eq!(soap_action_operation(&v), Some("GetCallInfo"), "{v}");
+        }
+        for v in [
+            String::new(),
+            "\"\"".into(),
+            format!("{MSG_NS}/NoSuchOperation"),
+            format!("{MSG_NS}GetCallInfo"),
+            format!("{MSG_NS_HTTPS}/GetCallInfo"),
+            format!("\"{MSG_NS}/getcallinfo\""),
+        ] {
+            assert_eq!(soap_action_operation(&v), None, "{v}");
+        }
     }
 
     #[test]

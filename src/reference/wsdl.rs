@@ -7,7 +7,7 @@
 use super::http::xml_escape;
 
 /// The 11 operations of the contract, in the order the docs list them.
-const OPERATIONS: [&str; 11] = [
+pub(crate) const OPERATIONS: [&str; 11] = [
     "IsUMEnabled",
     "GetUMProperties",
     "SetOofStatus",
