@@ -67,9 +67,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
-    /// Public base URL targets should POST notifications to (behind a tunnel or proxy).
+    /// Public base URL targets should POST notifications to (behind a tunnel or proxy)
+    /// [default: the listener's own http(s) URL].
     #[arg(long, value_name = "URL")]
     pub callback_url: Option<String>,
+
+    /// Serve the webhook listener over https with this PEM certificate chain (leaf first);
+    /// needs --listen-tls-key.
+    #[arg(long, value_name = "FILE", requires = "listen_tls_key")]
+    pub listen_tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --listen-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "listen_tls_cert")]
+    pub listen_tls_key: Option<PathBuf>,
 
     /// Seconds a case waits for its notifications [default: 5].
     #[arg(long, value_name = "SECS")]
@@ -296,6 +306,15 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         http.timeout = Duration::from_secs_f64(t);
     }
 
+    // Flags override the profile's [listener] certificate and key.
+    let listener_tls = match (&args.listen_tls_cert, &args.listen_tls_key) {
+        (Some(c), Some(k)) => match crate::listener::ListenerTls::load(c, k) {
+            Ok(t) => Some(t),
+            Err(e) => return usage(format!("--listen-tls-cert / --listen-tls-key: {e}")),
+        },
+        _ => profile.as_ref().and_then(|p| p.listener_tls.clone()),
+    };
+
     // Listing needs no target, runtime work or listener.
     let listing = args.libtest.list;
     let embedded = args.um.is_none() && args.graph.is_none() && profile.is_none();
@@ -310,6 +329,11 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                 reference::Config {
                     notify_token: notify_token.clone(),
                     accept_token: Some(graph_token.clone()),
+                    // An https listener's certificate is trusted, as a bot's would be.
+                    callback_roots: listener_tls
+                        .iter()
+                        .map(|t| t.cert_pem().to_vec())
+                        .collect(),
                     ..reference::Config::default()
                 },
             ));
@@ -413,6 +437,8 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                     .callback_url
                     .clone()
                     .or(profile.as_ref().and_then(|p| p.callback_url.clone())),
+                tls: listener_tls.clone(),
+                redact: config.secrets.clone(),
                 ..ListenerConfig::default()
             };
             if !lc.bind.ip().is_loopback() {
@@ -657,6 +683,10 @@ fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     let s = l.summary();
     let mut out = Vec::new();
     for r in &s.refused {
+        if r.status == 0 {
+            out.push(format!("refused a connection: {}", r.reason));
+            continue;
+        }
         out.push(format!(
             "refused a POST to {} with {}: {}",
             crate::report::redact(&r.path, secrets),
@@ -678,10 +708,22 @@ fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
             crate::report::redact(body, secrets)
         ));
     }
-    if s.unrouted_overflow > 0 || s.overflow > 0 {
+    if s.budget_overflow > 0 {
         out.push(format!(
-            "{} more notifications not listed or not kept (past the caps)",
-            s.unrouted_overflow + s.overflow
+            "{} notifications refused with 507: the listener's {} byte budget was spent",
+            s.budget_overflow, s.byte_budget
+        ));
+    }
+    let per_call = s.overflow.saturating_sub(s.budget_overflow);
+    if per_call > 0 {
+        out.push(format!(
+            "{per_call} notifications refused with 507: past the per-call cap"
+        ));
+    }
+    if s.unrouted_overflow > 0 {
+        out.push(format!(
+            "{} more notifications for no waiting case not listed",
+            s.unrouted_overflow
         ));
     }
     out
@@ -726,7 +768,8 @@ pub async fn run_in_process(
 ) -> Result<InProcessRun, String> {
     let mut config = opts.config;
     let listener = match opts.listener {
-        Some(lc) => {
+        Some(mut lc) => {
+            lc.redact.extend(config.secrets.iter().cloned());
             let l = Listener::start(lc)
                 .await
                 .map_err(|e| format!("cannot start the webhook listener: {e}"))?;

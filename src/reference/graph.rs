@@ -80,8 +80,14 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     Some(Route { prefix, target })
 }
 
-pub(crate) fn notification_client() -> reqwest::Result<reqwest::Client> {
+/// `extra_roots`: PEM certificates trusted for https callbacks besides the system's.
+pub(crate) fn notification_client(extra_roots: &[Vec<u8>]) -> reqwest::Result<reqwest::Client> {
+    let mut roots = Vec::new();
+    for pem in extra_roots {
+        roots.extend(reqwest::Certificate::from_pem_bundle(pem)?);
+    }
     reqwest::Client::builder()
+        .tls_certs_merge(roots)
         .redirect(reqwest::redirect::Policy::none())
         .retry(reqwest::retry::never())
         .timeout(NOTIFY_TIMEOUT)
