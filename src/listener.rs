@@ -714,6 +714,101 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+    }
+
+    /// True when any 6-character piece of `secret` shows in `text`.
+    fn leaks(text: &str, secret: &str) -> bool {
+        secret
+            .as_bytes()
+            .windows(6)
+            .any(|w| text.contains(std::str::from_utf8(w).unwrap_or("\u{0}")))
+    }
+
+    #[tokio::test]
+    async fn a_secret_straddling_the_preview_cut_leaves_no_prefix() {
+        const NOTIFY: &str = "notify-secret-0123456789abcdef";
+        let l = Listener::start(ListenerConfig {
+            redact: vec![NOTIFY.to_owned()],
+            ..ListenerConfig::default()
+        })
+        .await
+        .expect("listener");
+        let token = l.token().to_owned();
+        // Both secrets start a few characters before the cut and end after it.
+        for (secret, at) in [(NOTIFY, PREVIEW_CHARS - 6), (token.as_str(), PREVIEW_CHARS - 10)] {
+            let head = r#"{"value":[{"resourceUrl":"/communications/calls/nobody","note":""#;
+            let pad = "p".repeat(at - head.len());
+            let body = format!(r#"{head}{pad}{secret} and more text after it"}}]}}"#);
+            assert_eq!(body.find(secret), Some(at));
+            let r = client()
+                .post(l.callback_url())
+                .body(body)
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(r.status().as_u16(), 202);
+        }
+        let s = l.summary();
+        assert_eq!(s.unrouted.len(), 2, "{:?}", s.unrouted);
+        for (_, preview) in &s.unrouted {
+            // The placeholder may itself be cut; the secret is gone either way.
+            assert!(preview.contains("[redac"), "{preview}");
+            assert!(!leaks(preview, NOTIFY), "{preview}");
+            assert!(!leaks(preview, &token), "{preview}");
+        }
+        // A refused path holding the token across the path cut.
+        let prefix = "/".to_owned() + &"a".repeat(PATH_CHARS - 20);
+        let r = client()
+            .get(format!("http://{}{prefix}/callbacks/{token}", l.addr))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(r.status().as_u16(), 405);
+        let s = l.summary();
+        assert_eq!(s.refused.len(), 1, "{:?}", s.refused);
+        assert!(!leaks(&s.refused[0].path, &token), "{}", s.refused[0].path);
+    }
+
+    #[tokio::test]
+    async fn the_default_budget_keeps_every_notification_of_hundreds_of_calls() {
+        const CALLS: usize = 400;
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let c = client();
+        for i in 0..CALLS {
+            // The size of a documented terminated notification, resultInfo and all.
+            let body = format!(
+                r##"{{"@odata.type":"#microsoft.graph.commsNotifications","value":[{{"@odata.type":"#microsoft.graph.commsNotification","changeType":"deleted","resourceUrl":"/communications/calls/{i:08}-0000-0000-0000-000000000000","resourceData":{{"@odata.type":"#microsoft.graph.call","state":"terminated","resultInfo":{{"code":200,"subcode":5001,"message":"{}"}}}}}}]}}"##,
+                "m".repeat(1200)
+            );
+            let r = c
+                .post(l.callback_url_for("many"))
+                .body(body)
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(r.status().as_u16(), 202, "call {i}");
+        }
+        let s = l.summary();
+        assert_eq!(s.overflow, 0);
+        assert!(s.stored_bytes > CALLS * 1200, "{}", s.stored_bytes);
+        assert!(s.stored_bytes < DEFAULT_BYTE_BUDGET);
+        assert_eq!(l.unclaimed_for("many").len(), CALLS);
+    }
+
+    #[test]
+    fn json_cost_counts_nodes_strings_and_keys() {
+        let small = json_cost(&serde_json::json!({"a": 1}));
+        let big = json_cost(&serde_json::json!({"a": 1, "bbbb": "x".repeat(100)}));
+        assert!(big >= small + 100 + 4, "{small} {big}");
+    }
+
     #[test]
     fn call_id_from_resource_url() {
         assert_eq!(call_id_of("/communications/calls/abc"), Some("abc"));

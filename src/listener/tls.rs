@@ -140,3 +140,78 @@ pub fn read_roots(path: &Path) -> Result<Vec<u8>, String> {
     }
     Ok(pem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(names: &[&str]) -> (String, String) {
+        let c = rcgen::generate_simple_self_signed(
+            names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .expect("rcgen");
+        (c.cert.pem(), c.signing_key.serialize_pem())
+    }
+
+    fn load(cert: &str, key: &str) -> Result<ListenerTls, String> {
+        ListenerTls::from_pem(
+            cert.as_bytes(),
+            key.as_bytes(),
+            Path::new("dir/cert.pem"),
+            Path::new("dir/key.pem"),
+        )
+    }
+
+    #[test]
+    fn a_matching_pair_loads() {
+        let (cert, key) = pair(&["localhost"]);
+        let t = load(&cert, &key).expect("loads");
+        assert_eq!(t.cert_pem(), cert.as_bytes());
+        assert!(!format!("{t:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn each_wrong_file_is_named() {
+        let (cert, key) = pair(&["localhost"]);
+        let (_, other_key) = pair(&["localhost"]);
+        let cases = [
+            (key.as_str(), key.as_str(), "dir/cert.pem: no PEM `CERTIFICATE`"),
+            (cert.as_str(), cert.as_str(), "dir/key.pem: no PEM `PRIVATE KEY`"),
+            ("", key.as_str(), "dir/cert.pem: no PEM"),
+            (
+                cert.as_str(),
+                other_key.as_str(),
+                "dir/key.pem: the private key does not belong to the certificate in dir/cert.pem",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                key.as_str(),
+                "dir/cert.pem",
+            ),
+            (
+                cert.as_str(),
+                "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+                "dir/key.pem",
+            ),
+        ];
+        for (c, k, want) in cases {
+            match load(c, k) {
+                Ok(_) => panic!("accepted; wanted an error with `{want}`"),
+                Err(e) => assert!(e.contains(want), "`{e}` lacks `{want}`"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named() {
+        let e = ListenerTls::load(
+            Path::new("/nonexistent/cert.pem"),
+            Path::new("/nonexistent/key.pem"),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(e.contains("/nonexistent/cert.pem: cannot read"), "{e}");
+        let e = read_roots(Path::new("/nonexistent/ca.pem")).err().unwrap_or_default();
+        assert!(e.contains("/nonexistent/ca.pem: cannot read"), "{e}");
+    }
+}
