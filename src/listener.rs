@@ -17,11 +17,11 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, watch};
 
 #[derive(Debug, Clone)]
@@ -203,7 +203,11 @@ impl Listener {
         let tcp = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = tcp.local_addr()?;
         let token = random_token();
-        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let base = config
             .public_base
             .clone()
@@ -740,7 +744,10 @@ mod tests {
         .expect("listener");
         let token = l.token().to_owned();
         // Both secrets start a few characters before the cut and end after it.
-        for (secret, at) in [(NOTIFY, PREVIEW_CHARS - 6), (token.as_str(), PREVIEW_CHARS - 10)] {
+        for (secret, at) in [
+            (NOTIFY, PREVIEW_CHARS - 6),
+            (token.as_str(), PREVIEW_CHARS - 10),
+        ] {
             let head = r#"{"value":[{"resourceUrl":"/communications/calls/nobody","note":""#;
             let pad = "p".repeat(at - head.len());
             let body = format!(r#"{head}{pad}{secret} and more text after it"}}]}}"#);

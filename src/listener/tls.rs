@@ -134,9 +134,12 @@ pub fn read_roots(path: &Path) -> Result<Vec<u8>, String> {
     }
     let mut store = rustls::RootCertStore::empty();
     for (i, c) in certs.into_iter().enumerate() {
-        store
-            .add(c)
-            .map_err(|e| format!("{shown}: certificate {} is not usable as a root: {e}", i + 1))?;
+        store.add(c).map_err(|e| {
+            format!(
+                "{shown}: certificate {} is not usable as a root: {e}",
+                i + 1
+            )
+        })?;
     }
     Ok(pem)
 }
@@ -175,8 +178,16 @@ mod tests {
         let (cert, key) = pair(&["localhost"]);
         let (_, other_key) = pair(&["localhost"]);
         let cases = [
-            (key.as_str(), key.as_str(), "dir/cert.pem: no PEM `CERTIFICATE`"),
-            (cert.as_str(), cert.as_str(), "dir/key.pem: no PEM `PRIVATE KEY`"),
+            (
+                key.as_str(),
+                key.as_str(),
+                "dir/cert.pem: no PEM `CERTIFICATE`",
+            ),
+            (
+                cert.as_str(),
+                cert.as_str(),
+                "dir/key.pem: no PEM `PRIVATE KEY`",
+            ),
             ("", key.as_str(), "dir/cert.pem: no PEM"),
             (
                 cert.as_str(),
@@ -211,7 +222,9 @@ mod tests {
         .err()
         .unwrap_or_default();
         assert!(e.contains("/nonexistent/cert.pem: cannot read"), "{e}");
-        let e = read_roots(Path::new("/nonexistent/ca.pem")).err().unwrap_or_default();
+        let e = read_roots(Path::new("/nonexistent/ca.pem"))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("/nonexistent/ca.pem: cannot read"), "{e}");
     }
 }

@@ -576,7 +576,8 @@ async fn deliver(state: &State, url: &str, body: String) {
     }
 }
 
-/// The callback URL without user-info or query, which might carry secrets.
+/// The callback URL without user-info, query or the segment after `/callbacks/` (the
+/// harness's secret callback token), which might carry secrets.
 fn loggable(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) => {
@@ -584,6 +585,18 @@ fn loggable(url: &str) -> String {
             let _ = u.set_password(None);
             u.set_query(None);
             u.set_fragment(None);
+            let mut after_callbacks = false;
+            let path: Vec<&str> = u
+                .path()
+                .split('/')
+                .map(|seg| {
+                    let shown = if after_callbacks { "[redacted]" } else { seg };
+                    after_callbacks = seg == "callbacks";
+                    shown
+                })
+                .collect();
+            let path = path.join("/");
+            u.set_path(&path);
             u.to_string()
         }
         Err(_) => "<invalid url>".into(),
@@ -707,6 +720,10 @@ mod tests {
     #[test]
     fn log_redaction() {
         assert_eq!(loggable("https://u:p@h/x?token=1#f"), "https://h/x");
+        assert_eq!(
+            loggable("https://h:1/callbacks/0123abcd/graph..delete-call"),
+            "https://h:1/callbacks/[redacted]/graph..delete-call"
+        );
     }
 
     #[test]
