@@ -330,10 +330,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
                     notify_token: notify_token.clone(),
                     accept_token: Some(graph_token.clone()),
                     // An https listener's certificate is trusted, as a bot's would be.
-                    callback_roots: listener_tls
-                        .iter()
-                        .map(|t| t.cert_pem().to_vec())
-                        .collect(),
+                    callback_roots: listener_tls.iter().map(|t| t.cert_pem().to_vec()).collect(),
                     ..reference::Config::default()
                 },
             ));

@@ -474,8 +474,9 @@ impl Profile {
             &["CERTIFICATE", "PRIVATE KEY"],
         )?;
         if let (Some(c), Some(k)) = (&self.listener.tls_cert_file, &self.listener.tls_key_file) {
-            let tls = crate::listener::ListenerTls::load(&self.resolve_path(c), &self.resolve_path(k))
-                .map_err(|e| format!("{file}: [listener] tls_cert_file / tls_key_file: {e}"))?;
+            let tls =
+                crate::listener::ListenerTls::load(&self.resolve_path(c), &self.resolve_path(k))
+                    .map_err(|e| format!("{file}: [listener] tls_cert_file / tls_key_file: {e}"))?;
             out.listener_tls = Some(tls);
         }
         secrets.sort();
@@ -772,6 +773,14 @@ insecure = false
             ("[vars]\n\"a b\" = \"x\"\n", "not a variable name"),
             ("[timeouts]\nrequest_secs = 0\n", "positive"),
             ("[listener]\nlisten = \"nowhere\"\n", "line 2"),
+            (
+                "[listener]\ntls_cert_file = \"c.pem\"\n",
+                "tls_cert_file is set without tls_key_file",
+            ),
+            (
+                "[listener]\ntls_key_file = \"k.pem\"\n",
+                "tls_key_file is set without tls_cert_file",
+            ),
             ("[vars]\nn = 5\n", "line 2"),
         ];
         for (text, want) in bad {

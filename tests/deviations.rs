@@ -90,6 +90,7 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
             notify_token: NOTIFY_TOKEN.into(),
             accept_token: None,
             late_delay: Duration::from_millis(2500),
+            ..reference::Config::default()
         },
     )
     .await

@@ -551,13 +551,20 @@ async fn notifications_for_many_calls_stay_within_the_byte_budget() {
         }
     }
     let s = l.summary();
-    assert!(accepted > 0 && refused > 0, "{accepted} accepted, {refused} refused");
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
     assert_eq!(accepted + refused, CALLS as u64);
     assert_eq!(s.budget_overflow, refused, "every refusal is counted");
     assert_eq!(s.overflow, refused);
     assert!(s.stored_bytes <= BUDGET, "{} over {BUDGET}", s.stored_bytes);
     // The budget is spent, not merely touched: less than one notification's cost is left.
-    assert!(BUDGET - s.stored_bytes < 4096, "{} bytes kept", s.stored_bytes);
+    assert!(
+        BUDGET - s.stored_bytes < 4096,
+        "{} bytes kept",
+        s.stored_bytes
+    );
     assert_eq!(s.unrouted.len(), 2, "the report lists at most max_kept");
     assert_eq!(s.unrouted_overflow, accepted - 2);
 }

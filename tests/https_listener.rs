@@ -147,8 +147,7 @@ async fn a_client_not_trusting_the_ca_cannot_deliver_and_the_refusal_is_listed()
         .body(notification("c1"))
         .send()
         .await
-        .err()
-        .expect("a client without the CA must fail the handshake");
+        .expect_err("a client without the CA must fail the handshake");
     assert!(err.is_connect(), "{err:?}");
     // The server side learns of the failure from the client's alert; give it a moment.
     let deadline = Instant::now() + Duration::from_secs(5);
