@@ -85,6 +85,9 @@ struct ServeArgs {
     /// Bearer token sent on notifications.
     #[arg(long, env = "CALLCONFORM_NOTIFY_TOKEN", hide_env_values = true)]
     notify_token: Option<String>,
+    /// Also trust these root certificates (PEM) for https callbacks (repeatable).
+    #[arg(long, value_name = "FILE")]
+    callback_ca: Vec<std::path::PathBuf>,
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -104,6 +107,16 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     }
+    let mut callback_roots = Vec::new();
+    for f in &args.callback_ca {
+        match callconform::listener::read_roots(f) {
+            Ok(pem) => callback_roots.push(pem),
+            Err(e) => {
+                eprintln!("error: --callback-ca {e}");
+                return ExitCode::from(harness::exit::USAGE);
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -117,6 +130,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let mut config = reference::Config {
         deviations,
         accept_token: args.accept_token,
+        callback_roots,
         ..reference::Config::default()
     };
     if let Some(t) = args.notify_token {

@@ -34,6 +34,8 @@
 //! [listener]
 //! listen = "0.0.0.0:8443"                     # like --listen [default: 127.0.0.1:0]
 //! callback_url = "https://tunnel.example.test"   # like --callback-url
+//! tls_cert_file = "certs/listener.pem"        # serve https: PEM chain, leaf first
+//! tls_key_file = "certs/listener-key.pem"     # and its PEM private key (both or neither)
 //!
 //! [tls]
 //! ca_file = "certs/test-ca.pem"               # extra CA to trust; relative paths are
@@ -118,6 +120,11 @@ pub struct ListenerSection {
     pub listen: Option<SocketAddr>,
     #[serde(default)]
     pub callback_url: Option<String>,
+    /// With `tls_key_file`: the listener serves https (relative to the profile's directory).
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -165,6 +172,8 @@ pub struct ResolvedProfile {
     pub notification_timeout: Option<Duration>,
     pub listen: Option<SocketAddr>,
     pub callback_url: Option<String>,
+    /// `[listener] tls_cert_file` and `tls_key_file`, read and checked.
+    pub listener_tls: Option<crate::listener::ListenerTls>,
     /// PEM bytes of `[tls] ca_file`.
     pub ca_pem: Option<Vec<u8>>,
     /// PEM bytes (certificate + key) of `[tls] client_cert_file`.
@@ -355,6 +364,15 @@ impl Profile {
         if let Some(c) = &self.listener.callback_url {
             check_base_url("[listener] callback_url", c)?;
         }
+        match (&self.listener.tls_cert_file, &self.listener.tls_key_file) {
+            (Some(_), None) => {
+                return Err("[listener] tls_cert_file is set without tls_key_file".into());
+            }
+            (None, Some(_)) => {
+                return Err("[listener] tls_key_file is set without tls_cert_file".into());
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -505,6 +523,12 @@ impl Profile {
             self.tls.client_cert_file.as_deref(),
             &["CERTIFICATE", "PRIVATE KEY"],
         )?;
+        if let (Some(c), Some(k)) = (&self.listener.tls_cert_file, &self.listener.tls_key_file) {
+            let tls =
+                crate::listener::ListenerTls::load(&self.resolve_path(c), &self.resolve_path(k))
+                    .map_err(|e| format!("{file}: [listener] tls_cert_file / tls_key_file: {e}"))?;
+            out.listener_tls = Some(tls);
+        }
         secrets.sort();
         secrets.dedup();
         out.secrets = secrets;
@@ -892,6 +916,14 @@ insecure = false
             ("[vars]\n\"a b\" = \"x\"\n", "not a variable name"),
             ("[timeouts]\nrequest_secs = 0\n", "positive"),
             ("[listener]\nlisten = \"nowhere\"\n", "line 2"),
+            (
+                "[listener]\ntls_cert_file = \"c.pem\"\n",
+                "tls_cert_file is set without tls_key_file",
+            ),
+            (
+                "[listener]\ntls_key_file = \"k.pem\"\n",
+                "tls_key_file is set without tls_cert_file",
+            ),
             ("[vars]\nn = 5\n", "line 2"),
         ];
         for (text, want) in bad {

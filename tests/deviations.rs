@@ -106,6 +106,7 @@ async fn run_against_with(
             notify_token: NOTIFY_TOKEN.into(),
             accept_token: None,
             late_delay: Duration::from_millis(2500),
+            ..reference::Config::default()
         },
     )
     .await

@@ -516,9 +516,11 @@ async fn a_forged_notification_is_refused_and_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifications_for_many_calls_stay_within_the_total_cap() {
+async fn notifications_for_many_calls_stay_within_the_byte_budget() {
+    const BUDGET: usize = 64 * 1024;
+    const CALLS: usize = 600;
     let l = callconform::listener::Listener::start(ListenerConfig {
-        max_total: 3,
+        byte_budget: BUDGET,
         max_kept: 2,
         ..ListenerConfig::default()
     })
@@ -528,9 +530,12 @@ async fn notifications_for_many_calls_stay_within_the_total_cap() {
         .no_proxy()
         .build()
         .expect("client");
-    for i in 0..6 {
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    for i in 0..CALLS {
+        // About 1 KiB each, like a real commsNotification with its resourceData.
         let body = format!(
-            r#"{{"value":[{{"resourceUrl":"/communications/calls/c{i}","resourceData":{{"state":"terminating"}}}}]}}"#
+            r#"{{"value":[{{"resourceUrl":"/communications/calls/c{i}","resourceData":{{"state":"terminating","pad":"{}"}}}}]}}"#,
+            "x".repeat(900)
         );
         let r = client
             .post(l.callback_url())
@@ -538,10 +543,31 @@ async fn notifications_for_many_calls_stay_within_the_total_cap() {
             .send()
             .await
             .expect("answered");
-        assert_eq!(r.status().as_u16(), 202);
+        match r.status().as_u16() {
+            202 => accepted += 1,
+            507 => {
+                refused += 1;
+                let text = r.text().await.unwrap_or_default();
+                assert!(text.contains("byte budget"), "{text}");
+            }
+            s => panic!("unexpected status {s}"),
+        }
     }
     let s = l.summary();
-    assert_eq!(s.overflow, 3, "three past the total cap are counted");
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
+    assert_eq!(accepted + refused, CALLS as u64);
+    assert_eq!(s.budget_overflow, refused, "every refusal is counted");
+    assert_eq!(s.overflow, refused);
+    assert!(s.stored_bytes <= BUDGET, "{} over {BUDGET}", s.stored_bytes);
+    // The budget is spent, not merely touched: less than one notification's cost is left.
+    assert!(
+        BUDGET - s.stored_bytes < 4096,
+        "{} bytes kept",
+        s.stored_bytes
+    );
     assert_eq!(s.unrouted.len(), 2, "the report lists at most max_kept");
-    assert_eq!(s.unrouted_overflow, 1);
+    assert_eq!(s.unrouted_overflow, accepted - 2);
 }

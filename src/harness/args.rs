@@ -57,9 +57,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
-    /// Public base URL targets should POST notifications to (behind a tunnel or proxy).
+    /// Public base URL targets should POST notifications to (behind a tunnel or proxy)
+    /// [default: the listener's own http(s) URL].
     #[arg(long, value_name = "URL")]
     pub callback_url: Option<String>,
+
+    /// Serve the webhook listener over https with this PEM certificate chain (leaf first);
+    /// needs --listen-tls-key.
+    #[arg(long, value_name = "FILE", requires = "listen_tls_key")]
+    pub listen_tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --listen-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "listen_tls_cert")]
+    pub listen_tls_key: Option<PathBuf>,
 
     /// Seconds a case waits for its notifications [default: 5].
     #[arg(long, value_name = "SECS")]

@@ -31,6 +31,10 @@ pub fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     let red = |t: &str| crate::report::redact(t, secrets);
     let mut out = Vec::new();
     for r in &s.refused {
+        if r.status == 0 {
+            out.push(format!("refused a connection: {}", r.reason));
+            continue;
+        }
         out.push(format!(
             "refused a POST to {} with {}: {}",
             red(&r.path),
@@ -52,10 +56,22 @@ pub fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
             red(body)
         ));
     }
-    if s.unrouted_overflow > 0 || s.overflow > 0 {
+    if s.budget_overflow > 0 {
         out.push(format!(
-            "{} more notifications not listed or not kept (past the caps)",
-            s.unrouted_overflow + s.overflow
+            "{} notifications refused with 507: the listener's {} byte budget was spent",
+            s.budget_overflow, s.byte_budget
+        ));
+    }
+    let per_call = s.overflow.saturating_sub(s.budget_overflow);
+    if per_call > 0 {
+        out.push(format!(
+            "{per_call} notifications refused with 507: past the per-call cap"
+        ));
+    }
+    if s.unrouted_overflow > 0 {
+        out.push(format!(
+            "{} more notifications for no waiting case not listed",
+            s.unrouted_overflow
         ));
     }
     out

@@ -49,7 +49,8 @@ pub async fn run_in_process(
 ) -> Result<InProcessRun, String> {
     let mut config = opts.config;
     let listener = match opts.listener {
-        Some(lc) => {
+        Some(mut lc) => {
+            lc.redact.extend(config.secrets.iter().cloned());
             let l = Listener::start(lc)
                 .await
                 .map_err(|e| format!("cannot start the webhook listener: {e}"))?;

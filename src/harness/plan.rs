@@ -313,6 +313,14 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
     if let Some(t) = args.timeout {
         http.timeout = Duration::from_secs_f64(t);
     }
+    // Flags override the profile's [listener] certificate and key.
+    let listener_tls = match (&args.listen_tls_cert, &args.listen_tls_key) {
+        (Some(c), Some(k)) => Some(
+            crate::listener::ListenerTls::load(c, k)
+                .map_err(|e| format!("--listen-tls-cert / --listen-tls-key: {e}"))?,
+        ),
+        _ => profile.as_ref().and_then(|p| p.listener_tls.clone()),
+    };
     let listener = ListenerConfig {
         bind: args
             .listen
@@ -322,6 +330,8 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             .callback_url
             .clone()
             .or(profile.as_ref().and_then(|p| p.callback_url.clone())),
+        tls: listener_tls,
+        redact: secrets.clone(),
         ..ListenerConfig::default()
     };
     Ok(Plan {

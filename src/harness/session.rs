@@ -50,6 +50,13 @@ async fn targets(
                 reference::Config {
                     notify_token: notify_token.clone(),
                     accept_token: Some(accept_token.clone()),
+                    // An https listener's certificate is trusted, as a bot's would be.
+                    callback_roots: plan
+                        .listener
+                        .tls
+                        .iter()
+                        .map(|t| t.cert_pem().to_vec())
+                        .collect(),
                     ..reference::Config::default()
                 },
             )
@@ -104,7 +111,9 @@ pub async fn start(
                     plan.listener.bind
                 );
             }
-            let l = Listener::start(plan.listener.clone())
+            let mut lc = plan.listener.clone();
+            lc.redact.extend(config.secrets.iter().cloned());
+            let l = Listener::start(lc)
                 .await
                 .map_err(|e| format!("cannot start the webhook listener: {e}"))?;
             config.secrets.push(l.token().to_owned());

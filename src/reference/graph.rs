@@ -80,8 +80,14 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     Some(Route { prefix, target })
 }
 
-pub(crate) fn notification_client() -> reqwest::Result<reqwest::Client> {
+/// `extra_roots`: PEM certificates trusted for https callbacks besides the system's.
+pub(crate) fn notification_client(extra_roots: &[Vec<u8>]) -> reqwest::Result<reqwest::Client> {
+    let mut roots = Vec::new();
+    for pem in extra_roots {
+        roots.extend(reqwest::Certificate::from_pem_bundle(pem)?);
+    }
     reqwest::Client::builder()
+        .tls_certs_merge(roots)
         .redirect(reqwest::redirect::Policy::none())
         .retry(reqwest::retry::never())
         .timeout(NOTIFY_TIMEOUT)
@@ -570,7 +576,8 @@ async fn deliver(state: &State, url: &str, body: String) {
     }
 }
 
-/// The callback URL without user-info or query, which might carry secrets.
+/// The callback URL without user-info, query or the segment after `/callbacks/` (the
+/// harness's secret callback token), which might carry secrets.
 fn loggable(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) => {
@@ -578,6 +585,18 @@ fn loggable(url: &str) -> String {
             let _ = u.set_password(None);
             u.set_query(None);
             u.set_fragment(None);
+            let mut after_callbacks = false;
+            let path: Vec<&str> = u
+                .path()
+                .split('/')
+                .map(|seg| {
+                    let shown = if after_callbacks { "[redacted]" } else { seg };
+                    after_callbacks = seg == "callbacks";
+                    shown
+                })
+                .collect();
+            let path = path.join("/");
+            u.set_path(&path);
             u.to_string()
         }
         Err(_) => "<invalid url>".into(),
@@ -701,6 +720,10 @@ mod tests {
     #[test]
     fn log_redaction() {
         assert_eq!(loggable("https://u:p@h/x?token=1#f"), "https://h/x");
+        assert_eq!(
+            loggable("https://h:1/callbacks/0123abcd/graph..delete-call"),
+            "https://h:1/callbacks/[redacted]/graph..delete-call"
+        );
     }
 
     #[test]

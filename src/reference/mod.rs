@@ -35,6 +35,9 @@ pub struct Config {
     pub accept_token: Option<String>,
     /// Delay used by the `late-notifications` deviation.
     pub late_delay: Duration,
+    /// Extra root certificates (PEM, each may hold several) trusted for https callbacks,
+    /// besides the system's: a test CA, or the harness's own listener certificate.
+    pub callback_roots: Vec<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             notify_token: "reference-notification-token".into(),
             accept_token: None,
             late_delay: Duration::from_secs(3),
+            callback_roots: Vec::new(),
         }
     }
 }
@@ -128,7 +132,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let notifier = graph::notification_client().map_err(std::io::Error::other)?;
+    let notifier =
+        graph::notification_client(&config.callback_roots).map_err(std::io::Error::other)?;
     let (tx, rx) = watch::channel(false);
     let state = Arc::new(State {
         config,
