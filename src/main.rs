@@ -85,6 +85,13 @@ struct ServeArgs {
     /// Bearer token sent on notifications.
     #[arg(long, env = "CALLCONFORM_NOTIFY_TOKEN", hide_env_values = true)]
     notify_token: Option<String>,
+    /// Also deliver Graph notifications to this callback host (repeatable); by default
+    /// only loopback callbacks (127.0.0.0/8, ::1, localhost) are accepted.
+    #[arg(long = "allow-callback-host", value_name = "HOST")]
+    allow_callback_hosts: Vec<String>,
+    /// Send a call's queued Graph notifications together, several `value` entries per POST.
+    #[arg(long)]
+    batch_notifications: bool,
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -117,6 +124,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     let mut config = reference::Config {
         deviations,
         accept_token: args.accept_token,
+        allowed_callback_hosts: args.allow_callback_hosts,
+        batch_notifications: args.batch_notifications,
         ..reference::Config::default()
     };
     if let Some(t) = args.notify_token {

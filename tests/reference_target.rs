@@ -38,6 +38,7 @@ async fn target(deviations: Vec<Deviation>) -> Running {
         notify_token: TOKEN.into(),
         accept_token: None,
         late_delay: Duration::from_millis(300),
+        ..Config::default()
     };
     reference::start("127.0.0.1:0".parse().expect("addr"), config)
         .await
