@@ -203,15 +203,31 @@ impl Deviation {
             GraphExtraResourceData => {
                 "an undocumented `callChainId` in resourceData (reported; fails only under --strict)"
             }
-            GraphOperationWrongStatus => "operation-ended notifications (playPrompt, record, DTMF, invite) say status `running`",
-            GraphOperationNoLocation => "operation responses (playPrompt, mute, invite, ...) carry no Location header",
-            GraphOperationResultInfoUndocumented => "operation and transfer resultInfo code 299 / subcode 9999 (in no documented table)",
-            GraphNoRosterUpdate => "no roster update after invite, mute, unmute or changeScreenSharingRole",
-            GraphTransferMixedOutcomes => "transfer sends the failed outcome (`established`, 500/7000) and then the completed one",
+            GraphOperationWrongStatus => {
+                "operation-ended notifications (playPrompt, record, DTMF, invite) say status `running`"
+            }
+            GraphOperationNoLocation => {
+                "operation responses (playPrompt, mute, invite, ...) carry no Location header"
+            }
+            GraphOperationResultInfoUndocumented => {
+                "operation and transfer resultInfo code 299 / subcode 9999 (in no documented table)"
+            }
+            GraphNoRosterUpdate => {
+                "no roster update after invite, mute, unmute or changeScreenSharingRole"
+            }
+            GraphTransferMixedOutcomes => {
+                "transfer sends the failed outcome (`established`, 500/7000) and then the completed one"
+            }
             GraphIncomingWrongState => "the incoming-call notification says state `established`",
-            GraphUndocumentedCallState => "after answer the call reaches state `connected` (not a Graph callState) instead of `established`",
-            GraphOtherCallback => "notifications of the operations beyond create/delete go to another call's callback",
-            GraphOtherCallResourceUrl => "notifications of the operations beyond create/delete name another live call in resourceUrl",
+            GraphUndocumentedCallState => {
+                "after answer the call reaches state `connected` (not a Graph callState) instead of `established`"
+            }
+            GraphOtherCallback => {
+                "notifications of the operations beyond create/delete go to another call's callback"
+            }
+            GraphOtherCallResourceUrl => {
+                "notifications of the operations beyond create/delete name another live call in resourceUrl"
+            }
         }
     }
 

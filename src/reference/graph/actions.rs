@@ -32,7 +32,12 @@ fn require_incoming(state: &State, ctx: &Ctx, id: &str, action: &str) -> Result<
 }
 
 /// Validates the optional callbackUri and makes it the call's callback.
-fn take_callback(state: &State, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Result<(), Resp> {
+fn take_callback(
+    state: &State,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<(), Resp> {
     match checked_callback(state, body, false) {
         Ok(None) => Ok(()),
         Ok(Some(cb)) => {
@@ -68,12 +73,18 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     if let Err(r) = require_incoming(state, ctx, id, "answer") {
         return r;
     }
-    let modalities_ok = body.get("acceptedModalities").and_then(Value::as_array).is_some_and(|a| {
-        !a.is_empty()
-            && a.iter().all(|m| {
-                matches!(m.as_str(), Some("audio" | "video" | "videoBasedScreenSharing"))
-            })
-    });
+    let modalities_ok = body
+        .get("acceptedModalities")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            !a.is_empty()
+                && a.iter().all(|m| {
+                    matches!(
+                        m.as_str(),
+                        Some("audio" | "video" | "videoBasedScreenSharing")
+                    )
+                })
+        });
     if !modalities_ok {
         return ctx.bad_request(
             "acceptedModalities is required: audio, video and/or videoBasedScreenSharing.",
@@ -103,7 +114,11 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     } else {
         "established"
     };
-    let first = sink.call_entry(state, "updated", call_state_data(&sink, state, "establishing"));
+    let first = sink.call_entry(
+        state,
+        "updated",
+        call_state_data(&sink, state, "establishing"),
+    );
     sink.send_op(state, Batch::new(&sink.url, vec![first]));
     let second = sink.call_entry(state, "updated", call_state_data(&sink, state, established));
     let mut batch = Batch::new(&sink.url, vec![second]);
@@ -116,7 +131,9 @@ pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     if let Err(r) = require_incoming(state, ctx, id, "reject") {
         return r;
     }
-    if body.contains_key("reason") && one_of(body, "reason", &["none", "busy", "forbidden"]).is_none() {
+    if body.contains_key("reason")
+        && one_of(body, "reason", &["none", "busy", "forbidden"]).is_none()
+    {
         return ctx.bad_request("reason must be one of none, busy, forbidden.");
     }
     if let Err(r) = take_callback(state, ctx, id, body) {
@@ -126,7 +143,10 @@ pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
         return not_found(ctx);
     };
     // The reject page's notification: the call is gone, resourceData names it only.
-    let data = J::obj(vec![call_type(), ("@odata.id", J::Str(sink.resource_url(state, "")))]);
+    let data = J::obj(vec![
+        call_type(),
+        ("@odata.id", J::Str(sink.resource_url(state, ""))),
+    ]);
     let entry = sink.call_entry(state, "deleted", data);
     sink.send_op(state, Batch::new(&sink.url, vec![entry]));
     accepted()
@@ -136,8 +156,14 @@ pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
     if let Err(r) = require_incoming(state, ctx, id, "redirect") {
         return r;
     }
-    if !body.get("targets").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
-        return ctx.bad_request("targets is required: a non-empty collection of invitationParticipantInfo.");
+    if !body
+        .get("targets")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return ctx.bad_request(
+            "targets is required: a non-empty collection of invitationParticipantInfo.",
+        );
     }
     if let Err(r) = take_callback(state, ctx, id, body) {
         return r;
@@ -148,7 +174,14 @@ pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
     // The redirect page's notification: the whole incoming call, now terminated.
     let r = &call.resource;
     let mut pairs = vec![call_type(), ("state", J::str("terminated"))];
-    for k in ["direction", "callbackUri", "source", "targets", "myParticipantId", "id"] {
+    for k in [
+        "direction",
+        "callbackUri",
+        "source",
+        "targets",
+        "myParticipantId",
+        "id",
+    ] {
         if let Some(v) = r.get(k).filter(|v| !v.is_null()) {
             pairs.push((k, J::from_value(v)));
         }
@@ -186,15 +219,24 @@ pub(super) fn transfer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
         b
     };
     sink.send_op(state, step("transferring", set_state(id, "transferring")));
-    sink.send_op(state, step("transferAccepted", set_state(id, "transferAccepted")));
+    sink.send_op(
+        state,
+        step("transferAccepted", set_state(id, "transferAccepted")),
+    );
     if state.has(Deviation::GraphTransferMixedOutcomes) {
-        sink.send_op(state, Batch::new(&sink.url, vec![transfer_failed(state, &sink)]));
+        sink.send_op(
+            state,
+            Batch::new(&sink.url, vec![transfer_failed(state, &sink)]),
+        );
     }
     // Example 2 and 4 (consultative) end with terminationReason, the others with resultInfo.
     let end = if consultative {
         ("terminationReason", J::str("AppTransferred"))
     } else {
-        ("resultInfo", op_result_info(state, 0, 7015, "GracefulTransferCompleted"))
+        (
+            "resultInfo",
+            op_result_info(state, 0, 7015, "GracefulTransferCompleted"),
+        )
     };
     let data = J::obj(vec![call_type(), ("state", J::str("terminated")), end]);
     let mut done = Batch::new(&sink.url, vec![sink.call_entry(state, "deleted", data)]);
@@ -211,12 +253,20 @@ fn transfer_failed(state: &State, sink: &Sink) -> Entry {
     let data = J::obj(vec![
         call_type(),
         ("state", J::str("established")),
-        ("resultInfo", op_result_info(state, 500, 7000, "The transfer target did not accept.")),
+        (
+            "resultInfo",
+            op_result_info(state, 500, 7000, "The transfer target did not accept."),
+        ),
     ]);
     sink.call_entry(state, "updated", data)
 }
 
-pub(super) fn keep_alive(state: &Arc<State>, ctx: &Ctx, id: &str, _body: &Map<String, Value>) -> Resp {
+pub(super) fn keep_alive(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    _body: &Map<String, Value>,
+) -> Resp {
     if !lock(&state.graph).calls.contains_key(id) {
         return not_found(ctx);
     }
@@ -254,7 +304,10 @@ pub(super) fn update_recording_status(
         return not_found(ctx);
     }
     let mut op = Map::new();
-    op.insert("@odata.type".into(), json!("#microsoft.graph.updateRecordingStatusOperation"));
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.updateRecordingStatusOperation"),
+    );
     op.insert(
         "clientContext".into(),
         body.get("clientContext").cloned().unwrap_or(Value::Null),

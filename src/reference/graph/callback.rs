@@ -139,6 +139,10 @@ mod tests {
         assert!(check(&c, "http://[fd00::1]:8/x").is_ok());
         assert!(check(&c, "https://other.contoso.com/").is_err());
         let m = Refusal::HostNotAllowed("bot.contoso.com".into()).message();
-        assert!(m.contains("bot.contoso.com") && m.contains("loopback") && m.contains("--allow-callback-host"));
+        assert!(
+            m.contains("bot.contoso.com")
+                && m.contains("loopback")
+                && m.contains("--allow-callback-host")
+        );
     }
 }

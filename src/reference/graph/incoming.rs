@@ -13,8 +13,8 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::calls::{call_type, checked_callback, register};
 use super::callback::Refusal;
+use super::calls::{call_type, checked_callback, register};
 use super::json::J;
 use super::notify::Batch;
 use super::participants::BOT_APP_ID;
@@ -46,7 +46,14 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     };
     let id = http::uuid_v4();
     let resource = incoming_resource(&id, &callback);
-    let sink = match register(state, &ctx, &id, resource.clone(), callback, http::uuid_v4()) {
+    let sink = match register(
+        state,
+        &ctx,
+        &id,
+        resource.clone(),
+        callback,
+        http::uuid_v4(),
+    ) {
         Ok(s) => s,
         Err(r) => return r,
     };

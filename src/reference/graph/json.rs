@@ -22,7 +22,12 @@ pub(super) enum J {
 impl J {
     /// An object from `(key, value)` pairs, in that order.
     pub(super) fn obj(pairs: Vec<(&'static str, J)>) -> J {
-        J::Obj(pairs.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect())
+        J::Obj(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), v))
+                .collect(),
+        )
     }
 
     pub(super) fn str(s: impl Into<String>) -> J {
@@ -117,7 +122,10 @@ mod tests {
     fn writer_is_valid_and_ordered() {
         let j = J::obj(vec![
             ("b", J::str("x\"\\\u{1}é")),
-            ("a", J::Arr(vec![J::Num(1), J::obj(vec![]), J::Null, J::Bool(true)])),
+            (
+                "a",
+                J::Arr(vec![J::Num(1), J::obj(vec![]), J::Null, J::Bool(true)]),
+            ),
         ]);
         let mut s = String::new();
         j.write(false, &mut s);

@@ -60,14 +60,28 @@ pub(super) fn op_result_info(state: &State, code: i64, subcode: i64, message: &s
     result_info(state, code, subcode, message)
 }
 
-pub(super) fn play_prompt(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
-    if !body.get("prompts").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+pub(super) fn play_prompt(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    if !body
+        .get("prompts")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
         return ctx.bad_request("prompts is required: a non-empty collection of mediaPrompt.");
     }
     start(state, ctx, id, MediaKind::PlayPrompt, body)
 }
 
-pub(super) fn record_response(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+pub(super) fn record_response(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
     if body.get("prompts").is_some_and(|p| !p.is_array()) {
         return ctx.bad_request("prompts must be a collection of mediaPrompt.");
     }
@@ -79,10 +93,20 @@ const DTMF_TONES: &[&str] = &[
     "star", "pound", "a", "b", "c", "d", "flash",
 ];
 
-pub(super) fn send_dtmf_tones(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
-    let ok = body.get("tones").and_then(Value::as_array).is_some_and(|a| {
-        !a.is_empty() && a.iter().all(|t| t.as_str().is_some_and(|t| DTMF_TONES.contains(&t)))
-    });
+pub(super) fn send_dtmf_tones(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    let ok = body
+        .get("tones")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            !a.is_empty()
+                && a.iter()
+                    .all(|t| t.as_str().is_some_and(|t| DTMF_TONES.contains(&t)))
+        });
     if !ok {
         return ctx.bad_request(
             "tones is required: a non-empty collection of tone values (tone0..tone9, star, pound, a..d, flash).",
@@ -92,7 +116,13 @@ pub(super) fn send_dtmf_tones(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Ma
 }
 
 /// Registers a running operation, answers it and schedules its completion.
-fn start(state: &Arc<State>, ctx: &Ctx, id: &str, kind: MediaKind, body: &Map<String, Value>) -> Resp {
+fn start(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    kind: MediaKind,
+    body: &Map<String, Value>,
+) -> Resp {
     let op_id = http::uuid_v4();
     let client_context = body.get("clientContext").cloned().unwrap_or(Value::Null);
     let op = RunningOp {
@@ -158,13 +188,27 @@ fn finish(state: &State, call_id: &str, op_id: &str) {
 fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
     let url = sink.resource_url(state, &format!("/operations/{}", op.id));
     let canceled = end == End::Canceled;
-    let status = if canceled { "failed" } else { completed_status(state) };
+    let status = if canceled {
+        "failed"
+    } else {
+        completed_status(state)
+    };
     let client_context = J::from_value(&op.client_context);
-    let cancel_info = || op_result_info(state, 400, 8508, "Action failed, the operation was cancelled.");
+    let cancel_info = || {
+        op_result_info(
+            state,
+            400,
+            8508,
+            "Action failed, the operation was cancelled.",
+        )
+    };
     let data = match op.kind {
         MediaKind::PlayPrompt => {
             let mut pairs = vec![
-                ("@odata.type", J::str("#microsoft.graph.playPromptOperation")),
+                (
+                    "@odata.type",
+                    J::str("#microsoft.graph.playPromptOperation"),
+                ),
                 ("@odata.id", J::str(url.clone())),
                 ("@odata.etag", J::str("W/\"54451\"")),
                 (
@@ -188,7 +232,12 @@ fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
                 (cancel_info(), String::new(), String::new())
             } else {
                 (
-                    op_result_info(state, 200, 8515, "Action completed, max record duration reached."),
+                    op_result_info(
+                        state,
+                        200,
+                        8515,
+                        "Action completed, max record duration reached.",
+                    ),
                     op.recording.clone(),
                     http::uuid_v4().replace('-', ""),
                 )
@@ -210,11 +259,18 @@ fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
             J::obj(pairs)
         }
         MediaKind::Dtmf => J::obj(vec![
-            ("@odata.type", J::str("#microsoft.graph.sendDtmfTonesOperation")),
+            (
+                "@odata.type",
+                J::str("#microsoft.graph.sendDtmfTonesOperation"),
+            ),
             ("status", J::str(completed_status(state))),
             (
                 "completionReason",
-                J::str(if canceled { "mediaOperationCanceled" } else { "completedSuccessfully" }),
+                J::str(if canceled {
+                    "mediaOperationCanceled"
+                } else {
+                    "completedSuccessfully"
+                }),
             ),
             ("clientContext", client_context),
             ("id", J::str(op.id.clone())),
@@ -244,7 +300,10 @@ pub(super) fn cancel_media_processing(
         }
     }
     let mut op = Map::new();
-    op.insert("@odata.type".into(), json!("#microsoft.graph.cancelMediaProcessingOperation"));
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.cancelMediaProcessingOperation"),
+    );
     op.insert("status".into(), json!("completed"));
     op.insert(
         "clientContext".into(),
@@ -289,7 +348,10 @@ pub(super) fn subscribe_to_tone(
         sink.send_op(state, Batch::new(&sink.url, vec![entry]));
     }
     let mut op = Map::new();
-    op.insert("@odata.type".into(), json!("#microsoft.graph.subscribeToToneOperation"));
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.subscribeToToneOperation"),
+    );
     op.insert(
         "clientContext".into(),
         body.get("clientContext").cloned().unwrap_or(Value::Null),

@@ -137,7 +137,10 @@ impl Sink {
             };
         }
         if state.has(Deviation::GraphOtherCallResourceUrl) {
-            let other = self.other.as_ref().map_or_else(http::uuid_v4, |o| o.0.clone());
+            let other = self
+                .other
+                .as_ref()
+                .map_or_else(http::uuid_v4, |o| o.0.clone());
             for e in &mut batch.entries {
                 e.resource_url = e.resource_url.replacen(&self.id, &other, 1);
                 e.resource = e.resource.take().map(|r| r.replacen(&self.id, &other, 1));
@@ -473,9 +476,7 @@ async fn read_json(ctx: &Ctx, req: Request<Incoming>) -> Result<Map<String, Valu
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(ctx.bad_request(
-            "Unable to read JSON request payload: expected a JSON object.",
-        )),
+        _ => Err(ctx.bad_request("Unable to read JSON request payload: expected a JSON object.")),
     }
 }
 
@@ -505,7 +506,10 @@ mod tests {
         );
         assert_eq!(
             r("/communications/calls/abc/microsoft.graph.sendDtmfTones"),
-            Some((String::new(), Target::Action(own("abc"), own("senddtmftones"))))
+            Some((
+                String::new(),
+                Target::Action(own("abc"), own("senddtmftones"))
+            ))
         );
         assert_eq!(
             r("/communications/calls/abc/participants"),
@@ -513,7 +517,10 @@ mod tests {
         );
         assert_eq!(
             r("/communications/calls/abc/participants/invite"),
-            Some((String::new(), Target::Participant(own("abc"), own("invite"))))
+            Some((
+                String::new(),
+                Target::Participant(own("abc"), own("invite"))
+            ))
         );
         assert_eq!(
             r("/communications/calls/abc/participants/p/mute"),
@@ -539,9 +546,20 @@ mod tests {
     #[test]
     fn every_documented_action_has_a_handler() {
         for a in [
-            "answer", "reject", "redirect", "transfer", "keepalive", "changescreensharingrole",
-            "updaterecordingstatus", "mute", "unmute", "playprompt", "recordresponse",
-            "cancelmediaprocessing", "subscribetotone", "senddtmftones",
+            "answer",
+            "reject",
+            "redirect",
+            "transfer",
+            "keepalive",
+            "changescreensharingrole",
+            "updaterecordingstatus",
+            "mute",
+            "unmute",
+            "playprompt",
+            "recordresponse",
+            "cancelmediaprocessing",
+            "subscribetotone",
+            "senddtmftones",
         ] {
             assert!(action_handler(a).is_some(), "{a}");
         }

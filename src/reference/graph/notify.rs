@@ -163,7 +163,10 @@ async fn drain(state: &State, mut rx: mpsc::Receiver<Batch>) {
 fn body(state: &State, entries: Vec<Entry>) -> String {
     let doc = J::obj(vec![
         ("@odata.type", J::str("#microsoft.graph.commsNotifications")),
-        ("value", J::Arr(entries.into_iter().map(Entry::into_j).collect())),
+        (
+            "value",
+            J::Arr(entries.into_iter().map(Entry::into_j).collect()),
+        ),
     ]);
     let mut out = String::new();
     doc.write(state.has(Deviation::GraphKeysReordered), &mut out);
@@ -224,7 +227,11 @@ mod tests {
 
     #[test]
     fn entry_keys_in_documented_order() {
-        let mut e = Entry::new("deleted", "/communications/calls/x/operations/y".into(), J::Null);
+        let mut e = Entry::new(
+            "deleted",
+            "/communications/calls/x/operations/y".into(),
+            J::Null,
+        );
         e.resource = Some("/app/calls/x/operations/y".into());
         let mut s = String::new();
         e.into_j().write(false, &mut s);

@@ -53,7 +53,10 @@ pub(super) fn initial_roster(resource: &Map<String, Value>) -> Vec<Map<String, V
 /// A participant resource for someone described by a participantInfo-like object.
 fn participant(id: String, who: &Value) -> Map<String, Value> {
     let mut info = Map::new();
-    info.insert("@odata.type".into(), json!("#microsoft.graph.participantInfo"));
+    info.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.participantInfo"),
+    );
     info.insert(
         "identity".into(),
         who.get("identity").cloned().unwrap_or_else(|| json!({})),
@@ -163,7 +166,11 @@ pub(super) fn delete(state: &State, ctx: &Ctx, id: &str, pid: &str) -> Resp {
 
 pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
     let invited: Vec<&Value> = match body.get("participants").and_then(Value::as_array) {
-        Some(a) if !a.is_empty() && a.iter().all(|p| p.get("identity").is_some_and(Value::is_object)) => {
+        Some(a)
+            if !a.is_empty()
+                && a.iter()
+                    .all(|p| p.get("identity").is_some_and(Value::is_object)) =>
+        {
             a.iter().collect()
         }
         _ => {
@@ -191,7 +198,10 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     };
     let echoed: Vec<Value> = invited.iter().map(|p| echo_invited(p)).collect();
     let completed = J::obj(vec![
-        ("@odata.type", J::str("#microsoft.graph.inviteParticipantsOperation")),
+        (
+            "@odata.type",
+            J::str("#microsoft.graph.inviteParticipantsOperation"),
+        ),
         (
             "participants",
             J::Arr(
@@ -199,7 +209,10 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
                     .iter()
                     .map(|p| {
                         J::obj(vec![
-                            ("@odata.type", J::str("#microsoft.graph.invitationParticipantInfo")),
+                            (
+                                "@odata.type",
+                                J::str("#microsoft.graph.invitationParticipantInfo"),
+                            ),
                             ("identity", J::from_value(&p["identity"])),
                         ])
                     })
@@ -218,7 +231,10 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
         sink.send_op(state, Batch::new(&sink.url, vec![e]));
     }
     let mut op = Map::new();
-    op.insert("@odata.type".into(), json!("#microsoft.graph.inviteParticipantsOperation"));
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.inviteParticipantsOperation"),
+    );
     op.insert("id".into(), json!(op_id));
     op.insert("status".into(), json!("running"));
     op.insert("clientContext".into(), client_context);
@@ -242,11 +258,21 @@ fn echo_invited(p: &Value) -> Value {
     })
 }
 
-pub(super) fn mute_call(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+pub(super) fn mute_call(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
     set_muted(state, ctx, id, None, true, body)
 }
 
-pub(super) fn unmute_call(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+pub(super) fn unmute_call(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
     set_muted(state, ctx, id, None, false, body)
 }
 
@@ -298,7 +324,10 @@ fn set_muted(
         "unmuteParticipantOperation"
     };
     let mut op = Map::new();
-    op.insert("@odata.type".into(), json!(format!("#microsoft.graph.{kind}")));
+    op.insert(
+        "@odata.type".into(),
+        json!(format!("#microsoft.graph.{kind}")),
+    );
     op.insert(
         "@odata.context".into(),
         json!(format!("{}/$metadata#{kind}", ctx.base)),
@@ -321,7 +350,11 @@ pub(super) fn screen_sharing_update(
 ) -> Option<(Sink, Map<String, Value>)> {
     let mut g = lock(&state.graph);
     let call = g.calls.get_mut(id)?;
-    let index = if role == "sharer" || call.roster.len() < 2 { 0 } else { 1 };
+    let index = if role == "sharer" || call.roster.len() < 2 {
+        0
+    } else {
+        1
+    };
     let p = call.roster.get_mut(index)?;
     p.insert(
         "mediaStreams".into(),
