@@ -17,37 +17,32 @@ use crate::reference::{Deviation, State, lock};
 
 /// Answer, reject and redirect need a call in state `incoming`: 404 for an unknown call,
 /// a Graph-style 400 for one in another state.
-fn require_incoming(state: &State, ctx: &Ctx, id: &str, action: &str) -> Result<(), Resp> {
+fn refuse_unless_incoming(state: &State, ctx: &Ctx, id: &str, action: &str) -> Option<Resp> {
     let g = lock(&state.graph);
     let Some(call) = g.calls.get(id) else {
-        return Err(not_found(ctx));
+        return Some(not_found(ctx));
     };
     if call.state() == "incoming" {
-        return Ok(());
+        return None;
     }
-    Err(ctx.bad_request(&format!(
+    Some(ctx.bad_request(&format!(
         "{action} acts only on an incoming call (state `incoming`); this call is `{}`.",
         call.state()
     )))
 }
 
-/// Validates the optional callbackUri and makes it the call's callback.
-fn take_callback(
-    state: &State,
-    ctx: &Ctx,
-    id: &str,
-    body: &Map<String, Value>,
-) -> Result<(), Resp> {
+/// Validates the optional callbackUri and makes it the call's callback; the refusal, if any.
+fn take_callback(state: &State, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Option<Resp> {
     match checked_callback(state, body, false) {
-        Ok(None) => Ok(()),
+        Ok(None) => None,
         Ok(Some(cb)) => {
             if let Some(c) = lock(&state.graph).calls.get_mut(id) {
                 c.resource.insert("callbackUri".into(), json!(cb));
                 c.callback = cb;
             }
-            Ok(())
+            None
         }
-        Err(r) => Err(ctx.bad_request(&r.message())),
+        Err(r) => Some(ctx.bad_request(&r.message())),
     }
 }
 
@@ -70,7 +65,7 @@ fn call_state_data(sink: &Sink, state: &State, to: &str) -> J {
 }
 
 pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
-    if let Err(r) = require_incoming(state, ctx, id, "answer") {
+    if let Some(r) = refuse_unless_incoming(state, ctx, id, "answer") {
         return r;
     }
     let modalities_ok = body
@@ -93,7 +88,7 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     if !body.get("mediaConfig").is_some_and(Value::is_object) {
         return ctx.bad_request("mediaConfig is required.");
     }
-    if let Err(r) = take_callback(state, ctx, id, body) {
+    if let Some(r) = take_callback(state, ctx, id, body) {
         return r;
     }
     let sink = {
@@ -128,7 +123,7 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
 }
 
 pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
-    if let Err(r) = require_incoming(state, ctx, id, "reject") {
+    if let Some(r) = refuse_unless_incoming(state, ctx, id, "reject") {
         return r;
     }
     if body.contains_key("reason")
@@ -136,7 +131,7 @@ pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     {
         return ctx.bad_request("reason must be one of none, busy, forbidden.");
     }
-    if let Err(r) = take_callback(state, ctx, id, body) {
+    if let Some(r) = take_callback(state, ctx, id, body) {
         return r;
     }
     let Some((_, sink)) = remove(state, id) else {
@@ -153,19 +148,19 @@ pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
 }
 
 pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
-    if let Err(r) = require_incoming(state, ctx, id, "redirect") {
+    if let Some(r) = refuse_unless_incoming(state, ctx, id, "redirect") {
         return r;
     }
-    if !body
+    if body
         .get("targets")
         .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
+        .is_none_or(|a| a.is_empty())
     {
         return ctx.bad_request(
             "targets is required: a non-empty collection of invitationParticipantInfo.",
         );
     }
-    if let Err(r) = take_callback(state, ctx, id, body) {
+    if let Some(r) = take_callback(state, ctx, id, body) {
         return r;
     }
     let Some((call, sink)) = remove(state, id) else {

@@ -25,7 +25,7 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
     let resource = call_resource(&id, &chain_id, &callback, input);
     let sink = match register(state, ctx, &id, resource.clone(), callback, chain_id) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut order = ["establishing", "established"];
     if state.has(Deviation::GraphEstablishedFirst) {
@@ -69,15 +69,15 @@ pub(super) fn register(
     resource: Map<String, Value>,
     callback: String,
     chain_id: String,
-) -> Result<Sink, Resp> {
+) -> Result<Sink, Box<Resp>> {
     let roster = participants::initial_roster(&resource);
     let mut g = lock(&state.graph);
     if g.calls.len() >= MAX_CALLS {
-        return Err(ctx.error(
+        return Err(Box::new(ctx.error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
             "Too many calls are in progress.",
-        ));
+        )));
     }
     g.calls.insert(
         id.to_owned(),
@@ -91,7 +91,7 @@ pub(super) fn register(
             tone_sequence: 0,
         },
     );
-    Sink::of(&g, id).ok_or_else(|| not_found(ctx))
+    Sink::of(&g, id).ok_or_else(|| Box::new(not_found(ctx)))
 }
 
 /// Sets the call resource's state just before the notification saying so is sent.

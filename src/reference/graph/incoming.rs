@@ -55,7 +55,7 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         http::uuid_v4(),
     ) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let shown_state = if state.has(Deviation::GraphIncomingWrongState) {
         "established"

@@ -66,10 +66,10 @@ pub(super) fn play_prompt(
     id: &str,
     body: &Map<String, Value>,
 ) -> Resp {
-    if !body
+    if body
         .get("prompts")
         .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
+        .is_none_or(|a| a.is_empty())
     {
         return ctx.bad_request("prompts is required: a non-empty collection of mediaPrompt.");
     }

@@ -27,6 +27,7 @@ mod json;
 mod media;
 mod notify;
 mod participants;
+mod request;
 
 pub(crate) use incoming::{PATH as INCOMING_CALL_PATH, handle as incoming_call};
 pub(crate) use notify::notification_client;
@@ -35,14 +36,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use hyper::{HeaderMap, Method, Request, StatusCode};
-use serde_json::{Map, Value, json};
+use hyper::header::WWW_AUTHENTICATE;
+use hyper::{Method, Request, StatusCode};
+use serde_json::{Map, Value};
 
-use super::http::{self, BodyError, Resp};
+use super::http::{self, Resp};
 use super::{Deviation, State};
 use json::J;
 use notify::{Batch, Entry, Queue};
+use request::{
+    Ctx, accepted, authorized, method_not_allowed, not_found, read_json, segment_not_found,
+};
 
 const JSON_CT: &str = "application/json";
 /// Live calls kept at most; beyond this create answers 429 instead of growing.
@@ -326,160 +330,6 @@ fn action_handler(action: &str) -> Option<ActionFn> {
     })
 }
 
-/// Per-request data the responses need.
-pub(super) struct Ctx {
-    request_id: String,
-    /// `http://host`, for URLs outside the Graph surface (recordings).
-    origin: String,
-    /// `http://host[/v1.0|/beta]`, for Location and @odata.context.
-    base: String,
-}
-
-impl Ctx {
-    /// Graph's standard error body (`concepts/errors.md`).
-    fn error(&self, status: StatusCode, code: &str, message: &str) -> Resp {
-        let body = json!({
-            "error": {
-                "code": code,
-                "message": message,
-                "innerError": {
-                    "request-id": self.request_id,
-                    "date": http::utc_now(),
-                }
-            }
-        });
-        http::response(status, Some(JSON_CT), body.to_string())
-    }
-
-    fn bad_request(&self, message: &str) -> Resp {
-        self.error(StatusCode::BAD_REQUEST, "BadRequest", message)
-    }
-
-    fn call_url(&self, id: &str) -> String {
-        format!("{}/communications/calls/{id}", self.base)
-    }
-
-    /// A 200 operation response with its `Location`, as the operation pages show.
-    fn operation(&self, state: &State, call_id: &str, op: &Map<String, Value>) -> Resp {
-        let op_id = op.get("id").and_then(Value::as_str).unwrap_or_default();
-        let location = format!("{}/operations/{op_id}", self.call_url(call_id));
-        let resp = http::response(
-            StatusCode::OK,
-            Some(JSON_CT),
-            Value::Object(op.clone()).to_string(),
-        );
-        if state.has(Deviation::GraphOperationNoLocation) {
-            return resp;
-        }
-        http::with_header(resp, hyper::header::LOCATION.as_str(), &location)
-    }
-}
-
-fn accepted() -> Resp {
-    http::response(StatusCode::ACCEPTED, None, "")
-}
-
-fn not_found(ctx: &Ctx) -> Resp {
-    ctx.error(
-        StatusCode::NOT_FOUND,
-        "ItemNotFound",
-        "The call does not exist or has already ended.",
-    )
-}
-
-fn segment_not_found(ctx: &Ctx) -> Resp {
-    ctx.error(
-        StatusCode::NOT_FOUND,
-        "ResourceNotFound",
-        "Resource not found for the segment.",
-    )
-}
-
-fn method_not_allowed(ctx: &Ctx, allow: &str) -> Resp {
-    http::with_header(
-        ctx.error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "The HTTP method is not allowed for this resource.",
-        ),
-        ALLOW.as_str(),
-        allow,
-    )
-}
-
-/// Any non-empty bearer token, or exactly `accept_token` when one is configured.
-fn authorized(state: &State, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let value = value.trim();
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return false;
-    };
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return false;
-    }
-    match &state.config.accept_token {
-        Some(want) => constant_time_eq(want.as_bytes(), token.as_bytes()),
-        None => true,
-    }
-}
-
-/// Compares without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Reads a JSON object body (an empty body is an empty object: keepAlive has none).
-async fn read_json(ctx: &Ctx, req: Request<Incoming>) -> Result<Map<String, Value>, Resp> {
-    let (parts, body) = req.into_parts();
-    if let Some(ct) = parts.headers.get(CONTENT_TYPE) {
-        let ok = ct.to_str().is_ok_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-        if !ok {
-            return Err(ctx.error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UnsupportedMediaType",
-                "The request body must be application/json.",
-            ));
-        }
-    }
-    let bytes = match http::read_body(&parts.headers, body).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return Err(ctx.error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                "The request body is too large.",
-            ));
-        }
-        Err(BodyError::Timeout) => {
-            return Err(ctx.error(
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeout",
-                "The request body was not received in time.",
-            ));
-        }
-        Err(BodyError::Broken) => {
-            return Err(ctx.bad_request("The request body could not be read."));
-        }
-    };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(ctx.bad_request("Unable to read JSON request payload: expected a JSON object.")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,12 +414,5 @@ mod tests {
             assert!(action_handler(a).is_some(), "{a}");
         }
         assert!(action_handler("explode").is_none());
-    }
-
-    #[test]
-    fn constant_time() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }
