@@ -88,6 +88,13 @@ struct ServeArgs {
     /// Also trust these root certificates (PEM) for https callbacks (repeatable).
     #[arg(long, value_name = "FILE")]
     callback_ca: Vec<std::path::PathBuf>,
+    /// Also deliver Graph notifications to this callback host (repeatable); by default
+    /// only loopback callbacks (127.0.0.0/8, ::1, localhost) are accepted.
+    #[arg(long = "allow-callback-host", value_name = "HOST")]
+    allow_callback_hosts: Vec<String>,
+    /// Send a call's queued Graph notifications together, several `value` entries per POST.
+    #[arg(long)]
+    batch_notifications: bool,
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -131,6 +138,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         deviations,
         accept_token: args.accept_token,
         callback_roots,
+        allowed_callback_hosts: args.allow_callback_hosts,
+        batch_notifications: args.batch_notifications,
         ..reference::Config::default()
     };
     if let Some(t) = args.notify_token {

@@ -1184,20 +1184,743 @@ async fn graph_observation(
 #[tokio::test]
 async fn every_graph_deviation_changes_the_exchange() {
     bounded(async {
-        let baseline = graph_observation(vec![]).await;
-        assert_eq!(baseline.0, StatusCode::NO_CONTENT);
-        assert_eq!(baseline.1.len(), 4);
+        let baseline = (graph_observation(vec![]).await, tour(vec![]).await);
+        assert_eq!(baseline.0.0, StatusCode::NO_CONTENT);
+        assert_eq!(baseline.0.1.len(), 4);
+        // The comparison means something only if the conformant target's exchange is the
+        // same every time, and the tour reaches every operation's notifications.
+        assert_eq!(
+            tour(vec![]).await,
+            baseline.1,
+            "the tour is not deterministic"
+        );
+        assert_eq!(baseline.1.0.len(), 9);
+        assert!(
+            baseline.1.0.iter().all(|r| r.starts_with("20")),
+            "{:?}",
+            baseline.1.0
+        );
+        assert_eq!(baseline.1.1.len(), 2 + 8, "{:#?}", baseline.1.1);
+        assert_eq!(baseline.1.2.len(), 3 + 3, "{:#?}", baseline.1.2);
         let mut set = tokio::task::JoinSet::new();
         for &d in Deviation::all()
             .iter()
             .filter(|d| d.name().starts_with("graph-") && **d != Deviation::GraphLateNotifications)
         {
-            set.spawn(async move { (d, graph_observation(vec![d]).await) });
+            set.spawn(async move { (d, graph_observation(vec![d]).await, tour(vec![d]).await) });
         }
         while let Some(res) = set.join_next().await {
-            let (d, seen) = res.expect("task");
-            assert_ne!(seen, baseline, "{d} changed nothing observable");
+            let (d, lifecycle, ops) = res.expect("task");
+            assert!(
+                lifecycle != baseline.0 || ops != baseline.1,
+                "{d} changed nothing observable"
+            );
         }
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Graph operations beyond create/delete
+
+async fn target_with(config: Config) -> Running {
+    reference::start("127.0.0.1:0".parse().expect("addr"), config)
+        .await
+        .expect("start reference target")
+}
+
+/// What an operation request got back.
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    content_type: Option<String>,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+}
+
+async fn send_json(method: reqwest::Method, url: String, body: Option<Value>) -> Answer {
+    let mut rb = client().request(method, url).bearer_auth("graph-token");
+    if let Some(b) = body {
+        rb = rb
+            .header("Content-Type", "application/json")
+            .body(b.to_string());
+    }
+    let r = rb.send().await.expect("send");
+    let header = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (location, content_type) = (header("location"), header("content-type"));
+    let status = r.status();
+    let text = r.text().await.expect("text");
+    Answer {
+        status,
+        location,
+        content_type,
+        text,
+    }
+}
+
+async fn post(base: &str, path: &str, body: Value) -> Answer {
+    send_json(reqwest::Method::POST, format!("{base}{path}"), Some(body)).await
+}
+
+async fn get(base: &str, path: &str) -> Answer {
+    send_json(reqwest::Method::GET, format!("{base}{path}"), None).await
+}
+
+/// Asks the target for an incoming call to `callback`; returns its id.
+async fn offer_incoming(base: &str, callback: &str) -> String {
+    let r = client()
+        .post(format!("{base}/_callconform/incoming-call"))
+        .header("Content-Type", "application/json")
+        .body(json!({ "callbackUri": callback }).to_string())
+        .send()
+        .await
+        .expect("incoming-call");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = serde_json::from_str(&r.text().await.expect("t")).expect("json");
+    v["id"].as_str().expect("id").to_owned()
+}
+
+/// The single entry of a one-entry notification, after checking the envelope and token.
+fn entry(r: &Received) -> Value {
+    assert_eq!(
+        r.authorization.as_deref(),
+        Some(&*format!("Bearer {TOKEN}"))
+    );
+    let v = r.json();
+    assert_eq!(v["@odata.type"], "#microsoft.graph.commsNotifications");
+    let value = v["value"].as_array().expect("value[]");
+    assert_eq!(value.len(), 1, "{}", r.body);
+    assert_eq!(
+        value[0]["@odata.type"],
+        "#microsoft.graph.commsNotification"
+    );
+    value[0].clone()
+}
+
+fn answer_body(callback: &str) -> Value {
+    json!({
+        "callbackUri": callback,
+        "acceptedModalities": ["audio"],
+        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"}
+    })
+}
+
+/// Checks an operation answer: 200, Location naming the operation, documented type.
+fn operation(r: &Answer, base: &str, call: &str, odata_type: &str, status: &str) -> String {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.content_type.as_deref(), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["@odata.type"], odata_type, "{}", r.text);
+    assert_eq!(v["status"], status, "{}", r.text);
+    let op = v["id"].as_str().expect("operation id").to_owned();
+    assert_eq!(op.len(), 36);
+    assert_eq!(
+        r.location.as_deref(),
+        Some(&*format!(
+            "{base}/communications/calls/{call}/operations/{op}"
+        ))
+    );
+    op
+}
+
+#[tokio::test]
+async fn graph_incoming_answer_and_transfer() {
+    bounded(async {
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+        let id = offer_incoming(&base, &callback).await;
+        let e = entry(&next(&mut rx).await);
+        assert_eq!(e["changeType"], "created");
+        assert_eq!(e["resourceUrl"], format!("/communications/calls/{id}"));
+        let d = &e["resourceData"];
+        assert_eq!(d["@odata.type"], "#microsoft.graph.call");
+        assert_eq!(d["state"], "incoming");
+        assert_eq!(d["direction"], "incoming");
+        assert_eq!(d["id"], id.as_str());
+        assert!(d["source"]["identity"]["user"]["id"].is_string());
+        assert!(d["targets"][0]["identity"]["application"]["id"].is_string());
+        assert_eq!(get(&base, &format!("/communications/calls/{id}")).await.json()["state"], "incoming");
+
+        // Transfer needs an established call; answer needs its documented body.
+        let r = post(&base, &format!("/communications/calls/{id}/transfer"), json!({"transferTarget": {}})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        let r = post(&base, &format!("/communications/calls/{id}/answer"), json!({"callbackUri": callback})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+        let r = post(&base, &format!("/v1.0/communications/calls/{id}/answer"), answer_body(&callback)).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        assert!(r.text.is_empty());
+        for want in ["establishing", "established"] {
+            let e = entry(&next(&mut rx).await);
+            assert_eq!(e["changeType"], "updated");
+            assert_eq!(e["resourceData"]["state"], want);
+            assert_eq!(e["resourceData"]["@odata.id"], format!("/communications/calls/{id}"));
+        }
+        assert_eq!(get(&base, &format!("/communications/calls/{id}")).await.json()["state"], "established");
+        // Answer acts only on an incoming call.
+        let r = post(&base, &format!("/communications/calls/{id}/answer"), answer_body(&callback)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.json()["error"]["message"].as_str().expect("message").contains("incoming"));
+        let r = post(&base, "/communications/calls/no-such-call/answer", answer_body(&callback)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_eq!(r.json()["error"]["code"], "ItemNotFound");
+
+        let r = post(
+            &base,
+            &format!("/communications/calls/{id}/transfer"),
+            json!({"transferTarget": {"endpointType": "default", "identity": {"user": {"id": "550fae72-d251-43ec-868c-373732c2704f"}}}}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        for want in ["transferring", "transferAccepted"] {
+            let e = entry(&next(&mut rx).await);
+            assert_eq!(e["changeType"], "updated");
+            assert_eq!(e["resourceData"]["state"], want);
+        }
+        let e = entry(&next(&mut rx).await);
+        assert_eq!(e["changeType"], "deleted");
+        assert_eq!(e["resourceData"]["state"], "terminated");
+        let ri = &e["resourceData"]["resultInfo"];
+        assert_eq!((ri["code"].as_i64(), ri["subcode"].as_i64()), (Some(0), Some(7015)));
+        assert_eq!(ri["message"], "GracefulTransferCompleted");
+        quiet(&mut rx).await;
+        assert_eq!(get(&base, &format!("/communications/calls/{id}")).await.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_consultative_transfer_ends_with_its_termination_reason() {
+    bounded(async {
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+        let (id, _) = create_call(&base, "/communications", &callback).await;
+        next(&mut rx).await;
+        next(&mut rx).await;
+        let target = json!({"transferTarget": {"identity": {"user": {"id": "u"}}, "replacesCallId": "e5d39592-99bd-4db8-bca8-30fb894ec51d"}});
+        let r = post(&base, &format!("/communications/calls/{id}/transfer"), target).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        next(&mut rx).await;
+        next(&mut rx).await;
+        let e = entry(&next(&mut rx).await);
+        assert_eq!(e["resourceData"]["terminationReason"], "AppTransferred");
+        assert!(e["resourceData"].get("resultInfo").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_reject_and_redirect_end_incoming_calls() {
+    bounded(async {
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+
+        let id = offer_incoming(&base, &callback).await;
+        next(&mut rx).await;
+        let r = post(&base, &format!("/communications/calls/{id}/reject"), json!({"reason": "later"})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let r = post(&base, &format!("/communications/calls/{id}/reject"), json!({"reason": "busy"})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        let e = entry(&next(&mut rx).await);
+        assert_eq!(e["changeType"], "deleted");
+        assert_eq!(e["resourceUrl"], format!("/communications/calls/{id}"));
+        assert_eq!(e["resourceData"]["@odata.id"], format!("/communications/calls/{id}"));
+        assert_eq!(get(&base, &format!("/communications/calls/{id}")).await.status, StatusCode::NOT_FOUND);
+
+        let id = offer_incoming(&base, &callback).await;
+        next(&mut rx).await;
+        let r = post(&base, &format!("/communications/calls/{id}/redirect"), json!({"targets": []})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let targets = json!({"targets": [{"@odata.type": "#microsoft.graph.invitationParticipantInfo",
+            "identity": {"phone": {"id": "+12345678901"}}}], "callbackUri": callback});
+        let r = post(&base, &format!("/communications/calls/{id}/redirect"), targets.clone()).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        let e = entry(&next(&mut rx).await);
+        assert_eq!(e["changeType"], "deleted");
+        let d = &e["resourceData"];
+        assert_eq!((d["state"].as_str(), d["direction"].as_str()), (Some("terminated"), Some("incoming")));
+        assert_eq!(d["id"], id.as_str());
+        assert_eq!(d["callbackUri"], callback.as_str());
+        quiet(&mut rx).await;
+
+        // Reject and redirect act only on an incoming call.
+        let (out, _) = create_call(&base, "/communications", &callback).await;
+        for action in ["reject", "redirect"] {
+            let r = post(&base, &format!("/communications/calls/{out}/{action}"), targets.clone()).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{action}");
+            assert_eq!(r.json()["error"]["code"], "BadRequest");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_media_operations_notify_their_end() {
+    bounded(async {
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+        let (id, _) = create_call(&base, "/communications", &callback).await;
+        next(&mut rx).await;
+        next(&mut rx).await;
+        let call = format!("/communications/calls/{id}");
+
+        let prompts = json!([{"@odata.type": "#microsoft.graph.mediaPrompt",
+            "mediaInfo": {"uri": "https://cdn.contoso.com/beep.wav", "resourceId": "1D6DE2D4-CD51-4309-8DAA-70768651088E"}}]);
+        let r = post(&base, &format!("{call}/playPrompt"), json!({"clientContext": "ctx-1", "prompts": prompts})).await;
+        let op = operation(&r, &base, &id, "#microsoft.graph.playPromptOperation", "running");
+        assert_eq!(r.json()["clientContext"], "ctx-1");
+        let e = entry(&next(&mut rx).await);
+        assert_eq!(e["changeType"], "deleted");
+        assert_eq!(e["resourceUrl"], format!("{call}/operations/{op}"));
+        let d = &e["resourceData"];
+        assert_eq!(d["@odata.type"], "#microsoft.graph.playPromptOperation");
+        assert_eq!((d["status"].as_str(), d["clientContext"].as_str()), (Some("completed"), Some("ctx-1")));
+        assert_eq!((d["resultInfo"]["code"].as_i64(), d["resultInfo"]["subcode"].as_i64()), (Some(200), Some(0)));
+
+        let r = post(&base, &format!("{call}/recordResponse"), json!({"clientContext": "ctx-2", "prompts": prompts, "maxRecordDurationInSeconds": 10})).await;
+        let op = operation(&r, &base, &id, "#microsoft.graph.recordOperation", "running");
+        assert!(r.json()["recordingLocation"].is_null() && r.json()["resultInfo"].is_null());
+        let d = entry(&next(&mut rx).await)["resourceData"].clone();
+        assert_eq!((d["@odata.type"].as_str(), d["status"].as_str()), (Some("#microsoft.graph.recordOperation"), Some("completed")));
+        assert_eq!(d["id"], op.as_str());
+        assert_eq!(d["resultInfo"]["subcode"], 8515);
+        let location = d["recordingLocation"].as_str().expect("recordingLocation");
+        assert!(location.starts_with(&format!("{base}/_callconform/recordings/")), "{location}");
+        assert!(d["recordingAccessToken"].as_str().is_some_and(|t| !t.is_empty()));
+
+        // Namespace-qualified action name, as the sendDtmfTones page writes it.
+        let r = post(&base, &format!("{call}/microsoft.graph.sendDtmfTones"), json!({"tones": ["tone1", "pound"], "clientContext": "ctx-3"})).await;
+        let op = operation(&r, &base, &id, "#microsoft.graph.sendDtmfTonesOperation", "running");
+        let d = entry(&next(&mut rx).await)["resourceData"].clone();
+        assert_eq!((d["status"].as_str(), d["completionReason"].as_str()), (Some("completed"), Some("completedSuccessfully")));
+        assert_eq!(d["id"], op.as_str());
+        let r = post(&base, &format!("{call}/sendDtmfTones"), json!({"tones": ["tone11"]})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+        let r = post(&base, &format!("{call}/subscribeToTone"), json!({"clientContext": "ctx-4"})).await;
+        operation(&r, &base, &id, "#microsoft.graph.subscribeToToneOperation", "completed");
+        let e = entry(&next(&mut rx).await);
+        assert_eq!((e["changeType"].as_str(), e["resourceUrl"].as_str()), (Some("updated"), Some(&*call)));
+        assert_eq!(e["resourceData"]["state"], "established");
+        assert_eq!(e["resourceData"]["toneInfo"], json!({"@odata.type": "#microsoft.graph.toneInfo", "sequenceId": 1, "tone": "tone1"}));
+
+        // cancelMediaProcessing ends a running recording with the documented failure.
+        let r = post(&base, &format!("{call}/recordResponse"), json!({"clientContext": "ctx-5"})).await;
+        let op = operation(&r, &base, &id, "#microsoft.graph.recordOperation", "running");
+        let r = post(&base, &format!("{call}/cancelMediaProcessing"), json!({"clientContext": "ctx-6"})).await;
+        operation(&r, &base, &id, "#microsoft.graph.cancelMediaProcessingOperation", "completed");
+        let d = entry(&next(&mut rx).await)["resourceData"].clone();
+        assert_eq!(d["id"], op.as_str());
+        assert_eq!((d["status"].as_str(), d["completionReason"].as_str()), (Some("failed"), Some("operationCanceled")));
+        assert_eq!((d["resultInfo"]["code"].as_i64(), d["resultInfo"]["subcode"].as_i64()), (Some(400), Some(8508)));
+        assert_eq!(d["recordingLocation"], "");
+        quiet(&mut rx).await;
+
+        let r = post(&base, &format!("{call}/playPrompt"), json!({"prompts": []})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let r = client().post(format!("{base}{call}/keepAlive")).bearer_auth("x").send().await.expect("keepAlive");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.bytes().await.expect("b").is_empty());
+        let r = post(&base, &format!("{call}/updateRecordingStatus"), json!({"clientContext": "c", "status": "recording"})).await;
+        let v = r.json();
+        operation(&r, &base, &id, "#microsoft.graph.updateRecordingStatusOperation", "completed");
+        assert!(v["resultInfo"].is_null());
+        let r = post(&base, &format!("{call}/updateRecordingStatus"), json!({"status": "notRecording | recording | failed"})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let r = post(&base, &format!("{call}/explode"), json!({})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = get(&base, &format!("{call}/playPrompt")).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+        quiet(&mut rx).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_participants_and_roster_updates() {
+    bounded(async {
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+        let (id, _) = create_call(&base, "/communications", &callback).await;
+        next(&mut rx).await;
+        next(&mut rx).await;
+        let call = format!("/communications/calls/{id}");
+        let participants_url = format!("{call}/participants");
+
+        let v = get(&base, &participants_url).await.json();
+        assert_eq!(v["@odata.context"], format!("{base}/$metadata#communications/calls('{id}')/participants"));
+        let roster = v["value"].as_array().expect("value").clone();
+        assert_eq!(roster.len(), 2, "the bot and the one target");
+        assert_eq!(roster[1]["info"]["identity"]["user"]["displayName"], "John");
+        let john = roster[1]["id"].as_str().expect("id").to_owned();
+        let v = get(&base, &format!("{participants_url}/{john}")).await.json();
+        assert_eq!(v["@odata.type"], "#microsoft.graph.participant");
+        assert!(v["@odata.context"].as_str().expect("ctx").ends_with("/participants/$entity"));
+
+        let invite = json!({"participants": [{"@odata.type": "#microsoft.graph.invitationParticipantInfo",
+            "replacesCallId": "a7ebfb2d-871e-419c-87af-27290b22e8db",
+            "identity": {"@odata.type": "#microsoft.graph.identitySet", "user": {"id": "278405a3-f568-4b3e-b684-009193463064", "identityProvider": "AAD"}}}],
+            "clientContext": "f2fa86af"});
+        let r = post(&base, &format!("{participants_url}/invite"), invite).await;
+        let op = operation(&r, &base, &id, "#microsoft.graph.inviteParticipantsOperation", "running");
+        let v = r.json();
+        assert!(v["resultInfo"].is_null());
+        let p = &v["participants"][0];
+        assert_eq!(p["replacesCallId"], "a7ebfb2d-871e-419c-87af-27290b22e8db");
+        assert!(p["identity"]["phone"].is_null() && p["identity"]["user"]["id"].is_string());
+        let e = entry(&next(&mut rx).await);
+        assert_eq!((e["changeType"].as_str(), e["resourceUrl"].as_str()), (Some("deleted"), Some(&*format!("{call}/operations/{op}"))));
+        assert_eq!(e["resource"], format!("/app/calls/{id}/operations/{op}"));
+        assert_eq!((e["resourceData"]["status"].as_str(), e["resourceData"]["id"].as_str()), (Some("completed"), Some(&*op)));
+        let e = entry(&next(&mut rx).await);
+        assert_eq!((e["changeType"].as_str(), e["resourceUrl"].as_str()), (Some("updated"), Some(&*participants_url)));
+        let added = &e["resourceData"][0];
+        assert_eq!(added["@odata.type"], "#microsoft.graph.participant");
+        assert_eq!(added["info"]["identity"]["user"]["id"], "278405a3-f568-4b3e-b684-009193463064");
+        let added_id = added["id"].as_str().expect("id").to_owned();
+        assert_eq!(get(&base, &participants_url).await.json()["value"].as_array().map(Vec::len), Some(3));
+
+        let r = post(&base, &format!("{participants_url}/{added_id}/mute"), json!({"clientContext": "m"})).await;
+        operation(&r, &base, &id, "#microsoft.graph.muteParticipantOperation", "completed");
+        assert!(r.json()["@odata.context"].as_str().expect("ctx").ends_with("$metadata#muteParticipantOperation"));
+        let e = entry(&next(&mut rx).await);
+        assert_eq!((e["resourceData"][0]["id"].as_str(), e["resourceData"][0]["isMuted"].as_bool()), (Some(&*added_id), Some(true)));
+
+        for (action, kind, muted) in [("mute", "muteParticipantOperation", true), ("unmute", "unmuteParticipantOperation", false)] {
+            let r = post(&base, &format!("{call}/{action}"), json!({"clientContext": "c"})).await;
+            operation(&r, &base, &id, &format!("#microsoft.graph.{kind}"), "completed");
+            let e = entry(&next(&mut rx).await);
+            assert_eq!(e["resourceUrl"], participants_url.as_str());
+            assert_eq!(e["resourceData"][0]["id"], roster[0]["id"]);
+            assert_eq!(e["resourceData"][0]["isMuted"], muted, "{action}");
+        }
+
+        let r = post(&base, &format!("{call}/changeScreenSharingRole"), json!({"role": "sharer"})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        let e = entry(&next(&mut rx).await);
+        let stream = &e["resourceData"][0]["mediaStreams"][0];
+        assert_eq!((stream["mediaType"].as_str(), stream["direction"].as_str()), (Some("videoBasedScreenSharing"), Some("sendOnly")));
+        let r = post(&base, &format!("{call}/changeScreenSharingRole"), json!({"role": "boss"})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+        let r = send_json(reqwest::Method::DELETE, format!("{base}{participants_url}/{added_id}"), None).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert_eq!(get(&base, &format!("{participants_url}/{added_id}")).await.status, StatusCode::NOT_FOUND);
+        let r = post(&base, &format!("{participants_url}/invite"), json!({"participants": []})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(get(&base, "/communications/calls/nope/participants").await.status, StatusCode::NOT_FOUND);
+        quiet(&mut rx).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_refuses_callbacks_off_the_machine() {
+    bounded(async {
+        let t = target(vec![]).await;
+        let base = t.base_url();
+        // A host that must be refused on the URL text alone: no lookup, no connection.
+        let remote = "https://bot.contoso.com/callback";
+        let refused = |r: &Answer| {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+            let v = r.json();
+            assert_eq!(v["error"]["code"], "BadRequest");
+            let m = v["error"]["message"].as_str().expect("message");
+            assert!(
+                m.contains("bot.contoso.com")
+                    && m.contains("loopback")
+                    && m.contains("--allow-callback-host"),
+                "{m}"
+            );
+        };
+        refused(
+            &post(
+                &base,
+                "/communications/calls",
+                serde_json::from_str(&create_body(remote)).expect("json"),
+            )
+            .await,
+        );
+        let r = client()
+            .post(format!("{base}/_callconform/incoming-call"))
+            .header("Content-Type", "application/json")
+            .body(json!({ "callbackUri": remote }).to_string())
+            .send()
+            .await
+            .expect("send");
+        refused(&Answer {
+            status: r.status(),
+            location: None,
+            content_type: None,
+            text: r.text().await.expect("t"),
+        });
+
+        let (callback, mut rx) = receiver().await;
+        let id = offer_incoming(&base, &callback).await;
+        next(&mut rx).await;
+        refused(
+            &post(
+                &base,
+                &format!("/communications/calls/{id}/answer"),
+                answer_body(remote),
+            )
+            .await,
+        );
+        let targets =
+            json!({"targets": [{"identity": {"phone": {"id": "+1"}}}], "callbackUri": remote});
+        refused(
+            &post(
+                &base,
+                &format!("/communications/calls/{id}/redirect"),
+                targets,
+            )
+            .await,
+        );
+        // Refused requests change nothing: the call is still waiting, and nothing was sent.
+        assert_eq!(
+            get(&base, &format!("/communications/calls/{id}"))
+                .await
+                .json()["state"],
+            "incoming"
+        );
+        quiet(&mut rx).await;
+        // Loopback by name is fine.
+        let local = callback.replace("127.0.0.1", "localhost");
+        let r = post(
+            &base,
+            &format!("/communications/calls/{id}/answer"),
+            answer_body(&local),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        assert_eq!(
+            entry(&next(&mut rx).await)["resourceData"]["state"],
+            "establishing"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_batched_notifications_share_one_post() {
+    bounded(async {
+        let t = target_with(Config {
+            notify_token: TOKEN.into(),
+            batch_notifications: true,
+            ..Config::default()
+        })
+        .await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+        let (id, _) = create_call(&base, "/communications", &callback).await;
+        let states = |r: &Received| -> Vec<String> {
+            r.json()["value"]
+                .as_array()
+                .expect("value")
+                .iter()
+                .map(|e| e["resourceData"]["state"].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        assert_eq!(
+            states(&next(&mut rx).await),
+            ["establishing", "established"]
+        );
+        let r = send_json(
+            reqwest::Method::DELETE,
+            format!("{base}/communications/calls/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        let n = next(&mut rx).await;
+        assert_eq!(states(&n), ["terminating", "terminated"]);
+        assert_eq!(n.json()["value"][1]["changeType"], "deleted");
+        quiet(&mut rx).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graph_operation_deviations_spot_checks() {
+    bounded(async {
+        // Mixed transfer outcomes: the failure's `established` between accepted and terminated.
+        let t = target(vec![
+            Deviation::GraphTransferMixedOutcomes,
+            Deviation::GraphIncomingWrongState,
+        ])
+        .await;
+        let base = t.base_url();
+        let (callback, mut rx) = receiver().await;
+        let id = offer_incoming(&base, &callback).await;
+        assert_eq!(
+            entry(&next(&mut rx).await)["resourceData"]["state"],
+            "established"
+        );
+        let r = post(
+            &base,
+            &format!("/communications/calls/{id}/answer"),
+            answer_body(&callback),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        next(&mut rx).await;
+        next(&mut rx).await;
+        post(
+            &base,
+            &format!("/communications/calls/{id}/transfer"),
+            json!({"transferTarget": {"identity": {}}}),
+        )
+        .await;
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(
+                entry(&next(&mut rx).await)["resourceData"]["state"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+        }
+        assert_eq!(
+            seen,
+            [
+                "transferring",
+                "transferAccepted",
+                "established",
+                "terminated"
+            ]
+        );
+
+        // Another call's callback: call A's prompt completion reaches B's receiver.
+        let t = target(vec![Deviation::GraphOtherCallback]).await;
+        let base = t.base_url();
+        let (cb_a, mut rx_a) = receiver().await;
+        let (cb_b, mut rx_b) = receiver().await;
+        let (b, _) = create_call(&base, "/communications", &cb_b).await;
+        next(&mut rx_b).await;
+        next(&mut rx_b).await;
+        let (a, _) = create_call(&base, "/communications", &cb_a).await;
+        next(&mut rx_a).await;
+        next(&mut rx_a).await;
+        let r = post(
+            &base,
+            &format!("/communications/calls/{a}/playPrompt"),
+            json!({"prompts": [{}]}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let e = entry(&next(&mut rx_b).await);
+        assert!(
+            e["resourceUrl"]
+                .as_str()
+                .expect("url")
+                .starts_with(&format!("/communications/calls/{a}/"))
+        );
+        assert_ne!(a, b);
+        quiet(&mut rx_a).await;
+    })
+    .await;
+}
+
+/// Drains what arrives until nothing has for a while (media operations take 400 ms).
+async fn settle(rx: &mut mpsc::UnboundedReceiver<Received>, out: &mut Vec<Received>) {
+    while let Ok(Some(n)) = tokio::time::timeout(Duration::from_millis(800), rx.recv()).await {
+        out.push(n);
+        if out.len() > 100 {
+            break;
+        }
+    }
+}
+
+/// Every operation beyond create/delete, on an incoming call B (answered, then
+/// transferred) and an outgoing call A (media, roster), with live ids masked by role:
+/// responses in order, each callback's notifications as a sorted list (arrival order
+/// across timers is not the point here; the lifecycle observation checks order).
+async fn tour(deviations: Vec<Deviation>) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let t = target(deviations).await;
+    let base = t.base_url();
+    let (cb_a, mut rx_a) = receiver().await;
+    let (cb_b, mut rx_b) = receiver().await;
+    let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+    let mut answers = Vec::new();
+    let b = offer_incoming(&base, &cb_b).await;
+    answers.push(
+        post(
+            &base,
+            &format!("/communications/calls/{b}/answer"),
+            answer_body(&cb_b),
+        )
+        .await,
+    );
+    settle(&mut rx_b, &mut got_b).await;
+    let (a, _) = create_call(&base, "/communications", &cb_a).await;
+    settle(&mut rx_a, &mut got_a).await;
+    let call = format!("/communications/calls/{a}");
+    let invite =
+        json!({"participants": [{"identity": {"user": {"id": "278405a3"}}}], "clientContext": "i"});
+    for (path, body) in [
+        (
+            format!("{call}/playPrompt"),
+            json!({"prompts": [{}], "clientContext": "p"}),
+        ),
+        (
+            format!("{call}/recordResponse"),
+            json!({"clientContext": "r"}),
+        ),
+        (format!("{call}/sendDtmfTones"), json!({"tones": ["tone1"]})),
+        (format!("{call}/subscribeToTone"), json!({})),
+        (format!("{call}/mute"), json!({})),
+        (format!("{call}/participants/invite"), invite),
+        (
+            format!("{call}/changeScreenSharingRole"),
+            json!({"role": "sharer"}),
+        ),
+    ] {
+        answers.push(post(&base, &path, body).await);
+    }
+    settle(&mut rx_a, &mut got_a).await;
+    settle(&mut rx_b, &mut got_b).await;
+    answers.push(
+        post(
+            &base,
+            &format!("/communications/calls/{b}/transfer"),
+            json!({"transferTarget": {"identity": {}}}),
+        )
+        .await,
+    );
+    settle(&mut rx_b, &mut got_b).await;
+    settle(&mut rx_a, &mut got_a).await;
+    let uuid = regex_lite::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}|127\.0\.0\.1:\d+")
+        .expect("regex");
+    let mask = |s: &str| {
+        uuid.replace_all(&s.replace(&a, "{a}").replace(&b, "{b}"), "{live}")
+            .into_owned()
+    };
+    let responses = answers
+        .iter()
+        .map(|r| mask(&format!("{} {:?} {}", r.status, r.location, r.text)))
+        .collect();
+    let sorted = |got: &[Received]| {
+        let mut v: Vec<String> = got
+            .iter()
+            .map(|n| mask(&format!("{:?} {}", n.authorization, n.body)))
+            .collect();
+        v.sort();
+        v
+    };
+    (responses, sorted(&got_a), sorted(&got_b))
 }

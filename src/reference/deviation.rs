@@ -46,6 +46,17 @@ pub enum Deviation {
     GraphEstablishedFirst,
     GraphKeysReordered,
     GraphExtraResourceData,
+    // Graph call-control operations beyond create/delete, real deviations (they leave
+    // create and delete intact, which other cases use as set-up).
+    GraphOperationWrongStatus,
+    GraphOperationNoLocation,
+    GraphOperationResultInfoUndocumented,
+    GraphNoRosterUpdate,
+    GraphTransferMixedOutcomes,
+    GraphIncomingWrongState,
+    GraphUndocumentedCallState,
+    GraphOtherCallback,
+    GraphOtherCallResourceUrl,
 }
 
 /// Which protocol family a deviation belongs to.
@@ -88,6 +99,15 @@ const ALL: &[Deviation] = &[
     GraphEstablishedFirst,
     GraphKeysReordered,
     GraphExtraResourceData,
+    GraphOperationWrongStatus,
+    GraphOperationNoLocation,
+    GraphOperationResultInfoUndocumented,
+    GraphNoRosterUpdate,
+    GraphTransferMixedOutcomes,
+    GraphIncomingWrongState,
+    GraphUndocumentedCallState,
+    GraphOtherCallback,
+    GraphOtherCallResourceUrl,
 ];
 
 impl Deviation {
@@ -129,6 +149,15 @@ impl Deviation {
             GraphEstablishedFirst => "graph-established-first",
             GraphKeysReordered => "graph-keys-reordered",
             GraphExtraResourceData => "graph-extra-resource-data",
+            GraphOperationWrongStatus => "graph-operation-wrong-status",
+            GraphOperationNoLocation => "graph-operation-no-location",
+            GraphOperationResultInfoUndocumented => "graph-operation-result-info-undocumented",
+            GraphNoRosterUpdate => "graph-no-roster-update",
+            GraphTransferMixedOutcomes => "graph-transfer-mixed-outcomes",
+            GraphIncomingWrongState => "graph-incoming-wrong-state",
+            GraphUndocumentedCallState => "graph-undocumented-call-state",
+            GraphOtherCallback => "graph-other-callback",
+            GraphOtherCallResourceUrl => "graph-other-call-resource-url",
         }
     }
 
@@ -194,6 +223,31 @@ impl Deviation {
             }
             GraphExtraResourceData => {
                 "an undocumented `callChainId` in resourceData (reported; fails only under --strict)"
+            }
+            GraphOperationWrongStatus => {
+                "operation-ended notifications (playPrompt, record, DTMF, invite) say status `running`"
+            }
+            GraphOperationNoLocation => {
+                "operation responses (playPrompt, mute, invite, ...) carry no Location header"
+            }
+            GraphOperationResultInfoUndocumented => {
+                "operation and transfer resultInfo code 299 / subcode 9999 (in no documented table)"
+            }
+            GraphNoRosterUpdate => {
+                "no roster update after invite, mute, unmute or changeScreenSharingRole"
+            }
+            GraphTransferMixedOutcomes => {
+                "transfer sends the failed outcome (`established`, 500/7000) and then the completed one"
+            }
+            GraphIncomingWrongState => "the incoming-call notification says state `established`",
+            GraphUndocumentedCallState => {
+                "after answer the call reaches state `connected` (not a Graph callState) instead of `established`"
+            }
+            GraphOtherCallback => {
+                "notifications of the operations beyond create/delete go to another call's callback"
+            }
+            GraphOtherCallResourceUrl => {
+                "notifications of the operations beyond create/delete name another live call in resourceUrl"
             }
         }
     }

@@ -2,6 +2,15 @@
 //! One hyper server answers both families: UM SOAP on both endpoint paths and
 //! Graph calls on `/communications/calls` and the legacy `/app/calls`.
 //!
+//! One path belongs to the reference target alone, not to either protocol:
+//! `POST /_callconform/incoming-call` with `{"callbackUri": "<url>"}` offers an incoming
+//! Graph call to that callback (answers `201 {"id": "<call id>"}`, then POSTs the `incoming`
+//! notification), so answer, reject and redirect have a call to act on.
+//!
+//! Graph notifications go only to loopback callbacks (127.0.0.0/8, ::1, `localhost`) and
+//! the hosts in [`Config::allowed_callback_hosts`]; a request naming another host is
+//! refused with a 400 before anything is resolved or contacted.
+//!
 //! It exists so the harness has something known-good (and, with [`Deviation`]s,
 //! known-bad) to run against, in-process or via `callconform serve`.
 
@@ -38,6 +47,12 @@ pub struct Config {
     /// Extra root certificates (PEM, each may hold several) trusted for https callbacks,
     /// besides the system's: a test CA, or the harness's own listener certificate.
     pub callback_roots: Vec<Vec<u8>>,
+    /// Callback hosts allowed besides loopback (exact host names or IP literals,
+    /// case-insensitive); `callconform serve --allow-callback-host HOST`.
+    pub allowed_callback_hosts: Vec<String>,
+    /// Deliver everything queued for a call at once in one POST with several `value`
+    /// entries, as Graph may (an equivalent form); default one entry per POST.
+    pub batch_notifications: bool,
 }
 
 impl Default for Config {
@@ -48,6 +63,8 @@ impl Default for Config {
             accept_token: None,
             late_delay: Duration::from_secs(3),
             callback_roots: Vec::new(),
+            allowed_callback_hosts: Vec::new(),
+            batch_notifications: false,
         }
     }
 }
@@ -201,6 +218,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<http::Resp,
     let path = req.uri().path();
     if um::is_um_path(path) {
         return Ok(um::handle(&state, req).await);
+    }
+    if path == graph::INCOMING_CALL_PATH {
+        return Ok(graph::incoming_call(&state, req).await);
     }
     if let Some(route) = graph::route(path) {
         return Ok(graph::handle(&state, route, req).await);

@@ -1,0 +1,314 @@
+//! Call actions with no media: answer, reject and redirect (on an incoming call), transfer,
+//! keepAlive, changeScreenSharingRole and updateRecordingStatus.
+
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::calls::{call_type, checked_callback, remove, set_state};
+use super::json::J;
+use super::media::op_result_info;
+use super::notify::{Batch, Entry, Hook};
+use super::participants::{roster_update, screen_sharing_update};
+use super::{Ctx, Sink, accepted, not_found};
+use crate::reference::http::{self, Resp};
+use crate::reference::{Deviation, State, lock};
+
+/// Answer, reject and redirect need a call in state `incoming`: 404 for an unknown call,
+/// a Graph-style 400 for one in another state.
+fn refuse_unless_incoming(state: &State, ctx: &Ctx, id: &str, action: &str) -> Option<Resp> {
+    let g = lock(&state.graph);
+    let Some(call) = g.calls.get(id) else {
+        return Some(not_found(ctx));
+    };
+    if call.state() == "incoming" {
+        return None;
+    }
+    Some(ctx.bad_request(&format!(
+        "{action} acts only on an incoming call (state `incoming`); this call is `{}`.",
+        call.state()
+    )))
+}
+
+/// Validates the optional callbackUri and makes it the call's callback; the refusal, if any.
+fn take_callback(state: &State, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Option<Resp> {
+    match checked_callback(state, body, false) {
+        Ok(None) => None,
+        Ok(Some(cb)) => {
+            if let Some(c) = lock(&state.graph).calls.get_mut(id) {
+                c.resource.insert("callbackUri".into(), json!(cb));
+                c.callback = cb;
+            }
+            None
+        }
+        Err(r) => Some(ctx.bad_request(&r.message())),
+    }
+}
+
+fn one_of(body: &Map<String, Value>, key: &str, allowed: &[&str]) -> Option<String> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|v| allowed.contains(v))
+        .map(str::to_owned)
+}
+
+/// `@odata.type`, `@odata.id` and `@odata.etag` of a call as the answer page's
+/// notifications show them, plus `state`.
+fn call_state_data(sink: &Sink, state: &State, to: &str) -> J {
+    J::obj(vec![
+        call_type(),
+        ("@odata.id", J::Str(sink.resource_url(state, ""))),
+        ("@odata.etag", J::str("W/\"5445\"")),
+        ("state", J::str(to)),
+    ])
+}
+
+pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+    if let Some(r) = refuse_unless_incoming(state, ctx, id, "answer") {
+        return r;
+    }
+    let modalities_ok = body
+        .get("acceptedModalities")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            !a.is_empty()
+                && a.iter().all(|m| {
+                    matches!(
+                        m.as_str(),
+                        Some("audio" | "video" | "videoBasedScreenSharing")
+                    )
+                })
+        });
+    if !modalities_ok {
+        return ctx.bad_request(
+            "acceptedModalities is required: audio, video and/or videoBasedScreenSharing.",
+        );
+    }
+    if !body.get("mediaConfig").is_some_and(Value::is_object) {
+        return ctx.bad_request("mediaConfig is required.");
+    }
+    if let Some(r) = take_callback(state, ctx, id, body) {
+        return r;
+    }
+    let sink = {
+        let mut g = lock(&state.graph);
+        if let Some(c) = g.calls.get_mut(id) {
+            c.resource.insert("state".into(), json!("establishing"));
+            if let Some(m) = body.get("acceptedModalities") {
+                c.resource.insert("activeModalities".into(), m.clone());
+            }
+        }
+        Sink::of(&g, id)
+    };
+    let Some(sink) = sink else {
+        return not_found(ctx);
+    };
+    let established = if state.has(Deviation::GraphUndocumentedCallState) {
+        "connected"
+    } else {
+        "established"
+    };
+    let first = sink.call_entry(
+        state,
+        "updated",
+        call_state_data(&sink, state, "establishing"),
+    );
+    sink.send_op(state, Batch::new(&sink.url, vec![first]));
+    let second = sink.call_entry(state, "updated", call_state_data(&sink, state, established));
+    let mut batch = Batch::new(&sink.url, vec![second]);
+    batch.before = Some(set_state(id, "established"));
+    sink.send_op(state, batch);
+    accepted()
+}
+
+pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+    if let Some(r) = refuse_unless_incoming(state, ctx, id, "reject") {
+        return r;
+    }
+    if body.contains_key("reason")
+        && one_of(body, "reason", &["none", "busy", "forbidden"]).is_none()
+    {
+        return ctx.bad_request("reason must be one of none, busy, forbidden.");
+    }
+    if let Some(r) = take_callback(state, ctx, id, body) {
+        return r;
+    }
+    let Some((_, sink)) = remove(state, id) else {
+        return not_found(ctx);
+    };
+    // The reject page's notification: the call is gone, resourceData names it only.
+    let data = J::obj(vec![
+        call_type(),
+        ("@odata.id", J::Str(sink.resource_url(state, ""))),
+    ]);
+    let entry = sink.call_entry(state, "deleted", data);
+    sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+    accepted()
+}
+
+pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+    if let Some(r) = refuse_unless_incoming(state, ctx, id, "redirect") {
+        return r;
+    }
+    if body
+        .get("targets")
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty())
+    {
+        return ctx.bad_request(
+            "targets is required: a non-empty collection of invitationParticipantInfo.",
+        );
+    }
+    if let Some(r) = take_callback(state, ctx, id, body) {
+        return r;
+    }
+    let Some((call, sink)) = remove(state, id) else {
+        return not_found(ctx);
+    };
+    // The redirect page's notification: the whole incoming call, now terminated.
+    let r = &call.resource;
+    let mut pairs = vec![call_type(), ("state", J::str("terminated"))];
+    for k in [
+        "direction",
+        "callbackUri",
+        "source",
+        "targets",
+        "myParticipantId",
+        "id",
+    ] {
+        if let Some(v) = r.get(k).filter(|v| !v.is_null()) {
+            pairs.push((k, J::from_value(v)));
+        }
+    }
+    let entry = sink.call_entry(state, "deleted", J::obj(pairs));
+    sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+    accepted()
+}
+
+pub(super) fn transfer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+    let Some(target) = body.get("transferTarget").and_then(Value::as_object) else {
+        return ctx.bad_request("transferTarget is required: an invitationParticipantInfo.");
+    };
+    let consultative = target.get("replacesCallId").is_some_and(|v| !v.is_null());
+    let sink = {
+        let g = lock(&state.graph);
+        let Some(call) = g.calls.get(id) else {
+            return not_found(ctx);
+        };
+        if call.state() != "established" {
+            return ctx.bad_request(&format!(
+                "transfer needs an established call; this call is `{}`.",
+                call.state()
+            ));
+        }
+        Sink::of(&g, id)
+    };
+    let Some(sink) = sink else {
+        return not_found(ctx);
+    };
+    let step = |to: &'static str, hook: Hook| {
+        let data = J::obj(vec![call_type(), ("state", J::str(to))]);
+        let mut b = Batch::new(&sink.url, vec![sink.call_entry(state, "updated", data)]);
+        b.before = Some(hook);
+        b
+    };
+    sink.send_op(state, step("transferring", set_state(id, "transferring")));
+    sink.send_op(
+        state,
+        step("transferAccepted", set_state(id, "transferAccepted")),
+    );
+    if state.has(Deviation::GraphTransferMixedOutcomes) {
+        sink.send_op(
+            state,
+            Batch::new(&sink.url, vec![transfer_failed(state, &sink)]),
+        );
+    }
+    // Example 2 and 4 (consultative) end with terminationReason, the others with resultInfo.
+    let end = if consultative {
+        ("terminationReason", J::str("AppTransferred"))
+    } else {
+        (
+            "resultInfo",
+            op_result_info(state, 0, 7015, "GracefulTransferCompleted"),
+        )
+    };
+    let data = J::obj(vec![call_type(), ("state", J::str("terminated")), end]);
+    let mut done = Batch::new(&sink.url, vec![sink.call_entry(state, "deleted", data)]);
+    let gone = id.to_owned();
+    done.before = Some(Box::new(move |st: &State| {
+        lock(&st.graph).calls.remove(&gone);
+    }));
+    sink.send_op(state, done);
+    accepted()
+}
+
+/// The documented alternative outcome: the target did not accept, the call stays up.
+fn transfer_failed(state: &State, sink: &Sink) -> Entry {
+    let data = J::obj(vec![
+        call_type(),
+        ("state", J::str("established")),
+        (
+            "resultInfo",
+            op_result_info(state, 500, 7000, "The transfer target did not accept."),
+        ),
+    ]);
+    sink.call_entry(state, "updated", data)
+}
+
+pub(super) fn keep_alive(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    _body: &Map<String, Value>,
+) -> Resp {
+    if !lock(&state.graph).calls.contains_key(id) {
+        return not_found(ctx);
+    }
+    http::response(StatusCode::OK, None, "")
+}
+
+pub(super) fn change_screen_sharing_role(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    let Some(role) = one_of(body, "role", &["viewer", "sharer"]) else {
+        return ctx.bad_request("role is required: viewer or sharer.");
+    };
+    let Some((sink, changed)) = screen_sharing_update(state, id, &role) else {
+        return not_found(ctx);
+    };
+    if let Some(e) = roster_update(state, &sink, vec![changed], false) {
+        sink.send_op(state, Batch::new(&sink.url, vec![e]));
+    }
+    accepted()
+}
+
+pub(super) fn update_recording_status(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    if one_of(body, "status", &["notRecording", "recording", "failed"]).is_none() {
+        return ctx.bad_request("status is required: notRecording, recording or failed.");
+    }
+    if !lock(&state.graph).calls.contains_key(id) {
+        return not_found(ctx);
+    }
+    let mut op = Map::new();
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.updateRecordingStatusOperation"),
+    );
+    op.insert(
+        "clientContext".into(),
+        body.get("clientContext").cloned().unwrap_or(Value::Null),
+    );
+    op.insert("id".into(), json!(http::uuid_v4()));
+    op.insert("resultInfo".into(), Value::Null);
+    op.insert("status".into(), json!("completed"));
+    ctx.operation(state, id, &op)
+}

@@ -1,0 +1,134 @@
+//! The reference target's control endpoint for incoming calls (not part of the Graph
+//! surface): `POST /_callconform/incoming-call` with `{"callbackUri": "<url>"}` creates a
+//! call in state `incoming`, answers `201 {"id": "<call id>"}` and POSTs the documented
+//! `incoming` notification (changeType `created`, resourceUrl `/communications/calls/<id>`,
+//! a `#microsoft.graph.call` with `state`/`direction` `incoming`, source and targets) to
+//! the callback with the notification bearer token. The call then waits for answer, reject
+//! or redirect. The callback is subject to the same host policy as create; no Graph token
+//! is required (the endpoint only makes the target talk to a callback it would accept).
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::callback::Refusal;
+use super::calls::{call_type, checked_callback, register};
+use super::json::J;
+use super::notify::Batch;
+use super::participants::BOT_APP_ID;
+use super::{Ctx, JSON_CT, method_not_allowed, read_json};
+use crate::reference::http::{self, Resp};
+use crate::reference::{Deviation, State};
+
+/// The control endpoint's path.
+pub(crate) const PATH: &str = "/_callconform/incoming-call";
+
+pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
+    let host = http::request_host(req.headers()).unwrap_or_else(|| state.addr.to_string());
+    let ctx = Ctx {
+        request_id: http::uuid_v4(),
+        origin: format!("http://{host}"),
+        base: format!("http://{host}"),
+    };
+    if req.method() != Method::POST {
+        return method_not_allowed(&ctx, "POST");
+    }
+    let body = match read_json(&ctx, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let callback = match checked_callback(state, &body, true) {
+        Ok(Some(c)) => c,
+        Ok(None) => return ctx.bad_request(&Refusal::Invalid.message()),
+        Err(r) => return ctx.bad_request(&r.message()),
+    };
+    let id = http::uuid_v4();
+    let resource = incoming_resource(&id, &callback);
+    let sink = match register(
+        state,
+        &ctx,
+        &id,
+        resource.clone(),
+        callback,
+        http::uuid_v4(),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let shown_state = if state.has(Deviation::GraphIncomingWrongState) {
+        "established"
+    } else {
+        "incoming"
+    };
+    let mut pairs = vec![
+        call_type(),
+        ("@odata.id", J::Str(sink.resource_url(state, ""))),
+        ("@odata.etag", J::str("W/\"5445\"")),
+        ("state", J::str(shown_state)),
+    ];
+    for k in [
+        "direction",
+        "callbackUri",
+        "source",
+        "targets",
+        "requestedModalities",
+        "myParticipantId",
+        "id",
+    ] {
+        if let Some(v) = resource.get(k) {
+            pairs.push((k, J::from_value(v)));
+        }
+    }
+    let entry = sink.call_entry(state, "created", J::obj(pairs));
+    sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+    http::response(
+        StatusCode::CREATED,
+        Some(JSON_CT),
+        json!({ "id": id }).to_string(),
+    )
+}
+
+/// An incoming peer-to-peer audio call from a user to the bot, shaped like the answer,
+/// reject and redirect pages' `incoming` notifications.
+fn incoming_resource(id: &str, callback: &str) -> Map<String, Value> {
+    let source = json!({
+        "@odata.type": "#microsoft.graph.participantInfo",
+        "identity": {
+            "@odata.type": "#microsoft.graph.identitySet",
+            "user": {
+                "@odata.type": "#microsoft.graph.identity",
+                "displayName": "Test User",
+                "id": http::uuid_v4()
+            }
+        },
+        "region": "westus",
+        "languageId": "en-US"
+    });
+    let targets = json!([{
+        "@odata.type": "#microsoft.graph.invitationParticipantInfo",
+        "identity": {
+            "@odata.type": "#microsoft.graph.identitySet",
+            "application": {
+                "@odata.type": "#microsoft.graph.identity",
+                "displayName": "callconform reference bot",
+                "id": BOT_APP_ID
+            }
+        }
+    }]);
+    let mut m = Map::new();
+    m.insert("@odata.type".into(), json!("#microsoft.graph.call"));
+    m.insert("id".into(), json!(id));
+    m.insert("state".into(), json!("incoming"));
+    m.insert("direction".into(), json!("incoming"));
+    m.insert("callbackUri".into(), json!(callback));
+    m.insert("source".into(), source);
+    m.insert("targets".into(), targets);
+    m.insert("requestedModalities".into(), json!(["audio"]));
+    m.insert("myParticipantId".into(), json!(http::uuid_v4()));
+    m.insert("callChainId".into(), json!(http::uuid_v4()));
+    m.insert("activeModalities".into(), json!([]));
+    m.insert("resultInfo".into(), Value::Null);
+    m
+}

@@ -1,0 +1,362 @@
+//! Media operations: playPrompt, recordResponse, sendDtmfTones (which run for a while and
+//! then notify their completion), cancelMediaProcessing (which ends the running ones with
+//! their documented cancellation notifications) and subscribeToTone (after which the
+//! caller's key presses arrive as toneInfo on the call).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::calls::{call_type, result_info};
+use super::json::J;
+use super::notify::{Batch, Entry};
+use super::{Ctx, Sink, not_found};
+use crate::reference::http::{self, Resp};
+use crate::reference::{Deviation, State, lock};
+
+/// How long a prompt, recording or DTMF sequence "plays" before it completes: long enough
+/// for a cancelMediaProcessing sent right after to find it running.
+const MEDIA_DURATION: Duration = Duration::from_millis(400);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum MediaKind {
+    PlayPrompt,
+    Record,
+    Dtmf,
+}
+
+/// A media operation that has answered `running` and not yet notified its end.
+pub(super) struct RunningOp {
+    id: String,
+    kind: MediaKind,
+    client_context: Value,
+    /// Where a finished recording can be fetched (recordResponse only).
+    recording: String,
+}
+
+/// How a running operation ended.
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    Completed,
+    Canceled,
+}
+
+/// `completed`, or `running` under `graph-operation-wrong-status`.
+pub(super) fn completed_status(state: &State) -> &'static str {
+    if state.has(Deviation::GraphOperationWrongStatus) {
+        "running"
+    } else {
+        "completed"
+    }
+}
+
+/// An operation's resultInfo; a pair in no documented table under
+/// `graph-operation-result-info-undocumented`.
+pub(super) fn op_result_info(state: &State, code: i64, subcode: i64, message: &str) -> J {
+    if state.has(Deviation::GraphOperationResultInfoUndocumented) {
+        return result_info(state, 299, 9999, message);
+    }
+    result_info(state, code, subcode, message)
+}
+
+pub(super) fn play_prompt(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    if body
+        .get("prompts")
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty())
+    {
+        return ctx.bad_request("prompts is required: a non-empty collection of mediaPrompt.");
+    }
+    start(state, ctx, id, MediaKind::PlayPrompt, body)
+}
+
+pub(super) fn record_response(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    if body.get("prompts").is_some_and(|p| !p.is_array()) {
+        return ctx.bad_request("prompts must be a collection of mediaPrompt.");
+    }
+    start(state, ctx, id, MediaKind::Record, body)
+}
+
+const DTMF_TONES: &[&str] = &[
+    "tone0", "tone1", "tone2", "tone3", "tone4", "tone5", "tone6", "tone7", "tone8", "tone9",
+    "star", "pound", "a", "b", "c", "d", "flash",
+];
+
+pub(super) fn send_dtmf_tones(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    let ok = body
+        .get("tones")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            !a.is_empty()
+                && a.iter()
+                    .all(|t| t.as_str().is_some_and(|t| DTMF_TONES.contains(&t)))
+        });
+    if !ok {
+        return ctx.bad_request(
+            "tones is required: a non-empty collection of tone values (tone0..tone9, star, pound, a..d, flash).",
+        );
+    }
+    start(state, ctx, id, MediaKind::Dtmf, body)
+}
+
+/// Registers a running operation, answers it and schedules its completion.
+fn start(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    kind: MediaKind,
+    body: &Map<String, Value>,
+) -> Resp {
+    let op_id = http::uuid_v4();
+    let client_context = body.get("clientContext").cloned().unwrap_or(Value::Null);
+    let op = RunningOp {
+        id: op_id.clone(),
+        kind,
+        client_context: client_context.clone(),
+        recording: format!("{}/_callconform/recordings/{}", ctx.origin, http::uuid_v4()),
+    };
+    {
+        let mut g = lock(&state.graph);
+        let Some(call) = g.calls.get_mut(id) else {
+            return not_found(ctx);
+        };
+        call.running.push(op);
+    }
+    let st = state.clone();
+    let call_id = id.to_owned();
+    let running_id = op_id.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(MEDIA_DURATION) => finish(&st, &call_id, &running_id),
+            _ = st.stopped() => {}
+        }
+    });
+    let mut resp = Map::new();
+    let (odata_type, with_nulls) = match kind {
+        MediaKind::PlayPrompt => ("#microsoft.graph.playPromptOperation", false),
+        MediaKind::Record => ("#microsoft.graph.recordOperation", true),
+        MediaKind::Dtmf => ("#microsoft.graph.sendDtmfTonesOperation", false),
+    };
+    resp.insert("@odata.type".into(), json!(odata_type));
+    resp.insert("id".into(), json!(op_id));
+    resp.insert("status".into(), json!("running"));
+    if with_nulls {
+        resp.insert("resultInfo".into(), Value::Null);
+        resp.insert("recordingLocation".into(), Value::Null);
+    }
+    resp.insert("clientContext".into(), client_context);
+    ctx.operation(state, id, &resp)
+}
+
+/// Notifies the operation's completion unless it was canceled (or its call ended) first.
+fn finish(state: &State, call_id: &str, op_id: &str) {
+    let (op, sink) = {
+        let mut g = lock(&state.graph);
+        let Some(call) = g.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(pos) = call.running.iter().position(|o| o.id == op_id) else {
+            return;
+        };
+        let op = call.running.remove(pos);
+        let Some(sink) = Sink::of(&g, call_id) else {
+            return;
+        };
+        (op, sink)
+    };
+    let entry = ended(state, &sink, &op, End::Completed);
+    sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+}
+
+/// The operation-ended notification (changeType `deleted`) as the pages print it.
+fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
+    let url = sink.resource_url(state, &format!("/operations/{}", op.id));
+    let canceled = end == End::Canceled;
+    let status = if canceled {
+        "failed"
+    } else {
+        completed_status(state)
+    };
+    let client_context = J::from_value(&op.client_context);
+    let cancel_info = || {
+        op_result_info(
+            state,
+            400,
+            8508,
+            "Action failed, the operation was cancelled.",
+        )
+    };
+    let data = match op.kind {
+        MediaKind::PlayPrompt => {
+            let mut pairs = vec![
+                (
+                    "@odata.type",
+                    J::str("#microsoft.graph.playPromptOperation"),
+                ),
+                ("@odata.id", J::str(url.clone())),
+                ("@odata.etag", J::str("W/\"54451\"")),
+                (
+                    "resultInfo",
+                    if canceled {
+                        cancel_info()
+                    } else {
+                        op_result_info(state, 200, 0, "Action completed successfully.")
+                    },
+                ),
+                ("clientContext", client_context),
+                ("status", J::str(status)),
+            ];
+            if canceled {
+                pairs.push(("completionReason", J::str("mediaOperationCanceled")));
+            }
+            J::obj(pairs)
+        }
+        MediaKind::Record => {
+            let (info, location, token) = if canceled {
+                (cancel_info(), String::new(), String::new())
+            } else {
+                (
+                    op_result_info(
+                        state,
+                        200,
+                        8515,
+                        "Action completed, max record duration reached.",
+                    ),
+                    op.recording.clone(),
+                    http::uuid_v4().replace('-', ""),
+                )
+            };
+            let mut pairs = vec![
+                ("@odata.type", J::str("#microsoft.graph.recordOperation")),
+                ("@odata.id", J::str(url.clone())),
+                ("@odata.etag", J::str("W/\"54451\"")),
+                ("id", J::str(op.id.clone())),
+                ("clientContext", client_context),
+                ("status", J::str(status)),
+                ("resultInfo", info),
+                ("recordingLocation", J::Str(location)),
+                ("recordingAccessToken", J::Str(token)),
+            ];
+            if canceled {
+                pairs.push(("completionReason", J::str("operationCanceled")));
+            }
+            J::obj(pairs)
+        }
+        MediaKind::Dtmf => J::obj(vec![
+            (
+                "@odata.type",
+                J::str("#microsoft.graph.sendDtmfTonesOperation"),
+            ),
+            ("status", J::str(completed_status(state))),
+            (
+                "completionReason",
+                J::str(if canceled {
+                    "mediaOperationCanceled"
+                } else {
+                    "completedSuccessfully"
+                }),
+            ),
+            ("clientContext", client_context),
+            ("id", J::str(op.id.clone())),
+        ]),
+    };
+    Entry::new("deleted", url, data)
+}
+
+pub(super) fn cancel_media_processing(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    let (canceled, sink) = {
+        let mut g = lock(&state.graph);
+        let Some(call) = g.calls.get_mut(id) else {
+            return not_found(ctx);
+        };
+        let canceled: Vec<RunningOp> = call.running.drain(..).collect();
+        (canceled, Sink::of(&g, id))
+    };
+    if let Some(sink) = sink {
+        for op in &canceled {
+            let entry = ended(state, &sink, op, End::Canceled);
+            sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+        }
+    }
+    let mut op = Map::new();
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.cancelMediaProcessingOperation"),
+    );
+    op.insert("status".into(), json!("completed"));
+    op.insert(
+        "clientContext".into(),
+        body.get("clientContext").cloned().unwrap_or(Value::Null),
+    );
+    op.insert("id".into(), json!(http::uuid_v4()));
+    ctx.operation(state, id, &op)
+}
+
+/// Answers the completed subscription, then notifies the caller's first key press
+/// (`tone1`) as toneInfo on the call, as the page's example shows.
+pub(super) fn subscribe_to_tone(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    let (sink, call_state, sequence) = {
+        let mut g = lock(&state.graph);
+        let Some(call) = g.calls.get_mut(id) else {
+            return not_found(ctx);
+        };
+        call.tone_sequence += 1;
+        let seq = call.tone_sequence;
+        let call_state = call.state().to_owned();
+        (Sink::of(&g, id), call_state, seq)
+    };
+    if let Some(sink) = sink {
+        let data = J::obj(vec![
+            call_type(),
+            ("state", J::Str(call_state)),
+            (
+                "toneInfo",
+                J::obj(vec![
+                    ("@odata.type", J::str("#microsoft.graph.toneInfo")),
+                    ("sequenceId", J::Num(sequence)),
+                    ("tone", J::str("tone1")),
+                ]),
+            ),
+        ]);
+        let entry = sink.call_entry(state, "updated", data);
+        sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+    }
+    let mut op = Map::new();
+    op.insert(
+        "@odata.type".into(),
+        json!("#microsoft.graph.subscribeToToneOperation"),
+    );
+    op.insert(
+        "clientContext".into(),
+        body.get("clientContext").cloned().unwrap_or(Value::Null),
+    );
+    op.insert("id".into(), json!(http::uuid_v4()));
+    op.insert("status".into(), json!("completed"));
+    ctx.operation(state, id, &op)
+}

@@ -1,0 +1,249 @@
+//! Notification delivery: one ordered queue per call, commsNotifications bodies, batching.
+//!
+//! Every call has a queue drained by one task, so a call's notifications reach its callback
+//! in the order the actions produced them (create's before delete's, an operation's
+//! completion before a later roster update). With `Config.batch_notifications` the task
+//! sends everything queued for the call at that moment in one POST with several `value`
+//! entries, as Graph does with queued notifications; otherwise one entry per POST.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::header::CONTENT_TYPE;
+use tokio::sync::mpsc;
+
+use super::JSON_CT;
+use super::json::J;
+use crate::reference::{Deviation, State};
+
+/// Per-POST limit for notification deliveries (the client also has it as its timeout).
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Batches a call may have waiting; beyond this new ones are dropped (and logged).
+const QUEUE_DEPTH: usize = 256;
+
+/// `extra_roots`: PEM certificates trusted for https callbacks besides the system's.
+pub(crate) fn notification_client(extra_roots: &[Vec<u8>]) -> reqwest::Result<reqwest::Client> {
+    let mut roots = Vec::new();
+    for pem in extra_roots {
+        roots.extend(reqwest::Certificate::from_pem_bundle(pem)?);
+    }
+    reqwest::Client::builder()
+        .tls_certs_merge(roots)
+        .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never())
+        .timeout(NOTIFY_TIMEOUT)
+        .connect_timeout(NOTIFY_TIMEOUT)
+        .no_proxy()
+        .user_agent("callconform-reference")
+        .build()
+}
+
+/// One commsNotification.
+pub(super) struct Entry {
+    pub(super) change_type: &'static str,
+    pub(super) resource_url: String,
+    /// The legacy `resource` (`/app/calls/...`) some documented notifications also carry.
+    pub(super) resource: Option<String>,
+    pub(super) data: J,
+}
+
+impl Entry {
+    pub(super) fn new(change_type: &'static str, resource_url: String, data: J) -> Entry {
+        Entry {
+            change_type,
+            resource_url,
+            resource: None,
+            data,
+        }
+    }
+
+    fn into_j(self) -> J {
+        let mut pairs = vec![
+            ("@odata.type", J::str("#microsoft.graph.commsNotification")),
+            ("changeType", J::str(self.change_type)),
+        ];
+        if let Some(r) = self.resource {
+            pairs.push(("resource", J::Str(r)));
+        }
+        pairs.push(("resourceUrl", J::Str(self.resource_url)));
+        pairs.push(("resourceData", self.data));
+        J::obj(pairs)
+    }
+}
+
+/// Runs just before a batch is sent (e.g. the resource reaches `established` before the bot
+/// hears of it, so a GET made after the notification never sees a stale state).
+pub(super) type Hook = Box<dyn FnOnce(&State) + Send>;
+
+/// Entries for one callback, sent after `delay`.
+pub(super) struct Batch {
+    pub(super) url: String,
+    pub(super) entries: Vec<Entry>,
+    pub(super) delay: Duration,
+    pub(super) before: Option<Hook>,
+}
+
+impl Batch {
+    pub(super) fn new(url: &str, entries: Vec<Entry>) -> Batch {
+        Batch {
+            url: url.to_owned(),
+            entries,
+            delay: Duration::ZERO,
+            before: None,
+        }
+    }
+}
+
+/// The sending side of a call's notification queue.
+#[derive(Clone)]
+pub(super) struct Queue(mpsc::Sender<Batch>);
+
+impl Queue {
+    /// Starts the call's delivery task; it ends when the target stops or every `Queue`
+    /// clone is gone and the queue is drained.
+    pub(super) fn start(state: &Arc<State>) -> Queue {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let st = state.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = drain(&st, rx) => {}
+                _ = st.stopped() => {}
+            }
+        });
+        Queue(tx)
+    }
+
+    pub(super) fn push(&self, batch: Batch) {
+        if batch.entries.is_empty() && batch.before.is_none() {
+            return;
+        }
+        if self.0.try_send(batch).is_err() {
+            eprintln!("callconform reference: notification queue full; notification dropped");
+        }
+    }
+}
+
+async fn drain(state: &State, mut rx: mpsc::Receiver<Batch>) {
+    let mut pending: Option<Batch> = None;
+    loop {
+        let batch = match pending.take() {
+            Some(b) => b,
+            None => match rx.recv().await {
+                Some(b) => b,
+                None => return,
+            },
+        };
+        if !batch.delay.is_zero() {
+            tokio::time::sleep(batch.delay).await;
+        }
+        if let Some(hook) = batch.before {
+            hook(state);
+        }
+        let url = batch.url;
+        let mut entries = batch.entries;
+        if state.config.batch_notifications {
+            // Everything already queued for the same callback goes in the same POST.
+            while let Ok(next) = rx.try_recv() {
+                if next.url != url || !next.delay.is_zero() {
+                    pending = Some(next);
+                    break;
+                }
+                if let Some(hook) = next.before {
+                    hook(state);
+                }
+                entries.extend(next.entries);
+            }
+            if !entries.is_empty() {
+                deliver(state, &url, body(state, entries)).await;
+            }
+        } else {
+            for e in entries {
+                deliver(state, &url, body(state, vec![e])).await;
+            }
+        }
+    }
+}
+
+/// A commsNotifications body, keys in documented order (reversed under
+/// `graph-keys-reordered`).
+fn body(state: &State, entries: Vec<Entry>) -> String {
+    let doc = J::obj(vec![
+        ("@odata.type", J::str("#microsoft.graph.commsNotifications")),
+        (
+            "value",
+            J::Arr(entries.into_iter().map(Entry::into_j).collect()),
+        ),
+    ]);
+    let mut out = String::new();
+    doc.write(state.has(Deviation::GraphKeysReordered), &mut out);
+    out
+}
+
+/// POSTs one body; failures are logged briefly (never the token or the callback path,
+/// which carries the harness's token) and dropped.
+async fn deliver(state: &State, url: &str, body: String) {
+    let Ok(_permit) = state.deliveries.acquire().await else {
+        return;
+    };
+    let mut rb = state
+        .notifier
+        .post(url)
+        .header(CONTENT_TYPE, JSON_CT)
+        .body(body);
+    if !state.has(Deviation::GraphNoAuthorization) {
+        rb = rb.bearer_auth(&state.config.notify_token);
+    }
+    match rb.send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => eprintln!(
+            "callconform reference: notification to {} answered {}",
+            loggable(url),
+            r.status()
+        ),
+        Err(e) => eprintln!(
+            "callconform reference: notification to {} failed: {}",
+            loggable(url),
+            e.without_url()
+        ),
+    }
+}
+
+/// The callback's origin only: user-info, path, query and fragment may carry secrets
+/// (the harness puts its callback token in the path).
+pub(super) fn loggable(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}/…", u.origin().ascii_serialization()),
+        Err(_) => "<invalid url>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_redaction() {
+        assert_eq!(
+            loggable("https://u:p@h/callbacks/secret?token=1#f"),
+            "https://h/…"
+        );
+        assert_eq!(loggable("http://127.0.0.1:9/x"), "http://127.0.0.1:9/…");
+        assert_eq!(loggable("::"), "<invalid url>");
+    }
+
+    #[test]
+    fn entry_keys_in_documented_order() {
+        let mut e = Entry::new(
+            "deleted",
+            "/communications/calls/x/operations/y".into(),
+            J::Null,
+        );
+        e.resource = Some("/app/calls/x/operations/y".into());
+        let mut s = String::new();
+        e.into_j().write(false, &mut s);
+        assert_eq!(
+            s,
+            r##"{"@odata.type":"#microsoft.graph.commsNotification","changeType":"deleted","resource":"/app/calls/x/operations/y","resourceUrl":"/communications/calls/x/operations/y","resourceData":null}"##
+        );
+    }
+}
