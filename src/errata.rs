@@ -74,8 +74,7 @@ impl Errata {
 
     /// Reads an errata table's text (what `load` does after reading the file).
     pub fn parse(text: &str) -> Result<Errata, String> {
-        let errata: Errata =
-            toml::from_str(text).map_err(|e| crate::case::toml_error(text, &e))?;
+        let errata: Errata = toml::from_str(text).map_err(|e| crate::case::toml_error(text, &e))?;
         for er in &errata.errata {
             if er.replace.is_none() && er.json_int.is_empty() && er.add_values.is_none() {
                 return Err(format!(

@@ -2,11 +2,11 @@
 //! knowledge about the two APIs and the documentation's conventions, kept in tables
 //! ([`RULES`], [`INCOMING_ACTIONS`]) and small functions so they are easy to review.
 
+use super::Diagnostic;
 use super::http;
 use super::markdown::{Annot, Page};
 use super::model::{Alternative, CaseV2, Contract, ExpectV2, NotificationV2, StepV2};
 use super::pair::{Example, NotificationKind};
-use super::Diagnostic;
 use crate::case::{BodyKind, Family, NotificationOrder, Provenance, Source};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -245,11 +245,14 @@ pub fn callback_to_listener(body: &str) -> String {
     out
 }
 
+/// A notification's name, `state` shorthand and `match` pointers.
+type Recognised = (String, Option<String>, BTreeMap<String, String>);
+
 /// How a documented notification is recognised among the arrivals, by the first entry
 /// of its `value`: a call's `state`; an operation's `@odata.type` and `status`; a
 /// roster's (collection's) element type; another resource's type and `changeType`.
 /// The name says the same in a word.
-fn recognise(json: &Value) -> Result<(String, Option<String>, BTreeMap<String, String>), String> {
+fn recognise(json: &Value) -> Result<Recognised, String> {
     let entries = super::pair::entries(json);
     let entry = entries.first().ok_or("no notification entry in `value`")?;
     let change = entry.get("changeType").and_then(Value::as_str);
@@ -266,16 +269,17 @@ fn recognise(json: &Value) -> Result<(String, Option<String>, BTreeMap<String, S
             if let Some(state) = d.get("state").and_then(Value::as_str) {
                 return Ok((state.to_string(), Some(state.to_string()), m));
             }
-            let ty = d
-                .get("@odata.type")
-                .and_then(Value::as_str)
-                .ok_or("resourceData has no `state`, `status` or `@odata.type` to recognise it by")?;
+            let ty = d.get("@odata.type").and_then(Value::as_str).ok_or(
+                "resourceData has no `state`, `status` or `@odata.type` to recognise it by",
+            )?;
             m.insert("/resourceData/@odata.type".to_string(), ty.to_string());
             if let Some(status) = d.get("status").and_then(Value::as_str) {
                 m.insert("/resourceData/status".to_string(), status.to_string());
                 return Ok((format!("{}-{status}", short(ty)), None, m));
             }
-            let change = change.ok_or("resourceData has neither `state` nor `status`, and the entry has no `changeType`")?;
+            let change = change.ok_or(
+                "resourceData has neither `state` nor `status`, and the entry has no `changeType`",
+            )?;
             m.insert("/changeType".to_string(), change.to_string());
             Ok((format!("{}-{change}", short(ty)), None, m))
         }
@@ -328,7 +332,7 @@ fn kebab_words(s: &str) -> String {
 fn unique(names: &[String], want: &str) -> String {
     let mut name = want.to_string();
     let mut k = 2;
-    while names.iter().any(|n| *n == name) {
+    while names.contains(&name) {
         name = format!("{want}-{k}");
         k += 1;
     }

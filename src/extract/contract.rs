@@ -44,7 +44,9 @@ pub fn sets_from_page(page: &Page, rel: &str) -> Vec<ValueSet> {
                 // The element pages print xs:boolean as `True`/`False`; the wire form
                 // (and every example) is the schema's lexical form.
                 let boolean = l.values.len() == 2
-                    && l.values.iter().all(|v| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"));
+                    && l.values
+                        .iter()
+                        .all(|v| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"));
                 let values = if boolean {
                     vec!["true".to_string(), "false".to_string()]
                 } else {
@@ -202,7 +204,10 @@ pub fn fields(
                 }
             }
             found.insert(("/value/*/resourceUrl".into(), "live".into()), (None, None));
-            found.insert(("**/resultInfo/message".into(), "text".into()), (None, None));
+            found.insert(
+                ("**/resultInfo/message".into(), "text".into()),
+                (None, None),
+            );
             if let Some((file, line)) = end_reasons {
                 for k in ["code", "subcode"] {
                     found.insert(
@@ -245,10 +250,15 @@ pub fn fields(
 
 fn is_live_key(key: &str) -> bool {
     key == "id"
-        || matches!(key, "@odata.context" | "@odata.etag" | "@odata.id" | "callbackUri")
+        || matches!(
+            key,
+            "@odata.context" | "@odata.etag" | "@odata.id" | "callbackUri"
+        )
         || (key.len() > 2
             && key.ends_with("Id")
-            && key[..key.len() - 2].bytes().all(|b| b.is_ascii_alphanumeric()))
+            && key[..key.len() - 2]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// A UM CallId: base64 of UTF-8 `session@server` or `session|server`.
@@ -304,7 +314,12 @@ fn xml_leaves(xml: &str) -> Vec<(String, String, String)> {
 }
 
 /// Leaves of a JSON body: (abstract path, key, @odata.type of the object holding it).
-fn json_leaves(v: &Value, path: String, ty: Option<String>, out: &mut Vec<(String, String, Option<String>)>) {
+fn json_leaves(
+    v: &Value,
+    path: String,
+    ty: Option<String>,
+    out: &mut Vec<(String, String, Option<String>)>,
+) {
     match v {
         Value::Object(map) => {
             let own = map
@@ -444,8 +459,14 @@ mod tests {
             &mut sets,
             None,
         );
-        let got: Vec<_> = f.iter().map(|f| (f.path.as_str(), f.class.as_str())).collect();
-        assert!(got.contains(&("/value/*/resourceData/state", "set")), "{got:?}");
+        let got: Vec<_> = f
+            .iter()
+            .map(|f| (f.path.as_str(), f.class.as_str()))
+            .collect();
+        assert!(
+            got.contains(&("/value/*/resourceData/state", "set")),
+            "{got:?}"
+        );
         assert!(got.contains(&("**/callChainId", "live")), "{got:?}");
     }
 }

@@ -23,7 +23,9 @@ fn graph_v2_setups() -> String {
     let mut s = String::new();
     if let Some(start) = GRAPH_FAMILY.find("[setup.create-call]") {
         let section = &GRAPH_FAMILY[start..];
-        let end = section[1..].find("\n[setup.").map_or(section.len(), |e| e + 1);
+        let end = section[1..]
+            .find("\n[setup.")
+            .map_or(section.len(), |e| e + 1);
         let copy = section[..end]
             .replace("setup.create-call", "setup.create-call-participant")
             .replace(
@@ -100,7 +102,10 @@ pub struct JsonErratum {
 pub fn group(fixes: &[(String, Part, Fix)]) -> Vec<JsonErratum> {
     let mut out: Vec<JsonErratum> = Vec::new();
     for (block, part, fix) in fixes {
-        match out.iter_mut().find(|e| e.from == fix.from && e.to == fix.to) {
+        match out
+            .iter_mut()
+            .find(|e| e.from == fix.from && e.to == fix.to)
+        {
             Some(e) => {
                 if !e.parts.contains(part) {
                     e.parts.push(*part);
@@ -115,8 +120,7 @@ pub fn group(fixes: &[(String, Part, Fix)]) -> Vec<JsonErratum> {
                     .next()
                     .unwrap_or(block)
                     .replace(".md:", "-")
-                    .replace(':', "-")
-                    .replace('.', "-");
+                    .replace([':', '.'], "-");
                 let kind = match fix.problem {
                     Problem::Comment => "comment",
                     Problem::TrailingComma => "trailing-comma",
@@ -178,7 +182,10 @@ pub fn errata_file(hand: &str, generated: &[JsonErratum]) -> String {
         emit::kv(
             &mut s,
             "summary",
-            &format!("The printed JSON has {}; corrected so it is JSON.", e.problem.describe()),
+            &format!(
+                "The printed JSON has {}; corrected so it is JSON.",
+                e.problem.describe()
+            ),
         );
         emit::kv(
             &mut s,

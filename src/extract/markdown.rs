@@ -259,7 +259,13 @@ fn value_list_line(t: &str, line: usize, list: &mut Option<ValueList>, out: &mut
     let item = t
         .strip_prefix("- ")
         .or_else(|| t.strip_prefix("* "))
-        .map(|i| strip_spans(i).trim().trim_matches('`').trim_matches('*').to_string());
+        .map(|i| {
+            strip_spans(i)
+                .trim()
+                .trim_matches('`')
+                .trim_matches('*')
+                .to_string()
+        });
     match item {
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
             l.values.push(v)

@@ -160,7 +160,10 @@ impl fmt::Display for ExtractReport {
             writeln!(f, "{m}")?;
         }
         for b in &self.stats.repaired_blocks {
-            writeln!(f, "printed JSON is not JSON: {b} (corrected by an erratum in cases/errata.toml)")?;
+            writeln!(
+                f,
+                "printed JSON is not JSON: {b} (corrected by an erratum in cases/errata.toml)"
+            )?;
         }
         for c in &self.stats.merged_versions {
             writeln!(f, "one case for v1.0 and beta: {c}")?;
@@ -291,7 +294,10 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
             }
         }
         for set in contract::sets_from_page(&page, &input.rel) {
-            if !sets.iter().any(|x| x.family == set.family && x.name == set.name) {
+            if !sets
+                .iter()
+                .any(|x| x.family == set.family && x.name == set.name)
+            {
                 sets.push(set);
             }
         }
@@ -313,7 +319,8 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     }
     let generated = json_errata(&named, &mut report);
     let errata_text = family::errata_file(&hand, &generated);
-    let errata = Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
+    let errata =
+        Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
 
     // Cases and snapshots → the files the corpus should hold.
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -354,7 +361,18 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         let source = rel.to_string_lossy().replace('\\', "/");
         for (step, notif, snap, text_doc, kind) in m.file.documented() {
             let rel_snap = PathBuf::from("snapshots").join(format!("{snap}.snap"));
-            match render_snapshot(m.family, &name, &m.file, &source, step, notif.as_deref(), snap, text_doc, kind, &errata) {
+            match render_snapshot(
+                m.family,
+                &name,
+                &m.file,
+                &source,
+                step,
+                notif.as_deref(),
+                snap,
+                text_doc,
+                kind,
+                &errata,
+            ) {
                 Ok(t) => {
                     expected.insert(rel_snap, t);
                 }
@@ -401,13 +419,21 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
             family,
             &bodies,
             &mut sets,
-            if family == Family::Graph { reason_source.clone() } else { None },
+            if family == Family::Graph {
+                reason_source.clone()
+            } else {
+                None
+            },
         );
         expected.insert(
-            PathBuf::from("cases").join(family.as_str()).join(contract::FILE_NAME),
+            PathBuf::from("cases")
+                .join(family.as_str())
+                .join(contract::FILE_NAME),
             contract::render(family, &sets, &fields),
         );
-        let fam_rel = PathBuf::from("cases").join(family.as_str()).join("_family.toml");
+        let fam_rel = PathBuf::from("cases")
+            .join(family.as_str())
+            .join("_family.toml");
         let fam_path = opts.out.join(&fam_rel);
         let needed: BTreeSet<String> = kept
             .iter()
@@ -434,7 +460,9 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
             Err(_) => {
                 let text = family::default_family(family);
                 if opts.check {
-                    report.differences.push(Difference::Missing(fam_rel.clone()));
+                    report
+                        .differences
+                        .push(Difference::Missing(fam_rel.clone()));
                 } else {
                     crate::snapshot::write_atomic(&fam_path, &text)
                         .map_err(|e| format!("{}: cannot write: {e}", fam_path.display()))?;
@@ -463,7 +491,11 @@ fn validate_v2(c: &CaseV2) -> Result<(), String> {
                 s.name
             ));
         }
-        for n in s.notifications.iter().chain(s.alternatives.iter().flat_map(|a| &a.notifications)) {
+        for n in s
+            .notifications
+            .iter()
+            .chain(s.alternatives.iter().flat_map(|a| &a.notifications))
+        {
             if n.state.is_none() && n.matches.is_empty() {
                 return Err(format!(
                     "step[{i}] notification `{}`: give `state` or `match`",
@@ -484,7 +516,9 @@ fn count_notifications(c: &CaseV2) -> usize {
                     .iter()
                     .map(|a| {
                         // The shared prefix is counted once, with the step's own list.
-                        a.notifications.len().saturating_sub(s.notifications.len().saturating_sub(1))
+                        a.notifications
+                            .len()
+                            .saturating_sub(s.notifications.len().saturating_sub(1))
                     })
                     .sum::<usize>()
         })
@@ -546,7 +580,12 @@ fn json_errata(cases: &[(String, Merged)], report: &mut ExtractReport) -> Vec<fa
             .unwrap_or_default();
         for s in &m.file.steps {
             if let Some(b) = &s.body {
-                texts.push((src.clone(), Part::Request, b.clone(), format!("the request of {name}")));
+                texts.push((
+                    src.clone(),
+                    Part::Request,
+                    b.clone(),
+                    format!("the request of {name}"),
+                ));
             }
         }
         for (step, notif, _, text, kind) in m.file.documented() {
@@ -557,7 +596,12 @@ fn json_errata(cases: &[(String, Merged)], report: &mut ExtractReport) -> Vec<fa
                 Some(n) => (Part::Notification, format!("notification `{n}`")),
                 None => (Part::Response, format!("response to `{step}`")),
             };
-            texts.push((src.clone(), part, text.to_string(), format!("{what} of {name}")));
+            texts.push((
+                src.clone(),
+                part,
+                text.to_string(),
+                format!("{what} of {name}"),
+            ));
         }
     }
     let mut fixes = Vec::new();
@@ -596,7 +640,8 @@ fn json_errata(cases: &[(String, Merged)], report: &mut ExtractReport) -> Vec<fa
             report.diagnostics.push(Diagnostic::new(
                 block,
                 1,
-                "a generated JSON erratum would change this valid JSON; check cases/errata.toml".into(),
+                "a generated JSON erratum would change this valid JSON; check cases/errata.toml"
+                    .into(),
             ));
         } else if !valid_after {
             report.diagnostics.push(Diagnostic::new(
@@ -752,11 +797,11 @@ fn content(c: &build::Candidate, errata: &Errata) -> CaseV2 {
         {
             *d = errata.apply_text(c.family, Part::Response, d);
         }
-        for n in s
-            .notifications
-            .iter_mut()
-            .chain(s.alternatives.iter_mut().flat_map(|a| a.notifications.iter_mut()))
-        {
+        for n in s.notifications.iter_mut().chain(
+            s.alternatives
+                .iter_mut()
+                .flat_map(|a| a.notifications.iter_mut()),
+        ) {
             if let Some(d) = &mut n.documented {
                 *d = errata.apply_text(c.family, Part::Notification, d);
             }
@@ -782,12 +827,14 @@ fn merge(groups: Vec<Vec<Found>>, errata: &Errata, report: &mut ExtractReport) -
             }
         }
         let version_of = |idx: &[usize]| -> BTreeSet<Option<String>> {
-            idx.iter().map(|&i| members[i].candidate.version.clone()).collect()
+            idx.iter()
+                .map(|&i| members[i].candidate.version.clone())
+                .collect()
         };
         let by_version = variants.len() > 1 && {
-            let vs: Vec<BTreeSet<Option<String>>> = variants.iter().map(|(_, i)| version_of(i)).collect();
-            vs.iter().all(|v| v.len() == 1)
-                && vs.iter().collect::<BTreeSet<_>>().len() == vs.len()
+            let vs: Vec<BTreeSet<Option<String>>> =
+                variants.iter().map(|(_, i)| version_of(i)).collect();
+            vs.iter().all(|v| v.len() == 1) && vs.iter().collect::<BTreeSet<_>>().len() == vs.len()
         };
         let keep_sets: Vec<Vec<usize>> = if variants.len() <= 1 || by_version {
             variants.iter().map(|(_, i)| i.clone()).collect()

@@ -22,8 +22,12 @@ use serde_json::Value;
 /// What a block is on its page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Role {
-    Request { name: Option<String> },
-    Response { names: Vec<String> },
+    Request {
+        name: Option<String>,
+    },
+    Response {
+        names: Vec<String>,
+    },
     Example,
     /// Annotated `ignored` or another block type we do not turn into cases.
     Skip,
@@ -140,7 +144,9 @@ fn role(b: &Block) -> Role {
         }
         // A notification printed without an annotation is still a notification; other
         // unannotated blocks that are not HTTP messages (a URL, prose) are not exchanges.
-        Annot::None if b.lang == "json" && lenient_json(&b.text).is_some_and(|v| is_notification(&v)) => {
+        Annot::None
+            if b.lang == "json" && lenient_json(&b.text).is_some_and(|v| is_notification(&v)) =>
+        {
             Role::Example
         }
         Annot::None if b.lang == "http" && http::parse(&b.text).is_err() => Role::Syntax,
@@ -225,11 +231,7 @@ fn classify(v: &Value, heading: &str) -> NotificationKind {
 
 /// Pairs the blocks of one page. Every code block ends up in an example, is skipped on
 /// purpose (annotated `ignored`, element syntax), or is named in a diagnostic.
-pub fn pair(
-    page: &Page,
-    display: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> (Vec<Example>, Skipped) {
+pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Example>, Skipped) {
     let roles: Vec<Role> = page.blocks.iter().map(role).collect();
     let mut examples: Vec<Example> = Vec::new();
     let mut used = vec![false; page.blocks.len()];
@@ -521,8 +523,16 @@ mod tests {
             "#### Notification - transfer failed\n".to_string(),
             block(r#"{"blockType":"example"}"#, "json", &notif("established")),
             block(r#"{"blockType":"example"}"#, "json", &notif("incoming")),
-            block(r#"{"blockType":"request","name":"b"}"#, "http", "POST /b/answer"),
-            block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 202 Accepted"),
+            block(
+                r#"{"blockType":"request","name":"b"}"#,
+                "http",
+                "POST /b/answer",
+            ),
+            block(
+                r#"{"blockType":"response"}"#,
+                "http",
+                "HTTP/1.1 202 Accepted",
+            ),
         ]
         .concat();
         let (ex, d) = run(&page);
@@ -535,7 +545,11 @@ mod tests {
     #[test]
     fn an_example_after_a_bodiless_request_is_its_body() {
         let page = [
-            block(r#"{"blockType":"request","name":"a"}"#, "http", "POST https://g/a"),
+            block(
+                r#"{"blockType":"request","name":"a"}"#,
+                "http",
+                "POST https://g/a",
+            ),
             block(r#"{"blockType":"example"}"#, "json", r#"{"x": 1}"#),
             block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
         ]

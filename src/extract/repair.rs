@@ -166,8 +166,11 @@ fn unbalanced(text: &str, fixes: &mut Vec<Fix>) -> String {
         let t = line.trim_start();
         let ind = indent(line);
         let is_member = t.starts_with('"') && t.contains("\":");
-        if is_member && let Some(&(_, _, Some(member))) = stack.last() {
-            if ind < member {
+        if is_member
+            && let Some(&(_, _, Some(member))) = stack.last()
+            && ind < member
+        {
+            {
                 // Which open object has members at this indentation?
                 let target = stack.iter().rposition(|&(_, _, m)| m == Some(ind));
                 if let Some(k) = target {
@@ -215,11 +218,7 @@ fn unbalanced(text: &str, fixes: &mut Vec<Fix>) -> String {
                     stack.push((if b == b'{' { '}' } else { ']' }, ind, None));
                     this_line_members = false;
                 }
-                b'}' | b']' => {
-                    if stack.pop().is_none() {
-                        extra_at_end += 1;
-                    }
-                }
+                b'}' | b']' if stack.pop().is_none() => extra_at_end += 1,
                 _ => {}
             }
             true
@@ -258,11 +257,7 @@ fn unbalanced(text: &str, fixes: &mut Vec<Fix>) -> String {
         let tail = last_lines(&result, 2 + extra_at_end);
         let mut kept: Vec<&str> = tail.lines().collect();
         let mut removed = 0;
-        while removed < extra_at_end
-            && kept
-                .last()
-                .is_some_and(|l| matches!(l.trim(), "}" | "]"))
-        {
+        while removed < extra_at_end && kept.last().is_some_and(|l| matches!(l.trim(), "}" | "]")) {
             kept.pop();
             removed += 1;
         }
