@@ -621,6 +621,81 @@ fn graph(
     })
 }
 
+/// A case for an incoming-call notification no request follows (a page that shows how
+/// a call is offered, e.g. for policy-based recording): the target offers a call and
+/// its notification is checked against the documented one.
+pub fn lone_trigger(
+    page: &Page,
+    rel: &str,
+    n: &super::pair::Notification,
+) -> Result<Candidate, String> {
+    let block = &page.blocks[n.block];
+    let value = super::pair::lenient_json(&n.text).ok_or("the JSON is not readable")?;
+    let (_, state, matches) = recognise(&value)?;
+    let stem = rel
+        .rsplit('/')
+        .next()
+        .unwrap_or(rel)
+        .trim_end_matches(".md")
+        .to_string();
+    let name = format!("{stem}-incoming");
+    let mut capture = BTreeMap::new();
+    capture.insert(
+        "call_id".to_string(),
+        vec!["notification:/value/0/resourceUrl#last-segment".to_string()],
+    );
+    Ok(Candidate {
+        family: Family::Graph,
+        key: format!("graph|{name}"),
+        version: None,
+        names: vec![name.clone(), format!("{name}-{}", block.line)],
+        notifications: 1,
+        file: CaseV2 {
+            setup: None,
+            tags: if page.front.api_name.is_empty() {
+                vec![name.clone()]
+            } else {
+                page.front.api_name.clone()
+            },
+            provenance: Provenance {
+                assetid: page.front.assetid.clone(),
+                api_name: page.front.api_name.first().cloned(),
+                example: name,
+                documented_url: None,
+                sources: vec![Source {
+                    file: rel.to_string(),
+                    locale: page.front.locale.clone(),
+                    title: page.front.title.clone(),
+                    line: Some(block.line),
+                }],
+            },
+            vars: BTreeMap::new(),
+            placeholders: Vec::new(),
+            steps: vec![StepV2 {
+                name: "incoming".into(),
+                trigger: Some(INCOMING_SETUP.into()),
+                method: None,
+                path: None,
+                headers: BTreeMap::new(),
+                body: None,
+                capture,
+                notification_order: NotificationOrder::Strict,
+                expect: None,
+                notifications: vec![NotificationV2 {
+                    name: "incoming".into(),
+                    state,
+                    matches,
+                    snapshot: Some(String::new()),
+                    documented: Some(n.text.clone()),
+                    redact: Vec::new(),
+                }],
+                alternatives: Vec::new(),
+            }],
+            contract: Contract::default(),
+        },
+    })
+}
+
 /// The Graph pages say when establishing and established may arrive out of order.
 fn page_allows_any_order(page: &Page) -> bool {
     page.any_order

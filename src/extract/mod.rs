@@ -253,6 +253,31 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         let page = markdown::parse(&text, &input.display, &mut diags);
         let (examples, skipped) = pair::pair(&page, &input.display, &mut diags);
         report.stats.syntax_or_ignored += skipped.syntax_or_ignored;
+        let mut lone = Vec::new();
+        for n in &skipped.lone_triggers {
+            match build::lone_trigger(&page, &input.rel, n) {
+                Ok(c) => lone.push((c, page.blocks[n.block].line)),
+                Err(e) => diags.push(Diagnostic::new(
+                    &input.display,
+                    page.blocks[n.block].line,
+                    format!(
+                        "incoming-call notification with no request after it: {e}; not extracted"
+                    ),
+                )),
+            }
+        }
+        for (c, line) in lone {
+            let g = *group_of.entry(c.key.clone()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(Found {
+                candidate: c,
+                display: input.display.clone(),
+                line,
+                response_type: None,
+            });
+        }
         report.stats.examples += examples.len();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for ex in &examples {

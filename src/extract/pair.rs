@@ -77,6 +77,9 @@ pub struct Notification {
 pub struct Skipped {
     /// Element syntax blocks and blocks annotated `ignored` (or another non-example type).
     pub syntax_or_ignored: usize,
+    /// Incoming-call notifications that no request follows: checked on their own (the
+    /// target offers a call and must notify as documented).
+    pub lone_triggers: Vec<Notification>,
 }
 
 fn is_code(lang: &str) -> bool {
@@ -377,14 +380,7 @@ pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Exa
         }
         i += 1;
     }
-    for t in triggers {
-        diag(
-            page.blocks[t.block].line,
-            "incoming-call notification with no request after it; this notification is \
-             not extracted"
-                .into(),
-        );
-    }
+    skipped.lone_triggers = triggers;
     for (i, block) in page.blocks.iter().enumerate() {
         if !used[i] && is_code(&block.lang) {
             diag(
