@@ -28,14 +28,30 @@ pub struct Replace {
 pub struct Erratum {
     pub id: String,
     pub family: Family,
+    #[serde(default)]
     pub applies_to: Vec<Part>,
     #[serde(default)]
     pub replace: Option<Replace>,
     /// JSON pointers (`*` = any index) whose string values become Int32 numbers.
     #[serde(default)]
     pub json_int: Vec<String>,
+    /// Values a documented enumeration leaves out but the service sends (added to the
+    /// set of that name in `_contract.toml` by `extract`).
+    #[serde(default)]
+    pub add_values: Option<AddValues>,
+    /// The documentation blocks (`file:line`) this erratum corrects, when it corrects
+    /// particular examples (written by `extract` for printed JSON that is not JSON).
+    #[serde(default)]
+    pub blocks: Vec<String>,
     pub summary: String,
     pub evidence: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddValues {
+    pub set: String,
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,19 +67,42 @@ impl Errata {
             return Ok(Errata::default());
         }
         let text = crate::diag::read_capped(path)?;
-        let errata: Errata = toml::from_str(&text).map_err(|e| CaseError {
+        Errata::parse(&text).map_err(|message| CaseError {
             path: path.to_owned(),
-            message: crate::diag::toml_error(&text, &e),
-        })?;
+            message,
+        })
+    }
+
+    /// Reads an errata table's text (what `load` does after reading the file).
+    pub fn parse(text: &str) -> Result<Errata, String> {
+        let errata: Errata = toml::from_str(text).map_err(|e| crate::diag::toml_error(text, &e))?;
         for er in &errata.errata {
-            if er.replace.is_none() && er.json_int.is_empty() {
-                return Err(CaseError {
-                    path: path.to_owned(),
-                    message: format!("erratum `{}`: give `replace` or `json_int`", er.id),
-                });
+            if er.replace.is_none() && er.json_int.is_empty() && er.add_values.is_none() {
+                return Err(format!(
+                    "erratum `{}`: give `replace`, `json_int` or `add_values`",
+                    er.id
+                ));
+            }
+            if (er.replace.is_some() || !er.json_int.is_empty()) && er.applies_to.is_empty() {
+                return Err(format!(
+                    "erratum `{}`: `applies_to` is required with `replace` or `json_int`",
+                    er.id
+                ));
             }
         }
         Ok(errata)
+    }
+
+    /// Values errata add to the documented enumeration `set` of `family`: (erratum id, values).
+    pub fn added_values(&self, family: Family, set: &str) -> Vec<(String, Vec<String>)> {
+        self.errata
+            .iter()
+            .filter(|e| e.family == family)
+            .filter_map(|e| {
+                let a = e.add_values.as_ref()?;
+                (a.set == set).then(|| (e.id.clone(), a.values.clone()))
+            })
+            .collect()
     }
 
     fn matching(&self, family: Family, part: Part) -> impl Iterator<Item = &Erratum> {
@@ -155,6 +194,19 @@ mod tests {
             r#"<X xmlns="http://schemas.microsoft.com/exchange/services/2006/messages"/>"#
         );
         assert_eq!(e.apply_text(Family::GRAPH, Part::Request, t), t);
+    }
+
+    #[test]
+    fn eventcause_gains_unavailable_and_bad_errata_are_refused() {
+        let e = table();
+        let added = e.added_values(Family::UM, "EventCause");
+        assert_eq!(added.len(), 1, "{added:?}");
+        assert_eq!(added[0].1, ["Unavailable"]);
+        assert!(e.added_values(Family::GRAPH, "EventCause").is_empty());
+        let bad = "[[erratum]]\nid = \"x\"\nfamily = \"um\"\nsummary = \"s\"\nevidence = \"e\"\n";
+        assert!(Errata::parse(bad).unwrap_err().contains("add_values"));
+        let no_parts = "[[erratum]]\nid = \"x\"\nfamily = \"um\"\nreplace = { from = \"a\", to = \"b\" }\nsummary = \"s\"\nevidence = \"e\"\n";
+        assert!(Errata::parse(no_parts).unwrap_err().contains("applies_to"));
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! `callconform extract` on the seed pages and on the fixture pages in
-//! `tests/fixtures/pages/`. Every test writes into its own temporary project root.
+//! `callconform extract` on the seed and documentation pages (`../shared`) and on the
+//! fixture pages in `tests/fixtures/pages/`. Every test writes into its own temporary
+//! project root. A libtest-mimic harness: a test that needs `../shared` is reported
+//! IGNORED with the reason when it is absent, and FAILS when `CALLCONFORM_PAGES=required`.
 
 use callconform::case::{BodyKind, CaseFile, parse_case};
+use callconform::extract::model::CaseV2;
 use callconform::extract::{Difference, ExtractOptions, ExtractReport, load_end_reasons, run};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,17 +16,6 @@ fn root() -> PathBuf {
 
 fn fixtures() -> PathBuf {
     root().join("tests/fixtures/pages")
-}
-
-/// The seed pages, or `None` (with a note) where this checkout has no `../shared/seeds`.
-fn seeds() -> Option<PathBuf> {
-    let dir = root().join("../shared/seeds");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("note: {} not found; skipping a seed test", dir.display());
-        None
-    }
 }
 
 /// A fresh project root in the temp dir, holding the hand-written files `extract` reads
@@ -116,9 +109,8 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-#[test]
-fn disconnect_locale_copies_become_one_case() {
-    let Some(seeds) = seeds() else { return };
+fn disconnect_locale_copies_become_one_case(seeds: &Path) {
+    let seeds = seeds.to_path_buf();
     let out = project("locales");
     let r = extract(&[seeds], &out, false);
     assert_clean(&r);
@@ -152,25 +144,24 @@ fn disconnect_locale_copies_become_one_case() {
     assert_eq!(
         files,
         [
-            PathBuf::from("_family.toml"),
+            PathBuf::from("_contract.toml"),
+            "_family.toml".into(),
             "disconnect.toml".into(),
             "get-call-info.toml".into()
         ]
     );
 }
 
-#[test]
-fn committed_cases_are_what_the_seeds_produce() {
-    let Some(seeds) = seeds() else { return };
+fn committed_cases_are_what_the_seeds_produce(seeds: &Path) {
+    let seeds = seeds.to_path_buf();
     // --check against the repository itself: reads, never writes.
     let r = extract(&[seeds], &root(), true);
     assert!(r.written.is_empty());
     assert_clean(&r);
 }
 
-#[test]
-fn delete_call_has_notifications_and_end_reasons() {
-    let Some(seeds) = seeds() else { return };
+fn delete_call_has_notifications_and_end_reasons(seeds: &Path) {
+    let seeds = seeds.to_path_buf();
     let out = project("graph");
     let r = extract(&[seeds], &out, false);
     assert_clean(&r);
@@ -219,9 +210,8 @@ fn delete_call_has_notifications_and_end_reasons() {
     assert!(!callconform::extract::is_documented(&reasons, 200, 5004));
 }
 
-#[test]
-fn running_twice_is_byte_identical() {
-    let Some(seeds) = seeds() else { return };
+fn running_twice_is_byte_identical(seeds: &Path) {
+    let seeds = seeds.to_path_buf();
     let paths = [seeds, fixtures().join("good")];
     let a = project("twice-a");
     let b = project("twice-b");
@@ -234,9 +224,8 @@ fn running_twice_is_byte_identical() {
     assert_eq!(third.unchanged.len(), second.written.len());
 }
 
-#[test]
-fn check_passes_on_fresh_output_and_names_each_difference() {
-    let Some(seeds) = seeds() else { return };
+fn check_passes_on_fresh_output_and_names_each_difference(seeds: &Path) {
+    let seeds = seeds.to_path_buf();
     let paths = [seeds];
     let out = project("check");
     extract(&paths, &out, false);
@@ -291,7 +280,6 @@ fn check_passes_on_fresh_output_and_names_each_difference() {
     assert_clean(&extract(&paths, &out, true));
 }
 
-#[test]
 fn annotated_graph_page_survives_the_hazards() {
     let out = project("answer");
     let r = extract(&[fixtures().join("good/call-answer.md")], &out, false);
@@ -335,7 +323,6 @@ fn annotated_graph_page_survives_the_hazards() {
     );
 }
 
-#[test]
 fn unannotated_um_pages_pair_by_root_element() {
     let out = project("um");
     let r = extract(&[fixtures().join("good")], &out, false);
@@ -360,7 +347,6 @@ fn unannotated_um_pages_pair_by_root_element() {
     assert_eq!(src.line, Some(16));
 }
 
-#[test]
 fn broken_pages_are_reported_and_the_rest_extracted() {
     let out = project("broken");
     let r = extract(
@@ -413,7 +399,6 @@ fn broken_pages_are_reported_and_the_rest_extracted() {
     read_case(&out, "cases/um/play-on-phone.toml");
 }
 
-#[test]
 fn missing_path_is_an_error() {
     let out = project("missing");
     let e = run(&ExtractOptions {
@@ -425,9 +410,8 @@ fn missing_path_is_an_error() {
     assert!(e.contains("no-such-dir"), "{e}");
 }
 
-#[test]
-fn a_locale_copy_that_differs_is_reported_not_merged() {
-    let Some(seeds) = seeds() else { return };
+fn a_locale_copy_that_differs_is_reported_not_merged(seeds: &Path) {
+    let seeds = seeds.to_path_buf();
     let out = project("differs");
     let read = |f: &str| std::fs::read_to_string(seeds.join(f)).unwrap();
     let stale = read("002_fcd962cb5789d78a.txt").replace("<CallId>MDlk", "<CallId>XXlk");
@@ -459,12 +443,45 @@ fn a_locale_copy_that_differs_is_reported_not_merged() {
     assert_eq!(files, ["a.md", "c.md"]);
 }
 
-#[test]
-fn v1_and_beta_copies_of_one_example_get_distinct_names() {
-    let Some(seeds) = seeds() else { return };
+fn v1_and_beta_copies_of_one_example_are_one_case(seeds: &Path) {
     let out = project("versions");
     let beta = std::fs::read_to_string(seeds.join("003_1385f6fcc58fa6b6.txt")).unwrap();
     let v1 = beta.replace("microsoft.com/beta/", "microsoft.com/v1.0/");
+    let dir = pages(
+        &out,
+        &[("beta-call-delete.md", beta), ("v1.0-call-delete.md", v1)],
+    );
+    let r = extract(&[dir], &out, false);
+    assert!(page_diagnostics(&r).is_empty(), "{r}");
+    let case = read_case(&out, "cases/graph/delete-call.toml");
+    let files: Vec<_> = case
+        .provenance
+        .sources
+        .iter()
+        .map(|s| s.file.as_str())
+        .collect();
+    assert_eq!(files, ["beta-call-delete.md", "v1.0-call-delete.md"]);
+    assert_eq!(r.stats.merged_versions.len(), 1, "{r}");
+    assert!(
+        r.to_string()
+            .contains("one case for v1.0 and beta: delete-call-1"),
+        "{r}"
+    );
+    // Both copies list the same end reasons once.
+    let reasons = load_end_reasons(&out.join("cases/graph/_end-reasons.toml")).unwrap();
+    assert_eq!(reasons.len(), 29);
+    assert!(reasons[0].source.starts_with("beta-call-delete.md:"));
+}
+
+fn v1_and_beta_copies_that_differ_are_named_apart(seeds: &Path) {
+    let out = project("versions-apart");
+    let beta = std::fs::read_to_string(seeds.join("003_1385f6fcc58fa6b6.txt")).unwrap();
+    let v1 = beta
+        .replace("microsoft.com/beta/", "microsoft.com/v1.0/")
+        .replace(
+            "\"terminating\"",
+            "\"terminating\", \"direction\": \"outgoing\"",
+        );
     let dir = pages(
         &out,
         &[("beta-call-delete.md", beta), ("v1.0-call-delete.md", v1)],
@@ -479,13 +496,9 @@ fn v1_and_beta_copies_of_one_example_get_distinct_names() {
         beta.steps[0].notifications[0].snapshot.as_deref(),
         Some("graph__delete-call-beta__terminating")
     );
-    // Both copies list the same end reasons once.
-    let reasons = load_end_reasons(&out.join("cases/graph/_end-reasons.toml")).unwrap();
-    assert_eq!(reasons.len(), 29);
-    assert!(reasons[0].source.starts_with("beta-call-delete.md:"));
+    assert_eq!(r.stats.split_versions.len(), 2, "{r}");
 }
 
-#[test]
 fn a_documented_soap_fault_expects_500() {
     let out = project("fault");
     let request = std::fs::read_to_string(fixtures().join("good/play-on-phone.md")).unwrap();
@@ -496,4 +509,328 @@ fn a_documented_soap_fault_expects_500() {
     assert!(page_diagnostics(&r).is_empty(), "{r}");
     let case = read_case(&out, "cases/um/play-on-phone.toml");
     assert_eq!(case.steps[0].expect.status, 500);
+}
+
+/// The v2 case as extract wrote it (the runner-independent model).
+fn read_v2(out: &Path, rel: &str) -> CaseV2 {
+    let text = std::fs::read_to_string(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    callconform::extract::model::parse(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Another revision of a page, written against the conventions rather than these files:
+/// a beta path, `//` comments and trailing commas in a request, a `"truncated": "true"`
+/// string, an unannotated notification, an operation notification with no state, an
+/// incoming trigger, a request body printed in its own `example` block, a documented
+/// failure, and a notification with nothing to recognise it by.
+fn hostile_page_forms_follow_the_rules() {
+    let out = project("hostile");
+    let r = extract(&[fixtures().join("hostile")], &out, false);
+    let diags = page_diagnostics(&r);
+    // Only the unusable notification is dropped, and the message says its request stays.
+    assert_eq!(diags.len(), 1, "{r}");
+    assert!(
+        diags[0].contains(":194: notification:")
+            && diags[0]
+                .contains("only this notification is not extracted (its request `call-answer` is)"),
+        "{diags:?}"
+    );
+
+    let play = read_v2(&out, "cases/graph/call-playprompt.toml");
+    let step = &play.steps[0];
+    assert_eq!(play.setup.as_deref(), Some("create-call"));
+    assert_eq!(
+        step.path.as_deref(),
+        Some("/communications/calls/{{call_id}}/playPrompt")
+    );
+    assert!(
+        step.expect.as_ref().unwrap().truncated,
+        "truncated: \"true\" is a flag"
+    );
+    let n = &step.notifications[0];
+    assert_eq!(n.name, "playpromptoperation-completed");
+    assert_eq!(n.state, None);
+    assert_eq!(
+        n.matches["/resourceData/@odata.type"],
+        "#microsoft.graph.playPromptOperation"
+    );
+    assert_eq!(n.matches["/resourceData/status"], "completed");
+    // The request is kept as printed; the errata table corrects it and names the block.
+    assert!(step.body.as_deref().unwrap().contains("// a comment"));
+    let errata_text = std::fs::read_to_string(out.join("cases/errata.toml")).unwrap();
+    let errata = callconform::errata::Errata::load(&out.join("cases/errata.toml")).unwrap();
+    let mut sent = step.body.clone().unwrap();
+    sent = errata.apply_text(
+        callconform::case::Family::GRAPH,
+        callconform::errata::Part::Request,
+        &sent,
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&sent).unwrap_or_else(|e| panic!("{e}: {sent}\n{errata_text}"));
+    assert_eq!(
+        v["prompts"][0]["mediaInfo"]["uri"],
+        "https://cdn.contoso.com/beep.wav"
+    );
+    assert!(
+        errata_text.contains("blocks = [\"call-playprompt-beta.md:20\"]"),
+        "{errata_text}"
+    );
+    assert!(
+        r.to_string()
+            .contains("printed JSON is not JSON: call-playprompt-beta.md:20"),
+        "{r}"
+    );
+    // The hand-written errata survive.
+    assert!(errata_text.contains("um-messages-namespace-https"));
+
+    let answer = read_v2(&out, "cases/graph/call-answer.toml");
+    assert_eq!(answer.setup, None, "the documented trigger opens the case");
+    let trigger = &answer.steps[0];
+    assert_eq!(trigger.trigger.as_deref(), Some("incoming-call"));
+    assert_eq!(trigger.method, None);
+    assert_eq!(trigger.notifications[0].state.as_deref(), Some("incoming"));
+    assert_eq!(
+        trigger.capture["call_id"],
+        ["notification:/value/0/resourceUrl#last-segment"]
+    );
+    let act = &answer.steps[1];
+    let body = act.body.as_deref().unwrap();
+    assert!(
+        body.contains("\"callbackUri\": \"{{callback_url}}\""),
+        "{body}"
+    );
+    assert!(!body.contains("bot.contoso.com"), "{body}");
+    assert_eq!(
+        act.notifications.len(),
+        1,
+        "the failure is not in the success sequence"
+    );
+    assert_eq!(act.notifications[0].state.as_deref(), Some("established"));
+    assert_eq!(act.alternatives.len(), 1);
+    assert_eq!(act.alternatives[0].name, "answer-failed");
+    assert_eq!(
+        act.alternatives[0].notifications[0].state.as_deref(),
+        Some("terminated")
+    );
+
+    // The folder runs on its own: family files with the set-ups the cases need.
+    let fam = std::fs::read_to_string(out.join("cases/graph/_family.toml"));
+    assert!(
+        fam.is_ok(),
+        "the fixture project has its own _family.toml, kept"
+    );
+    let fresh =
+        std::env::temp_dir().join(format!("callconform-extract-fresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&fresh);
+    let r2 = extract(&[fixtures().join("hostile")], &fresh, false);
+    let fam = std::fs::read_to_string(fresh.join("cases/graph/_family.toml")).unwrap();
+    for s in [
+        "[setup.create-call]",
+        "[setup.incoming-call]",
+        "[setup.create-call-participant]",
+    ] {
+        assert!(fam.contains(s), "{s} missing:\n{fam}");
+    }
+    assert!(
+        r2.to_string()
+            .contains("wrote cases/graph/_family.toml (the folder had none"),
+        "{r2}"
+    );
+    let contract = std::fs::read_to_string(fresh.join("cases/graph/_contract.toml")).unwrap();
+    assert!(
+        contract.contains("path = \"**/id\"\nclass = \"live\""),
+        "{contract}"
+    );
+    assert!(
+        contract.contains("path = \"**/resultInfo/message\"\nclass = \"text\""),
+        "{contract}"
+    );
+    let _ = std::fs::remove_dir_all(&fresh);
+}
+
+/// The whole documentation: every page's examples become cases (or a diagnostic says
+/// which part was left out), value sets come from the element and resource pages, and
+/// `--check` with both roots passes on what extract just wrote.
+fn every_page_of_the_documentation(seeds: &Path, docs: &Path) {
+    let out = project("all");
+    let roots = [seeds.to_path_buf(), docs.to_path_buf()];
+    let r = extract(&roots, &out, false);
+    assert!(r.diagnostics.is_empty(), "{r}");
+    // Every operation page (not the element and resource pages) is some case's source.
+    let mut sources = std::collections::BTreeSet::new();
+    for family in ["um", "graph"] {
+        for (p, _) in tree(&out.join("cases").join(family)) {
+            let name = p.to_string_lossy().into_owned();
+            if !name.starts_with('_') {
+                let c = read_v2(&out, &format!("cases/{family}/{name}"));
+                sources.extend(c.provenance.sources.iter().map(|s| s.file.clone()));
+            }
+        }
+    }
+    for dir in ["um", "graph/v1.0"] {
+        for e in std::fs::read_dir(docs.join(dir)).unwrap().flatten() {
+            let file = format!("{dir}/{}", e.file_name().to_string_lossy());
+            if file.ends_with(".md") {
+                assert!(sources.contains(&file), "{file} gave no case");
+            }
+        }
+    }
+    assert!(r.stats.notifications > r.stats.cases, "{r}");
+    let um = std::fs::read_to_string(out.join("cases/um/_contract.toml")).unwrap();
+    assert!(
+        um.contains("values = [\"None\", \"UserBusy\", \"NoAnswer\", \"Other\", \"Unavailable\"]"),
+        "{um}"
+    );
+    assert!(
+        um.contains("progress = [\"Idle\", \"Connecting\", \"Alerted\", \"Connected\"]"),
+        "{um}"
+    );
+    assert!(
+        um.contains(
+            "path = \"/Envelope/Body/PlayOnPhoneResponse/PlayOnPhoneResponse\"\nclass = \"live\""
+        ),
+        "{um}"
+    );
+    let graph = std::fs::read_to_string(out.join("cases/graph/_contract.toml")).unwrap();
+    assert!(graph.contains("[sets.\"call.state\"]"), "{graph}");
+    assert!(
+        graph.contains("[sets.\"commsNotification.changeType\"]"),
+        "{graph}"
+    );
+    // Every case reads back; none sends a third-party callback.
+    for (p, bytes) in tree(&out.join("cases/graph")) {
+        let name = p.to_string_lossy().into_owned();
+        if name.starts_with('_') {
+            continue;
+        }
+        let c = read_v2(&out, &format!("cases/graph/{name}"));
+        for s in &c.steps {
+            if let Some(b) = &s.body {
+                assert!(!b.contains("bot.contoso.com"), "{name}: {b}");
+            }
+        }
+        assert!(!bytes.is_empty());
+    }
+    let transfer = read_v2(&out, "cases/graph/call-transfer-1.toml");
+    assert_eq!(transfer.steps[0].alternatives.len(), 1);
+    let check = extract(&roots, &out, true);
+    assert!(check.differences.is_empty(), "{check}");
+}
+
+/// A trial that needs the seed pages.
+type SeedTest = fn(&Path);
+
+fn main() {
+    let args = Arguments::from_args();
+    let required = std::env::var("CALLCONFORM_PAGES").is_ok_and(|v| v == "required");
+    // `CALLCONFORM_SHARED` points at another checkout of the shared pages (or at none,
+    // to see the page-dependent trials reported as ignored).
+    let shared = std::env::var_os("CALLCONFORM_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"));
+    let seeds_dir = shared.join("seeds");
+    let docs_dir = shared.join("pages");
+    let mut trials: Vec<Trial> = Vec::new();
+    let plain: [(&str, fn()); 6] = [
+        (
+            "annotated_graph_page_survives_the_hazards",
+            annotated_graph_page_survives_the_hazards,
+        ),
+        (
+            "unannotated_um_pages_pair_by_root_element",
+            unannotated_um_pages_pair_by_root_element,
+        ),
+        (
+            "broken_pages_are_reported_and_the_rest_extracted",
+            broken_pages_are_reported_and_the_rest_extracted,
+        ),
+        ("missing_path_is_an_error", missing_path_is_an_error),
+        (
+            "a_documented_soap_fault_expects_500",
+            a_documented_soap_fault_expects_500,
+        ),
+        (
+            "hostile_page_forms_follow_the_rules",
+            hostile_page_forms_follow_the_rules,
+        ),
+    ];
+    for (name, f) in plain {
+        trials.push(Trial::test(name, move || {
+            f();
+            Ok(())
+        }));
+    }
+    // Missing pages: ignored with the reason, or a failure when they are required.
+    let absent = move |what: &Path| -> Result<Completion, Failed> {
+        let reason = format!(
+            "{} not found (a checkout without ../shared)",
+            what.display()
+        );
+        if required {
+            Err(Failed::from(format!(
+                "{reason}, and CALLCONFORM_PAGES=required"
+            )))
+        } else {
+            Ok(Completion::ignored_with(reason))
+        }
+    };
+    let seeded: [(&str, SeedTest); 8] = [
+        (
+            "disconnect_locale_copies_become_one_case",
+            disconnect_locale_copies_become_one_case,
+        ),
+        (
+            "committed_cases_are_what_the_seeds_produce",
+            committed_cases_are_what_the_seeds_produce,
+        ),
+        (
+            "delete_call_has_notifications_and_end_reasons",
+            delete_call_has_notifications_and_end_reasons,
+        ),
+        (
+            "running_twice_is_byte_identical",
+            running_twice_is_byte_identical,
+        ),
+        (
+            "check_passes_on_fresh_output_and_names_each_difference",
+            check_passes_on_fresh_output_and_names_each_difference,
+        ),
+        (
+            "a_locale_copy_that_differs_is_reported_not_merged",
+            a_locale_copy_that_differs_is_reported_not_merged,
+        ),
+        (
+            "v1_and_beta_copies_of_one_example_are_one_case",
+            v1_and_beta_copies_of_one_example_are_one_case,
+        ),
+        (
+            "v1_and_beta_copies_that_differ_are_named_apart",
+            v1_and_beta_copies_that_differ_are_named_apart,
+        ),
+    ];
+    for (name, f) in seeded {
+        let dir = seeds_dir.clone();
+        trials.push(Trial::ignorable_test(name, move || {
+            if !dir.is_dir() {
+                return absent(&dir);
+            }
+            f(&dir);
+            Ok(Completion::Completed)
+        }));
+    }
+    {
+        let (s, d) = (seeds_dir.clone(), docs_dir.clone());
+        trials.push(Trial::ignorable_test(
+            "every_page_of_the_documentation",
+            move || {
+                for dir in [&s, &d] {
+                    if !dir.is_dir() {
+                        return absent(dir);
+                    }
+                }
+                every_page_of_the_documentation(&s, &d);
+                Ok(Completion::Completed)
+            },
+        ));
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -618,9 +618,7 @@ fn the_reference_target_logs_a_failed_delivery_without_the_callback_token() {
     drop(guard);
     let log = reader.join().unwrap_or_default();
     assert!(
-        log.contains(&format!(
-            "notification to https://{dead}/… failed"
-        )),
+        log.contains(&format!("notification to https://{dead}/… failed")),
         "{log}"
     );
     assert!(!log.contains(&CALLBACK_TOKEN[..6]), "{log}");

@@ -1,13 +1,13 @@
 //! Turns a paired example into a case, following its family's rules. The rules are
-//! knowledge about the two APIs, kept in one table ([`RULES`]) so they are easy to review.
+//! knowledge about the two APIs and the documentation's conventions, kept in tables
+//! ([`RULES`], [`INCOMING_ACTIONS`]) and small functions so they are easy to review.
 
+use super::Diagnostic;
 use super::http;
 use super::markdown::{Annot, Page};
-use super::pair::Example;
-use crate::case::{
-    BodyKind, CaseFile, Expect, Family, NotificationExpect, NotificationOrder, Provenance, Source,
-    Step,
-};
+use super::model::{Alternative, CaseV2, Contract, ExpectV2, NotificationV2, StepV2};
+use super::pair::{Example, NotificationKind};
+use crate::case::{BodyKind, Family, NotificationOrder, Provenance, Source};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -54,27 +54,47 @@ pub const RULES: [Rules; 2] = [
     },
 ];
 
+/// Graph actions that act on a call the service offered to the bot (an incoming call),
+/// not on one the bot created: they need the `incoming-call` set-up or a trigger step.
+pub const INCOMING_ACTIONS: [&str; 3] = ["answer", "reject", "redirect"];
+
+/// The Graph set-up for actions on a participant: a created call whose response names
+/// the bot's own participant (`myParticipantId`).
+pub const PARTICIPANT_SETUP: &str = "create-call-participant";
+pub const INCOMING_SETUP: &str = "incoming-call";
+
 pub fn rules(family: Family) -> &'static Rules {
-    RULES
-        .iter()
-        .find(|r| r.family == family)
-        .unwrap_or(&RULES[1])
+    match family.as_str() {
+        "um" => &RULES[0],
+        _ => &RULES[1],
+    }
 }
 
 /// A case built from one page, before locale copies are merged and names are settled.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub family: Family,
-    /// What identifies the example across locale copies.
+    /// What identifies the example across locale copies and API versions.
     pub key: String,
+    /// `v1.0` / `beta` when the request URL names one.
+    pub version: Option<String>,
     /// Case names to try in order when several examples ask for the same one.
     pub names: Vec<String>,
     /// Snapshot fields hold `""` until the case name is settled.
-    pub file: CaseFile,
+    pub file: CaseV2,
+    /// Notifications kept, and request bodies that needed JSON repair (for statistics).
+    pub notifications: usize,
 }
 
-/// Builds the case for one example, or says why it cannot.
-pub fn build(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
+/// Builds the case for one example, or says why it cannot. Problems with single parts
+/// (one unusable notification) drop only that part, with a diagnostic in `diags`.
+pub fn build(
+    page: &Page,
+    rel: &str,
+    display: &str,
+    ex: &Example,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Candidate, String> {
     let req = &page.blocks[ex.request];
     let family = if req.lang == "xml" {
         Family::UM
@@ -87,10 +107,9 @@ pub fn build(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> 
         title: page.front.title.clone(),
         line: Some(req.line),
     };
-    let mut c = if family == Family::UM {
-        um(page, rel, ex)?
-    } else {
-        graph(page, ex)?
+    let mut c = match family.as_str() {
+        "um" => um(page, rel, ex)?,
+        _ => graph(page, display, ex, diags)?,
     };
     c.file.provenance.sources.push(source);
     if c.file.tags.is_empty() {
@@ -132,23 +151,26 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
         headers.insert("Content-Type".to_string(), ct.to_string());
     }
     let name = kebab(&root);
-    let step = Step {
+    let step = StepV2 {
         name: root.clone(),
-        method: r.method.unwrap_or("POST").to_string(),
-        path: r.path.unwrap_or("/").to_string(),
+        trigger: None,
+        method: Some(r.method.unwrap_or("POST").to_string()),
+        path: Some(r.path.unwrap_or("/").to_string()),
         headers,
         body: Some(body),
-        expect: Expect {
+        capture: BTreeMap::new(),
+        notification_order: NotificationOrder::Strict,
+        expect: Some(ExpectV2 {
             status: status.unwrap_or(200),
             content_type: r.response_content_type.map(str::to_string),
             body: BodyKind::Xml,
             snapshot: Some(String::new()),
             documented: Some(resp.text.clone()),
             redact: Vec::new(),
-        },
-        capture: BTreeMap::new(),
+            truncated: false,
+        }),
         notifications: Vec::new(),
-        notification_order: NotificationOrder::Strict,
+        alternatives: Vec::new(),
     };
     let setup = vars
         .contains_key("call_id")
@@ -161,8 +183,10 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
     Ok(Candidate {
         family: Family::UM,
         key: format!("um|{identity}|{root}"),
+        version: None,
         names: vec![name],
-        file: CaseFile {
+        notifications: 0,
+        file: CaseV2 {
             setup,
             tags: page.front.api_name.clone(),
             provenance: Provenance {
@@ -175,6 +199,7 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
             vars,
             placeholders,
             steps: vec![step],
+            contract: Contract::default(),
         },
     })
 }
@@ -187,8 +212,139 @@ fn call_id_in_xml(xml: &str) -> Option<String> {
     (!id.trim().is_empty() && !id.contains('<')).then(|| id.to_string())
 }
 
-fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
-    let r = rules(Family::GRAPH);
+/// Replaces the documented `callbackUri` values of a JSON request body with the
+/// harness's listener (`{{callback_url}}`), keeping the rest as printed.
+pub fn callback_to_listener(body: &str) -> String {
+    let key = "\"callbackUri\"";
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(p) = rest.find(key) {
+        let after = &rest[p + key.len()..];
+        let ws = after.len() - after.trim_start().len();
+        let Some(after_colon) = after.trim_start().strip_prefix(':') else {
+            out.push_str(&rest[..p + key.len()]);
+            rest = after;
+            continue;
+        };
+        let ws2 = after_colon.len() - after_colon.trim_start().len();
+        let value = after_colon.trim_start();
+        let Some(v) = value.strip_prefix('"') else {
+            out.push_str(&rest[..p + key.len()]);
+            rest = after;
+            continue;
+        };
+        let Some(end) = v.find('"') else {
+            break;
+        };
+        let consumed = key.len() + ws + 1 + ws2 + 1 + end + 1;
+        out.push_str(&rest[..p + key.len() + ws + 1 + ws2]);
+        out.push_str("\"{{callback_url}}\"");
+        rest = &rest[p + consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A notification's name, `state` shorthand and `match` pointers.
+type Recognised = (String, Option<String>, BTreeMap<String, String>);
+
+/// How a documented notification is recognised among the arrivals, by the first entry
+/// of its `value`: a call's `state`; an operation's `@odata.type` and `status`; a
+/// roster's (collection's) element type; another resource's type and `changeType`.
+/// The name says the same in a word.
+fn recognise(json: &Value) -> Result<Recognised, String> {
+    let entries = super::pair::entries(json);
+    let entry = entries.first().ok_or("no notification entry in `value`")?;
+    let change = entry.get("changeType").and_then(Value::as_str);
+    let short = |ty: &str| {
+        ty.trim_start_matches('#')
+            .rsplit('.')
+            .next()
+            .unwrap_or(ty)
+            .to_ascii_lowercase()
+    };
+    let mut m = BTreeMap::new();
+    match entry.get("resourceData") {
+        Some(Value::Object(d)) => {
+            if let Some(state) = d.get("state").and_then(Value::as_str) {
+                return Ok((state.to_string(), Some(state.to_string()), m));
+            }
+            let ty = d.get("@odata.type").and_then(Value::as_str).ok_or(
+                "resourceData has no `state`, `status` or `@odata.type` to recognise it by",
+            )?;
+            m.insert("/resourceData/@odata.type".to_string(), ty.to_string());
+            if let Some(status) = d.get("status").and_then(Value::as_str) {
+                m.insert("/resourceData/status".to_string(), status.to_string());
+                return Ok((format!("{}-{status}", short(ty)), None, m));
+            }
+            let change = change.ok_or(
+                "resourceData has neither `state` nor `status`, and the entry has no `changeType`",
+            )?;
+            m.insert("/changeType".to_string(), change.to_string());
+            Ok((format!("{}-{change}", short(ty)), None, m))
+        }
+        Some(Value::Array(items)) => {
+            let ty = items
+                .first()
+                .and_then(|d| d.get("@odata.type"))
+                .and_then(Value::as_str)
+                .ok_or("resourceData is a collection whose first element has no `@odata.type`")?;
+            m.insert("/resourceData/0/@odata.type".to_string(), ty.to_string());
+            let mut name = format!("{}s", short(ty));
+            if let Some(c) = change {
+                m.insert("/changeType".to_string(), c.to_string());
+                name = format!("{name}-{c}");
+            }
+            Ok((name, None, m))
+        }
+        // No resource data: the resource is named by its URL (the collection after the
+        // call, e.g. `contentsharingsessions`), and the change by `changeType`.
+        _ => {
+            let change = change.ok_or("the entry has neither `resourceData` nor `changeType`")?;
+            let url = entry
+                .get("resourceUrl")
+                .and_then(Value::as_str)
+                .ok_or("the entry has neither `resourceData` nor `resourceUrl`")?;
+            let segs: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
+            let resource = segs
+                .iter()
+                .rposition(|s| s.bytes().all(|b| b.is_ascii_alphabetic()))
+                .map(|p| segs[p].to_ascii_lowercase())
+                .unwrap_or_else(|| "resource".into());
+            m.insert("/changeType".to_string(), change.to_string());
+            Ok((format!("{resource}-{change}"), None, m))
+        }
+    }
+}
+
+fn kebab_words(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+fn unique(names: &[String], want: &str) -> String {
+    let mut name = want.to_string();
+    let mut k = 2;
+    while names.contains(&name) {
+        name = format!("{want}-{k}");
+        k += 1;
+    }
+    name
+}
+
+fn graph(
+    page: &Page,
+    display: &str,
+    ex: &Example,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Candidate, String> {
     let req_block = &page.blocks[ex.request];
     let req = http::parse(&req_block.text).map_err(|e| format!("request: {e}"))?;
     let Some((method, url)) = req.request_line.clone() else {
@@ -223,18 +379,25 @@ fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
             headers.insert(k.clone(), v.clone());
         }
     }
+    let body = req
+        .body
+        .clone()
+        .or_else(|| ex.request_body.map(|b| page.blocks[b].text.clone()))
+        .map(|b| callback_to_listener(&b));
+    let truncated = resp_annot.is_some_and(|a| a.truncated);
     let empty = status == 204 || resp_annot.is_some_and(|a| a.is_empty) || resp.body.is_none();
     let expect = if empty {
-        Expect {
+        ExpectV2 {
             status,
             content_type: None,
             body: BodyKind::Empty,
             snapshot: None,
             documented: None,
             redact: Vec::new(),
+            truncated: false,
         }
     } else {
-        Expect {
+        ExpectV2 {
             status,
             content_type: resp
                 .header("Content-Type")
@@ -243,65 +406,204 @@ fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
             snapshot: Some(String::new()),
             documented: resp.body.clone(),
             redact: Vec::new(),
+            truncated,
         }
     };
-    let mut notifications: Vec<NotificationExpect> = Vec::new();
+
+    // Notifications, by what they mean.
+    let mut results: Vec<NotificationV2> = Vec::new();
+    let mut failures: Vec<(String, NotificationV2)> = Vec::new();
+    let mut trigger: Option<NotificationV2> = None;
+    let mut kept = 0;
     for n in &ex.notifications {
         let block = &page.blocks[n.block];
-        let documented = notification_body(page, n)
-            .map_err(|e| format!("notification at line {}: {e}", block.line))?;
-        let state = notification_state(&documented)
-            .map_err(|e| format!("notification at line {}: {e}", block.line))?;
-        let mut name = state.clone();
-        let mut k = 2;
-        while notifications.iter().any(|x| x.name == name) {
-            name = format!("{state}-{k}");
-            k += 1;
-        }
-        notifications.push(NotificationExpect {
-            name,
+        let value = super::pair::lenient_json(&n.text);
+        let recognised = value
+            .as_ref()
+            .ok_or_else(|| "the JSON is not readable even after repair".to_string())
+            .and_then(recognise);
+        let (want, state, matches) = match recognised {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    display,
+                    block.line,
+                    format!(
+                        "notification: {e}; only this notification is not extracted (its \
+                         request `{example}` is)"
+                    ),
+                ));
+                continue;
+            }
+        };
+        kept += 1;
+        let mut nv = NotificationV2 {
+            name: want.clone(),
             state,
+            matches,
             snapshot: Some(String::new()),
-            documented: Some(documented),
+            documented: Some(n.text.clone()),
             redact: Vec::new(),
-        });
+        };
+        match n.kind {
+            NotificationKind::Trigger => {
+                nv.name = "incoming".into();
+                if trigger.is_some() {
+                    diags.push(Diagnostic::new(
+                        display,
+                        block.line,
+                        "a second incoming-call notification for one request; only the first \
+                         is the trigger, this one is not extracted"
+                            .into(),
+                    ));
+                    kept -= 1;
+                } else {
+                    trigger = Some(nv);
+                }
+            }
+            NotificationKind::Result => {
+                let names: Vec<String> = results.iter().map(|r| r.name.clone()).collect();
+                nv.name = unique(&names, &want);
+                results.push(nv);
+            }
+            NotificationKind::Alternative => {
+                let heading = n
+                    .companion
+                    .map(|c| page.blocks[c.min(n.block)].heading.clone())
+                    .unwrap_or_else(|| block.heading.clone());
+                let outcome = heading
+                    .rsplit_once(" - ")
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or(heading);
+                let mut alt = kebab_words(&outcome);
+                if alt.is_empty() || alt.len() > 40 {
+                    alt = "failed".into();
+                }
+                failures.push((alt, nv));
+            }
+        }
     }
-    let placeholders: Vec<String> = vars.keys().cloned().collect();
-    let setup = vars
-        .contains_key("call_id")
-        .then(|| r.call_id_setup.to_string());
-    // `delete-call` first; with the API version when v1.0 and beta print the same
-    // example; `delete-call-1` when one page has several.
+    let any_order = results.len() > 1 && page_allows_any_order(page);
+    // An alternative outcome replaces the last documented result (the success), after
+    // the notifications both outcomes share.
+    let mut alternatives: Vec<Alternative> = Vec::new();
+    for (alt, nv) in failures {
+        match alternatives.iter_mut().find(|a| a.name == alt) {
+            Some(a) => {
+                let names: Vec<String> = a.notifications.iter().map(|r| r.name.clone()).collect();
+                let mut nv = nv;
+                nv.name = unique(&names, &nv.name);
+                a.notifications.push(nv);
+            }
+            None => {
+                let mut list: Vec<NotificationV2> = results
+                    .iter()
+                    .take(results.len().saturating_sub(1))
+                    .cloned()
+                    .collect();
+                let names: Vec<String> = list.iter().map(|r| r.name.clone()).collect();
+                let mut nv = nv;
+                nv.name = unique(&names, &nv.name);
+                list.push(nv);
+                alternatives.push(Alternative {
+                    name: alt.clone(),
+                    about: format!(
+                        "the documented alternative outcome `{alt}`, instead of the last \
+                         documented result"
+                    ),
+                    notification_order: if any_order {
+                        NotificationOrder::Any
+                    } else {
+                        NotificationOrder::Strict
+                    },
+                    notifications: list,
+                });
+            }
+        }
+    }
+
+    let mut placeholders: Vec<String> = vars.keys().cloned().collect();
+    let action = path.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+    let on_incoming = vars.contains_key("call_id") && INCOMING_ACTIONS.contains(&action.as_str());
+    let mut steps = Vec::new();
+    let setup = if let Some(t) = trigger {
+        let mut capture = BTreeMap::new();
+        capture.insert(
+            "call_id".to_string(),
+            vec!["notification:/value/0/resourceUrl#last-segment".to_string()],
+        );
+        steps.push(StepV2 {
+            name: "incoming".into(),
+            trigger: Some(INCOMING_SETUP.into()),
+            method: None,
+            path: None,
+            headers: BTreeMap::new(),
+            body: None,
+            capture,
+            notification_order: NotificationOrder::Strict,
+            expect: None,
+            notifications: vec![t],
+            alternatives: Vec::new(),
+        });
+        if !vars.contains_key("call_id") {
+            diags.push(Diagnostic::new(
+                display,
+                req_block.line,
+                format!("request `{example}` follows an incoming-call notification but its path names no call"),
+            ));
+        }
+        None
+    } else if on_incoming {
+        Some(INCOMING_SETUP.to_string())
+    } else if vars.contains_key("participant_id") {
+        Some(PARTICIPANT_SETUP.to_string())
+    } else if vars.contains_key("call_id") {
+        Some(rules(Family::GRAPH).call_id_setup.to_string())
+    } else {
+        None
+    };
+    placeholders.sort();
+    steps.push(StepV2 {
+        name: example.clone(),
+        trigger: None,
+        method: Some(method),
+        path: Some(path),
+        headers,
+        body,
+        capture: BTreeMap::new(),
+        notification_order: if any_order {
+            NotificationOrder::Any
+        } else {
+            NotificationOrder::Strict
+        },
+        expect: Some(expect),
+        notifications: results,
+        alternatives,
+    });
+    // `delete-call` first; with the API version when v1.0 and beta print different
+    // examples; `delete-call-1` when one page has several.
     let version = url
         .split('/')
         .find(|s| *s == "v1.0" || *s == "beta")
-        .map(|v| v.replace('.', "-"));
+        .map(str::to_string);
+    let vsuffix = version.as_ref().map(|v| v.replace('.', "-"));
     let stripped = strip_ordinal(&example).to_string();
     let mut names = vec![stripped.clone()];
-    if let Some(v) = &version {
+    if let Some(v) = &vsuffix {
         names.push(format!("{stripped}-{v}"));
     }
     names.push(example.clone());
-    if let Some(v) = &version {
+    if let Some(v) = &vsuffix {
         names.push(format!("{example}-{v}"));
     }
     names.dedup();
-    let step = Step {
-        name: example.clone(),
-        method,
-        path,
-        headers,
-        body: req.body.clone(),
-        expect,
-        capture: BTreeMap::new(),
-        notifications,
-        notification_order: NotificationOrder::Strict,
-    };
     Ok(Candidate {
         family: Family::GRAPH,
-        key: format!("graph|{example}|{url}"),
+        key: format!("graph|{example}"),
+        version,
         names,
-        file: CaseFile {
+        notifications: kept,
+        file: CaseV2 {
             setup,
             tags: page.front.api_name.clone(),
             provenance: Provenance {
@@ -313,49 +615,114 @@ fn graph(page: &Page, ex: &Example) -> Result<Candidate, String> {
             },
             vars,
             placeholders,
-            steps: vec![step],
+            steps,
+            contract: Contract::default(),
         },
     })
 }
 
-/// The notification's JSON as printed: the annotated `json` block, or the body of an
-/// `http` block that prints headers and body together (or of the block after it).
-fn notification_body(page: &Page, n: &super::pair::Notification) -> Result<String, String> {
+/// A case for an incoming-call notification no request follows (a page that shows how
+/// a call is offered, e.g. for policy-based recording): the target offers a call and
+/// its notification is checked against the documented one.
+pub fn lone_trigger(
+    page: &Page,
+    rel: &str,
+    n: &super::pair::Notification,
+) -> Result<Candidate, String> {
     let block = &page.blocks[n.block];
-    if block.lang == "json" {
-        return Ok(block.text.clone());
-    }
-    let msg = http::parse(&block.text)?;
-    if let Some(body) = msg.body {
-        return Ok(body);
-    }
-    match n.companion.map(|c| &page.blocks[c]) {
-        Some(next) if next.lang == "json" => Ok(next.text.clone()),
-        _ => Err("no JSON body".into()),
-    }
+    let value = super::pair::lenient_json(&n.text).ok_or("the JSON is not readable")?;
+    let (_, state, matches) = recognise(&value)?;
+    let stem = rel
+        .rsplit('/')
+        .next()
+        .unwrap_or(rel)
+        .trim_end_matches(".md")
+        .to_string();
+    let name = format!("{stem}-incoming");
+    let mut capture = BTreeMap::new();
+    capture.insert(
+        "call_id".to_string(),
+        vec!["notification:/value/0/resourceUrl#last-segment".to_string()],
+    );
+    Ok(Candidate {
+        family: Family::GRAPH,
+        key: format!("graph|{name}"),
+        version: None,
+        names: vec![name.clone(), format!("{name}-{}", block.line)],
+        notifications: 1,
+        file: CaseV2 {
+            setup: None,
+            tags: if page.front.api_name.is_empty() {
+                vec![name.clone()]
+            } else {
+                page.front.api_name.clone()
+            },
+            provenance: Provenance {
+                assetid: page.front.assetid.clone(),
+                api_name: page.front.api_name.first().cloned(),
+                example: name,
+                documented_url: None,
+                sources: vec![Source {
+                    file: rel.to_string(),
+                    locale: page.front.locale.clone(),
+                    title: page.front.title.clone(),
+                    line: Some(block.line),
+                }],
+            },
+            vars: BTreeMap::new(),
+            placeholders: Vec::new(),
+            steps: vec![StepV2 {
+                name: "incoming".into(),
+                trigger: Some(INCOMING_SETUP.into()),
+                method: None,
+                path: None,
+                headers: BTreeMap::new(),
+                body: None,
+                capture,
+                notification_order: NotificationOrder::Strict,
+                expect: None,
+                notifications: vec![NotificationV2 {
+                    name: "incoming".into(),
+                    state,
+                    matches,
+                    snapshot: Some(String::new()),
+                    documented: Some(n.text.clone()),
+                    redact: Vec::new(),
+                }],
+                alternatives: Vec::new(),
+            }],
+            contract: Contract::default(),
+        },
+    })
 }
 
-/// `resourceData.state` of the first notification in the batch that carries one.
-fn notification_state(json: &str) -> Result<String, String> {
-    let v: Value = match serde_json::from_str(json) {
-        Ok(v) => v,
-        Err(strict) => crate::canon::json::parse_documented(json)
-            .map_err(|e| format!("JSON is not readable ({strict}; leniently: {e})"))?,
-    };
-    let items: Vec<&Value> = match v.get("value") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        _ => vec![&v],
-    };
-    for item in items {
-        let data = match item.get("resourceData") {
-            Some(Value::Array(a)) => a.first(),
-            other => other,
-        };
-        if let Some(state) = data.and_then(|d| d.get("state")).and_then(Value::as_str) {
-            return Ok(state.to_string());
+/// The Graph pages say when establishing and established may arrive out of order.
+fn page_allows_any_order(page: &Page) -> bool {
+    page.any_order
+}
+
+/// Fills the snapshot names once the case name is settled.
+pub fn name_snapshots(file: &mut CaseV2, family: Family, case: &str) {
+    let prefix = rules(family).snapshot_prefix;
+    for step in &mut file.steps {
+        if let Some(e) = &mut step.expect
+            && e.snapshot.is_some()
+        {
+            e.snapshot = Some(format!("{prefix}__{case}"));
+        }
+        for n in &mut step.notifications {
+            if n.snapshot.is_some() {
+                n.snapshot = Some(format!("{prefix}__{case}__{}", n.name));
+            }
+        }
+        for a in &mut step.alternatives {
+            for n in &mut a.notifications {
+                if n.snapshot.is_some() {
+                    n.snapshot = Some(format!("{prefix}__{case}__{}__{}", a.name, n.name));
+                }
+            }
         }
     }
-    Err("no `resourceData.state`; a notification is checked by its state".into())
 }
 
 /// The step path for a documented Graph URL, and the variables it introduced: the scheme,
@@ -382,12 +749,22 @@ pub fn graph_path(url: &str) -> (String, BTreeMap<String, String>) {
     let segments: Vec<&str> = path.split('/').collect();
     let mut out: Vec<String> = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
-        let after_calls = i > 0 && segments[i - 1].eq_ignore_ascii_case("calls");
         let braced = seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}');
         let id_like = seg.bytes().any(|b| b.is_ascii_digit());
-        if after_calls && (braced || id_like) {
-            vars.insert("call_id".to_string(), seg.to_string());
-            out.push("{{call_id}}".to_string());
+        // The id after a collection segment is that collection's member: a call, a
+        // participant, an operation; documented (`{id}`, a GUID) or not, it is live.
+        let collection = i
+            .checked_sub(1)
+            .map(|p| segments[p].to_ascii_lowercase())
+            .and_then(|c| match c.as_str() {
+                "calls" => Some("call_id"),
+                "participants" => Some("participant_id"),
+                "operations" => Some("operation_id"),
+                _ => None,
+            });
+        if let Some(var) = collection.filter(|_| braced || id_like) {
+            vars.insert(var.to_string(), seg.to_string());
+            out.push(format!("{{{{{var}}}}}"));
         } else if braced && crate::diag::valid_var_name(&snake(&seg[1..seg.len() - 1])) {
             let var = snake(&seg[1..seg.len() - 1]);
             vars.insert(var.clone(), seg.to_string());
@@ -445,21 +822,6 @@ fn split_words(s: &str, sep: char) -> String {
         out.push(c.to_ascii_lowercase());
     }
     out
-}
-
-/// Fills the snapshot names once the case name is settled.
-pub fn name_snapshots(file: &mut CaseFile, family: Family, case: &str) {
-    let prefix = rules(family).snapshot_prefix;
-    for step in &mut file.steps {
-        if step.expect.snapshot.is_some() {
-            step.expect.snapshot = Some(format!("{prefix}__{case}"));
-        }
-        for n in &mut step.notifications {
-            if n.snapshot.is_some() {
-                n.snapshot = Some(format!("{prefix}__{case}__{}", n.name));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

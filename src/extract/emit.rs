@@ -3,13 +3,15 @@
 //! as printed, so bodies are written as `'''` literal strings where TOML allows it.
 //! Keys come in the structs' field order (plain values first, as TOML requires).
 
-use crate::case::{CaseFile, Expect, NotificationExpect, NotificationOrder, Provenance, Step};
+use super::model::{Alternative, CaseV2, ExpectV2, Field, NotificationV2, StepV2};
+use crate::case::{NotificationOrder, Provenance};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The case file's text. `parse_case` reads it back into an equal `CaseFile` (checked by
-/// the caller before anything is written).
-pub fn case_file(c: &CaseFile) -> String {
+/// The case file's text. [`super::model::parse`] reads it back into an equal case, and a
+/// case that needs nothing beyond v1 is written as v1 wrote it (checked by the caller
+/// before anything is written).
+pub fn case_file(c: &CaseV2) -> String {
     let mut s = String::new();
     opt(&mut s, "setup", c.setup.as_deref());
     list(&mut s, "tags", &c.tags);
@@ -24,7 +26,26 @@ pub fn case_file(c: &CaseFile) -> String {
     for step in &c.steps {
         self::step(&mut s, step);
     }
+    for f in &c.contract.field {
+        field(&mut s, "[[contract.field]]", f);
+    }
     s
+}
+
+/// A `[[field]]`-style table (`_contract.toml` and `[[contract.field]]` in cases).
+pub fn field(s: &mut String, header: &str, f: &Field) {
+    section(s, header);
+    kv(s, "path", &f.path);
+    kv(s, "class", &f.class);
+    opt(s, "set", f.set.as_deref());
+    if let Some(p) = &f.provenance {
+        let _ = writeln!(
+            s,
+            "provenance = {{ file = {}, line = {} }}",
+            basic_string(&p.file),
+            p.line
+        );
+    }
 }
 
 fn provenance(s: &mut String, p: &Provenance) {
@@ -44,11 +65,12 @@ fn provenance(s: &mut String, p: &Provenance) {
     }
 }
 
-fn step(s: &mut String, st: &Step) {
+fn step(s: &mut String, st: &StepV2) {
     section(s, "[[step]]");
     kv(s, "name", &st.name);
-    kv(s, "method", &st.method);
-    kv(s, "path", &st.path);
+    opt(s, "trigger", st.trigger.as_deref());
+    opt(s, "method", st.method.as_deref());
+    opt(s, "path", st.path.as_deref());
     if !st.headers.is_empty() {
         let _ = writeln!(
             s,
@@ -63,29 +85,60 @@ fn step(s: &mut String, st: &Step) {
     if st.notification_order == NotificationOrder::Any {
         kv(s, "notification_order", "any");
     }
-    expect(s, &st.expect);
+    if let Some(e) = &st.expect {
+        expect(s, e);
+    }
     for n in &st.notifications {
-        notification(s, n);
+        notification(s, "[[step.notification]]", n);
+    }
+    for a in &st.alternatives {
+        alternative(s, a);
     }
 }
 
-fn expect(s: &mut String, e: &Expect) {
+fn expect(s: &mut String, e: &ExpectV2) {
     section(s, "[step.expect]");
     let _ = writeln!(s, "status = {}", e.status);
     opt(s, "content_type", e.content_type.as_deref());
     kv(s, "body", body_kind(e.body));
+    if e.truncated {
+        let _ = writeln!(s, "truncated = true");
+    }
     opt(s, "snapshot", e.snapshot.as_deref());
     opt(s, "documented", e.documented.as_deref());
     list(s, "redact", &e.redact);
 }
 
-fn notification(s: &mut String, n: &NotificationExpect) {
-    section(s, "[[step.notification]]");
+fn notification(s: &mut String, header: &str, n: &NotificationV2) {
+    section(s, header);
     kv(s, "name", &n.name);
-    kv(s, "state", &n.state);
+    opt(s, "state", n.state.as_deref());
+    if !n.matches.is_empty() {
+        let _ = writeln!(
+            s,
+            "match = {}",
+            inline_table(&n.matches, |v| basic_string(v))
+        );
+    }
     opt(s, "snapshot", n.snapshot.as_deref());
     opt(s, "documented", n.documented.as_deref());
     list(s, "redact", &n.redact);
+}
+
+fn alternative(s: &mut String, a: &Alternative) {
+    section(s, "[[step.alternative]]");
+    kv(s, "name", &a.name);
+    if !a.about.is_empty() {
+        kv(s, "about", &a.about);
+    }
+    if a.notification_order == NotificationOrder::Any {
+        kv(s, "notification_order", "any");
+    } else {
+        kv(s, "notification_order", "strict");
+    }
+    for n in &a.notifications {
+        notification(s, "[[step.alternative.notification]]", n);
+    }
 }
 
 fn body_kind(b: crate::case::BodyKind) -> &'static str {
@@ -99,7 +152,7 @@ fn body_kind(b: crate::case::BodyKind) -> &'static str {
 }
 
 /// A blank line, then the table header (no blank line at the top of the file).
-fn section(s: &mut String, header: &str) {
+pub fn section(s: &mut String, header: &str) {
     if !s.is_empty() {
         s.push('\n');
     }
@@ -107,17 +160,17 @@ fn section(s: &mut String, header: &str) {
     s.push('\n');
 }
 
-fn kv(s: &mut String, key: &str, value: &str) {
+pub fn kv(s: &mut String, key: &str, value: &str) {
     let _ = writeln!(s, "{} = {}", key_str(key), value_str(value));
 }
 
-fn opt(s: &mut String, key: &str, value: Option<&str>) {
+pub fn opt(s: &mut String, key: &str, value: Option<&str>) {
     if let Some(v) = value {
         kv(s, key, v);
     }
 }
 
-fn list(s: &mut String, key: &str, items: &[String]) {
+pub fn list(s: &mut String, key: &str, items: &[String]) {
     if !items.is_empty() {
         let _ = writeln!(s, "{} = {}", key_str(key), array(items));
     }

@@ -123,6 +123,22 @@ pub fn soap_root(xml: &str) -> Result<String, String> {
     }
 }
 
+/// Whether an XML block is a whole SOAP message (an example) rather than an element's
+/// syntax (`<CallState/>` on a UM element page): its document element is `Envelope`.
+pub fn is_soap_envelope(xml: &str) -> bool {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml.trim());
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                return e.local_name().as_ref() == "Envelope";
+            }
+            Ok(Event::Eof) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

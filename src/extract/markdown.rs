@@ -57,6 +57,9 @@ pub struct Block {
     /// (empty when the block is empty).
     pub text: String,
     pub annot: Annot,
+    /// The text of the nearest heading above the block (tab headings such as
+    /// `# [HTTP](#tab/http)` do not count), translation spans removed.
+    pub heading: String,
 }
 
 /// A pipe table: its data rows (after the `|---|` separator), each with its line.
@@ -71,6 +74,19 @@ pub struct Page {
     pub front: FrontMatter,
     pub blocks: Vec<Block>,
     pub tables: Vec<Table>,
+    /// Bulleted lists of single words introduced by a line that mentions "possible
+    /// values" (the UM element pages' enumerations).
+    pub value_lists: Vec<ValueList>,
+    /// The page says notifications may arrive "out of order".
+    pub any_order: bool,
+}
+
+/// An enumeration printed as a bulleted list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueList {
+    /// 1-based line of the introducing sentence.
+    pub line: usize,
+    pub values: Vec<String>,
 }
 
 /// Scans a page. Problems become diagnostics naming `display:line`; scanning stops only
@@ -85,7 +101,10 @@ pub fn parse(text: &str, display: &str, diags: &mut Vec<Diagnostic>) -> Page {
         text
     };
     let lines: Vec<&str> = text.split('\n').collect();
-    let mut page = Page::default();
+    let mut page = Page {
+        any_order: text.to_ascii_lowercase().contains("out of order"),
+        ..Page::default()
+    };
     let mut diag = |line: usize, reason: String| diags.push(Diagnostic::new(display, line, reason));
 
     let mut i = 0;
@@ -105,6 +124,8 @@ pub fn parse(text: &str, display: &str, diags: &mut Vec<Diagnostic>) -> Page {
     // An annotation seen but not yet attached: it attaches to the next fence if only blank
     // lines, `[!INCLUDE …]` lines, tab headings and other comments come between.
     let mut pending: Option<Annot> = None;
+    let mut heading = String::new();
+    let mut list: Option<ValueList> = None;
     let flush = |pending: &mut Option<Annot>, diag: &mut dyn FnMut(usize, String)| {
         if let Some(Annot::Some(a)) = pending.take()
             && matches!(
@@ -141,6 +162,7 @@ pub fn parse(text: &str, display: &str, diags: &mut Vec<Diagnostic>) -> Page {
                 lang: fence.info.to_ascii_lowercase(),
                 text: block_text(&body),
                 annot: pending.take().unwrap_or(Annot::None),
+                heading: heading.clone(),
             });
             i = close + 1;
             continue;
@@ -199,16 +221,61 @@ pub fn parse(text: &str, display: &str, diags: &mut Vec<Diagnostic>) -> Page {
             }
             continue;
         }
-        let between = t.is_empty()
-            || t.starts_with("[!INCLUDE")
-            || (t.starts_with('#') && t.contains("](#tab/"));
+        let tab = t.starts_with('#') && t.contains("](#tab/");
+        if t.starts_with('#') && !tab {
+            heading = strip_spans(t.trim_start_matches('#')).trim().to_string();
+        }
+        value_list_line(t, i + 1, &mut list, &mut page.value_lists);
+        let between = t.is_empty() || t.starts_with("[!INCLUDE") || tab;
         if !between {
             flush(&mut pending, &mut diag);
         }
         i += 1;
     }
     flush(&mut pending, &mut diag);
+    if let Some(l) = list.take().filter(|l| !l.values.is_empty()) {
+        page.value_lists.push(l);
+    }
     page
+}
+
+/// Follows an enumeration: a sentence naming "possible values", then `- Word` items
+/// (blank lines between them allowed); anything else ends it.
+fn value_list_line(t: &str, line: usize, list: &mut Option<ValueList>, out: &mut Vec<ValueList>) {
+    if t.to_ascii_lowercase().contains("possible values") {
+        if let Some(l) = list.take().filter(|l| !l.values.is_empty()) {
+            out.push(l);
+        }
+        *list = Some(ValueList {
+            line,
+            values: Vec::new(),
+        });
+        return;
+    }
+    let Some(l) = list.as_mut() else { return };
+    if t.is_empty() {
+        return;
+    }
+    let item = t
+        .strip_prefix("- ")
+        .or_else(|| t.strip_prefix("* "))
+        .map(|i| {
+            strip_spans(i)
+                .trim()
+                .trim_matches('`')
+                .trim_matches('*')
+                .to_string()
+        });
+    match item {
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            l.values.push(v)
+        }
+        _ => {
+            if let Some(l) = list.take().filter(|l| !l.values.is_empty()) {
+                out.push(l);
+            }
+        }
+    }
 }
 
 struct Fence<'a> {

@@ -8,15 +8,21 @@
 //! renders the snapshots. Nothing a page documents is dropped without a diagnostic.
 
 pub mod build;
+pub mod contract;
 pub mod emit;
 pub mod end_reasons;
+pub mod family;
 pub mod http;
 pub mod markdown;
+pub mod model;
 pub mod pair;
+pub mod repair;
 
 pub use end_reasons::{EndReason, is_documented, load_end_reasons};
 
-use crate::case::{Case, CaseFile, Family};
+use crate::case::{BodyKind, CaseFile, Family};
+use crate::errata::{Errata, Part};
+use model::CaseV2;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -99,6 +105,30 @@ pub struct ExtractReport {
     /// Without `--check`: committed cases and snapshots these pages do not produce. They
     /// are left alone (the run may have been given only some pages); `--check` fails on them.
     pub stale: Vec<PathBuf>,
+    /// Family files (`_family.toml`) this run wrote because the folder had none, and
+    /// set-ups the cases need that an existing family file lacks.
+    pub family_files: Vec<String>,
+    pub stats: Stats,
+}
+
+/// What the pages held and what became of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub pages: usize,
+    /// Requests paired with a response.
+    pub examples: usize,
+    pub cases: usize,
+    /// Notifications kept as checks (results, alternatives and triggers).
+    pub notifications: usize,
+    /// Element syntax and `ignored` blocks, left out on purpose.
+    pub syntax_or_ignored: usize,
+    /// Blocks corrected by a generated JSON erratum.
+    pub repaired_blocks: Vec<String>,
+    /// Cases whose sources span API versions (`v1.0` and `beta`), merged into one.
+    pub merged_versions: Vec<String>,
+    /// Cases kept apart because their API versions print different examples.
+    pub split_versions: Vec<String>,
+    pub value_sets: usize,
 }
 
 impl ExtractReport {
@@ -126,6 +156,34 @@ impl fmt::Display for ExtractReport {
         for d in &self.differences {
             writeln!(f, "{d}")?;
         }
+        for m in &self.family_files {
+            writeln!(f, "{m}")?;
+        }
+        for b in &self.stats.repaired_blocks {
+            writeln!(
+                f,
+                "printed JSON is not JSON: {b} (corrected by an erratum in cases/errata.toml)"
+            )?;
+        }
+        for c in &self.stats.merged_versions {
+            writeln!(f, "one case for v1.0 and beta: {c}")?;
+        }
+        for c in &self.stats.split_versions {
+            writeln!(f, "named apart by API version: {c}")?;
+        }
+        let st = &self.stats;
+        writeln!(
+            f,
+            "{} page(s), {} example(s), {} case(s), {} notification(s) checked, {} value set(s), \
+             {} syntax/ignored block(s) left out, {} block(s) corrected by errata",
+            st.pages,
+            st.examples,
+            st.cases,
+            st.notifications,
+            st.value_sets,
+            st.syntax_or_ignored,
+            st.repaired_blocks.len()
+        )?;
         write!(
             f,
             "{} written, {} unchanged, {} difference(s), {} diagnostic(s)",
@@ -153,13 +211,16 @@ struct Found {
     candidate: build::Candidate,
     display: String,
     line: usize,
+    /// The response annotation's `@odata.type` (types the response for the contract).
+    response_type: Option<String>,
 }
 
-/// A case after its locale copies were merged.
+/// A case after its locale and version copies were merged.
 struct Merged {
     family: Family,
     names: Vec<String>,
-    file: CaseFile,
+    file: CaseV2,
+    response_type: Option<String>,
     /// Where to point diagnostics about the whole case.
     display: String,
     line: usize,
@@ -170,26 +231,62 @@ struct Merged {
 pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     let inputs = collect_inputs(&opts.paths)?;
     let cases_root = opts.out.join("cases");
-    let errata =
-        crate::errata::Errata::load(&cases_root.join("errata.toml")).map_err(|e| e.to_string())?;
+    let errata_path = cases_root.join("errata.toml");
+    let existing_errata = std::fs::read_to_string(&errata_path).ok();
+    let hand = family::hand_written(existing_errata.as_deref());
+    let hand_errata =
+        Errata::parse(&hand).map_err(|e| format!("{}: {e}", errata_path.display()))?;
     let mut report = ExtractReport::default();
 
-    // Pages → candidates, in input order.
+    // Pages → candidates, in input order; value sets and end reasons beside them.
     let mut groups: Vec<Vec<Found>> = Vec::new();
     let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut reasons: Vec<EndReason> = Vec::new();
+    let mut sets: Vec<contract::ValueSet> = Vec::new();
     for input in &inputs {
         let mut diags = Vec::new();
         let Some(text) = read_page(input, &mut diags) else {
             report.diagnostics.extend(diags);
             continue;
         };
+        report.stats.pages += 1;
         let page = markdown::parse(&text, &input.display, &mut diags);
-        let examples = pair::pair(&page, &input.display, &mut diags);
+        let (examples, skipped) = pair::pair(&page, &input.display, &mut diags);
+        report.stats.syntax_or_ignored += skipped.syntax_or_ignored;
+        let mut lone = Vec::new();
+        for n in &skipped.lone_triggers {
+            match build::lone_trigger(&page, &input.rel, n) {
+                Ok(c) => lone.push((c, page.blocks[n.block].line)),
+                Err(e) => diags.push(Diagnostic::new(
+                    &input.display,
+                    page.blocks[n.block].line,
+                    format!(
+                        "incoming-call notification with no request after it: {e}; not extracted"
+                    ),
+                )),
+            }
+        }
+        for (c, line) in lone {
+            let g = *group_of.entry(c.key.clone()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(Found {
+                candidate: c,
+                display: input.display.clone(),
+                line,
+                response_type: None,
+            });
+        }
+        report.stats.examples += examples.len();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for ex in &examples {
             let line = page.blocks[ex.request].line;
-            match build::build(&page, &input.rel, ex) {
+            let response_type = ex.response.and_then(|r| match &page.blocks[r].annot {
+                markdown::Annot::Some(a) => a.odata_type.clone(),
+                _ => None,
+            });
+            match build::build(&page, &input.rel, &input.display, ex, &mut diags) {
                 Ok(mut c) => {
                     // The n-th example with this identity on the page.
                     let n = seen.entry(c.key.clone()).or_default();
@@ -203,6 +300,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                         candidate: c,
                         display: input.display.clone(),
                         line,
+                        response_type,
                     });
                 }
                 Err(reason) => diags.push(Diagnostic::new(
@@ -220,56 +318,88 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                 reasons.push(r);
             }
         }
+        for set in contract::sets_from_page(&page, &input.rel) {
+            if !sets
+                .iter()
+                .any(|x| x.family == set.family && x.name == set.name)
+            {
+                sets.push(set);
+            }
+        }
         diags.sort_by_key(|d| d.line);
         report.diagnostics.extend(diags);
     }
+    for set in &mut sets {
+        set.added = hand_errata.added_values(set.family, &set.name);
+    }
+    report.stats.value_sets = sets.len();
 
-    let merged = merge(groups, &mut report.diagnostics);
+    let merged = merge(groups, &hand_errata, &mut report);
     let named = settle_names(merged);
+
+    // Printed JSON that is not JSON → generated errata.
+    let mut named = named;
+    for (name, m) in &mut named {
+        build::name_snapshots(&mut m.file, m.family, name);
+    }
+    let generated = json_errata(&named, &mut report);
+    let errata_text = family::errata_file(&hand, &generated);
+    let errata =
+        Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
 
     // Cases and snapshots → the files the corpus should hold.
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut unknown_snapshots: BTreeSet<PathBuf> = BTreeSet::new();
-    for (name, mut m) in named {
-        build::name_snapshots(&mut m.file, m.family, &name);
+    let mut kept: Vec<(Family, String, CaseV2, Option<String>)> = Vec::new();
+    for (name, m) in named {
         let rel = PathBuf::from("cases")
             .join(m.family.as_str())
             .join(format!("{name}.toml"));
         let path = opts.out.join(&rel);
         let text = emit::case_file(&m.file);
-        match crate::case::parse_case(&path, &text) {
-            Ok(back) if back == m.file => {}
-            Ok(_) => {
-                report.diagnostics.push(Diagnostic::new(
-                    &m.display,
-                    m.line,
-                    format!(
-                        "internal: {} does not read back as written; not extracted",
-                        rel.display()
-                    ),
-                ));
-                continue;
-            }
-            Err(e) => {
-                report.diagnostics.push(Diagnostic::new(
-                    &m.display,
-                    m.line,
-                    format!("the case is not valid ({}); not extracted", e.message),
-                ));
-                continue;
-            }
-        }
-        let case = Case {
-            family: m.family,
-            name: name.clone(),
-            path,
-            file: m.file,
+        let back = model::parse(&text);
+        let problem = match &back {
+            Ok(b) if *b == m.file => None,
+            Ok(_) => Some(format!(
+                "internal: {} does not read back as written",
+                rel.display()
+            )),
+            Err(e) => Some(format!("internal: {} is not readable: {e}", rel.display())),
         };
-        for (snap, result) in crate::snapshot::expected_files(&case, &errata, &cases_root) {
-            let rel = PathBuf::from("snapshots").join(format!("{snap}.snap"));
-            match result {
-                Ok(text) => {
-                    expected.insert(rel, text);
+        let problem = problem.or_else(|| {
+            if m.file.v1() {
+                crate::case::parse_case(&path, &text)
+                    .err()
+                    .map(|e| format!("the case is not valid ({})", e.message))
+            } else {
+                validate_v2(&m.file).err()
+            }
+        });
+        if let Some(p) = problem {
+            report.diagnostics.push(Diagnostic::new(
+                &m.display,
+                m.line,
+                format!("{p}; not extracted"),
+            ));
+            continue;
+        }
+        let source = rel.to_string_lossy().replace('\\', "/");
+        for (step, notif, snap, text_doc, kind) in m.file.documented() {
+            let rel_snap = PathBuf::from("snapshots").join(format!("{snap}.snap"));
+            match render_snapshot(
+                m.family,
+                &name,
+                &m.file,
+                &source,
+                step,
+                notif.as_deref(),
+                snap,
+                text_doc,
+                kind,
+                &errata,
+            ) {
+                Ok(t) => {
+                    expected.insert(rel_snap, t);
                 }
                 Err(e) => {
                     report.diagnostics.push(Diagnostic::new(
@@ -277,12 +407,19 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                         m.line,
                         format!("snapshot `{snap}` cannot be rendered: {e}"),
                     ));
-                    unknown_snapshots.insert(rel);
+                    unknown_snapshots.insert(rel_snap);
                 }
             }
         }
         expected.insert(rel, text);
+        report.stats.notifications += count_notifications(&m.file);
+        report.stats.cases += 1;
+        kept.push((m.family, name, m.file, m.response_type));
     }
+    let reason_source = reasons.first().and_then(|r| {
+        let (file, line) = r.source.rsplit_once(':')?;
+        Some((file.to_string(), line.parse().ok()?))
+    });
     if !reasons.is_empty() {
         let text = end_reasons::render(&reasons);
         end_reasons::round_trips(&text, &reasons).map_err(|e| format!("internal: {e}"))?;
@@ -292,10 +429,255 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         );
     }
 
+    // The family files: the contract, and set-ups the cases need.
+    for family in Family::all() {
+        let cases: Vec<(&CaseV2, Option<String>)> = kept
+            .iter()
+            .filter(|(f, ..)| *f == family)
+            .map(|(_, _, c, t)| (c, t.clone()))
+            .collect();
+        if cases.is_empty() {
+            continue;
+        }
+        let bodies = contract::bodies_of(&cases);
+        let fields = contract::fields(
+            family,
+            &bodies,
+            &mut sets,
+            if family == Family::GRAPH {
+                reason_source.clone()
+            } else {
+                None
+            },
+        );
+        expected.insert(
+            PathBuf::from("cases")
+                .join(family.as_str())
+                .join(contract::FILE_NAME),
+            contract::render(family, &sets, &fields),
+        );
+        let fam_rel = PathBuf::from("cases")
+            .join(family.as_str())
+            .join("_family.toml");
+        let fam_path = opts.out.join(&fam_rel);
+        let needed: BTreeSet<String> = kept
+            .iter()
+            .filter(|(f, ..)| *f == family)
+            .filter_map(|(_, _, c, _)| c.setup.clone())
+            .collect();
+        match std::fs::read_to_string(&fam_path) {
+            Ok(text) => {
+                let have = family::setups_in(&text);
+                for s in needed.iter().filter(|s| !have.contains(s)) {
+                    let users: Vec<&str> = kept
+                        .iter()
+                        .filter(|(f, _, c, _)| *f == family && c.setup.as_deref() == Some(s))
+                        .map(|(_, n, _, _)| n.as_str())
+                        .collect();
+                    report.family_files.push(format!(
+                        "{}: has no set-up `{s}`, needed by {}; add it, or remove the file so \
+                         extract writes one",
+                        fam_rel.display(),
+                        users.join(", ")
+                    ));
+                }
+            }
+            Err(_) => {
+                let text = family::default_family(family);
+                if opts.check {
+                    report
+                        .differences
+                        .push(Difference::Missing(fam_rel.clone()));
+                } else {
+                    crate::snapshot::write_atomic(&fam_path, &text)
+                        .map_err(|e| format!("{}: cannot write: {e}", fam_path.display()))?;
+                    report.family_files.push(format!(
+                        "wrote {} (the folder had none; set-ups: {})",
+                        fam_rel.display(),
+                        family::setups_in(&text).join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    expected.insert(PathBuf::from("cases/errata.toml"), errata_text);
+
     sync(opts, &expected, &unknown_snapshots, &mut report)?;
     Ok(report)
 }
 
+/// The checks format v2 needs that serde cannot express.
+fn validate_v2(c: &CaseV2) -> Result<(), String> {
+    for (i, s) in c.steps.iter().enumerate() {
+        let request = s.method.is_some() && s.path.is_some() && s.expect.is_some();
+        if s.trigger.is_some() == request {
+            return Err(format!(
+                "step[{i}] ({}): a step is either a trigger or a request with method, path and expect",
+                s.name
+            ));
+        }
+        for n in s
+            .notifications
+            .iter()
+            .chain(s.alternatives.iter().flat_map(|a| &a.notifications))
+        {
+            if n.state.is_none() && n.matches.is_empty() {
+                return Err(format!(
+                    "step[{i}] notification `{}`: give `state` or `match`",
+                    n.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count_notifications(c: &CaseV2) -> usize {
+    c.steps
+        .iter()
+        .map(|s| {
+            s.notifications.len()
+                + s.alternatives
+                    .iter()
+                    .map(|a| {
+                        // The shared prefix is counted once, with the step's own list.
+                        a.notifications
+                            .len()
+                            .saturating_sub(s.notifications.len().saturating_sub(1))
+                    })
+                    .sum::<usize>()
+        })
+        .sum()
+}
+
+/// A snapshot file for one documented body, as `snapshot::expected_files` renders v1
+/// cases (the same canonical form, errata and placeholders).
+#[allow(clippy::too_many_arguments)]
+fn render_snapshot(
+    family: Family,
+    name: &str,
+    file: &CaseV2,
+    source: &str,
+    step: &str,
+    notification: Option<&str>,
+    snapshot: &str,
+    text: &str,
+    kind: BodyKind,
+    errata: &Errata,
+) -> Result<String, String> {
+    let shim = CaseFile {
+        setup: None,
+        tags: Vec::new(),
+        provenance: file.provenance.clone(),
+        vars: file.vars.clone(),
+        placeholders: file.placeholders.clone(),
+        steps: Vec::new(),
+    };
+    let doc = crate::snapshot::Documented {
+        step,
+        notification,
+        snapshot,
+        text,
+        kind,
+        redact: &[],
+    };
+    let what = match notification {
+        Some(n) => format!("notification `{n}` after step `{step}`"),
+        None => format!("response to step `{step}`"),
+    };
+    let description = format!("{family}::{name}: canonical form of the documented {what}");
+    crate::snapshot::canonical_documented(family, &shim, &doc, errata, false)
+        .map(|c| crate::snapshot::render_file(source, &description, &c))
+}
+
+/// Finds every Graph JSON text (request bodies, responses, notifications) that is not
+/// JSON as printed, derives its corrections, and checks that the whole set of
+/// corrections leaves valid texts alone and makes each broken one valid.
+fn json_errata(cases: &[(String, Merged)], report: &mut ExtractReport) -> Vec<family::JsonErratum> {
+    let mut texts: Vec<(String, Part, String, String)> = Vec::new(); // (block, part, text, case)
+    for (name, m) in cases.iter().filter(|(_, m)| m.family == Family::GRAPH) {
+        let src = m
+            .file
+            .provenance
+            .sources
+            .first()
+            .map(|s| format!("{}:{}", s.file, s.line.unwrap_or(0)))
+            .unwrap_or_default();
+        for s in &m.file.steps {
+            if let Some(b) = &s.body {
+                texts.push((
+                    src.clone(),
+                    Part::Request,
+                    b.clone(),
+                    format!("the request of {name}"),
+                ));
+            }
+        }
+        for (step, notif, _, text, kind) in m.file.documented() {
+            if kind != BodyKind::Json {
+                continue;
+            }
+            let (part, what) = match &notif {
+                Some(n) => (Part::Notification, format!("notification `{n}`")),
+                None => (Part::Response, format!("response to `{step}`")),
+            };
+            texts.push((
+                src.clone(),
+                part,
+                text.to_string(),
+                format!("{what} of {name}"),
+            ));
+        }
+    }
+    let mut fixes = Vec::new();
+    for (block, part, text, what) in &texts {
+        let r = repair::repair(text);
+        if !r.fixes.is_empty() {
+            let kinds: BTreeSet<&str> = r.fixes.iter().map(|f| f.problem.describe()).collect();
+            report.stats.repaired_blocks.push(format!(
+                "{block} ({what}): {}",
+                kinds.into_iter().collect::<Vec<_>>().join("; ")
+            ));
+        }
+        for f in r.fixes {
+            if f.from.contains("{{") {
+                report.diagnostics.push(Diagnostic::new(
+                    block,
+                    f.line,
+                    "the JSON correction would span a `{{variable}}`; not corrected".into(),
+                ));
+                continue;
+            }
+            fixes.push((block.clone(), *part, f));
+        }
+    }
+    let generated = family::group(&fixes);
+    // The whole table, applied as the runner applies it, to every text.
+    for (block, part, text, what) in &texts {
+        let block = &format!("{block} ({what})");
+        let mut t = text.clone();
+        for e in generated.iter().filter(|e| e.parts.contains(part)) {
+            t = t.replace(&e.from, &e.to);
+        }
+        let valid_before = serde_json::from_str::<serde_json::Value>(text).is_ok();
+        let valid_after = serde_json::from_str::<serde_json::Value>(&t).is_ok();
+        if valid_before && t != *text {
+            report.diagnostics.push(Diagnostic::new(
+                block,
+                1,
+                "a generated JSON erratum would change this valid JSON; check cases/errata.toml"
+                    .into(),
+            ));
+        } else if !valid_after {
+            report.diagnostics.push(Diagnostic::new(
+                block,
+                1,
+                "printed JSON is not JSON and the generated errata do not make it JSON; sent as printed".into(),
+            ));
+        }
+    }
+    generated
+}
 /// Writes (or with `--check` compares) the expected files, and lists committed files the
 /// pages no longer produce. A snapshot that could not be rendered is neither compared
 /// nor called extra: its diagnostic already says why.
@@ -424,64 +806,128 @@ fn read_page(input: &Input, diags: &mut Vec<Diagnostic>) -> Option<String> {
     }
 }
 
+/// What identifies an example's content across copies: the case without its sources,
+/// with the errata applied (a seed printed before a documentation fix is the same
+/// example as the fixed page).
+fn content(c: &build::Candidate, errata: &Errata) -> CaseV2 {
+    let mut f = c.file.clone();
+    f.provenance.sources.clear();
+    f.provenance.documented_url = None;
+    for s in &mut f.steps {
+        if let Some(b) = &mut s.body {
+            *b = errata.apply_text(c.family, Part::Request, b);
+        }
+        if let Some(e) = &mut s.expect
+            && let Some(d) = &mut e.documented
+        {
+            *d = errata.apply_text(c.family, Part::Response, d);
+        }
+        for n in s.notifications.iter_mut().chain(
+            s.alternatives
+                .iter_mut()
+                .flat_map(|a| a.notifications.iter_mut()),
+        ) {
+            if let Some(d) = &mut n.documented {
+                *d = errata.apply_text(c.family, Part::Notification, d);
+            }
+        }
+    }
+    f
+}
+
 /// Locale copies of one example become one case listing every source. A copy whose
 /// example differs (an outdated translation) is diagnosed, and the version most copies
-/// agree on is kept (the first one on a tie).
-fn merge(groups: Vec<Vec<Found>>, diags: &mut Vec<Diagnostic>) -> Vec<Merged> {
+/// agree on is kept (on a tie, the one the errata leave as printed, then the first).
+/// Copies from different API versions (`v1.0`, `beta`) that print the same example are
+/// one case; where they differ, each version is its own case, named apart.
+fn merge(groups: Vec<Vec<Found>>, errata: &Errata, report: &mut ExtractReport) -> Vec<Merged> {
     let mut out = Vec::new();
     for members in groups {
-        let content = |c: &build::Candidate| {
-            let mut f = c.file.clone();
-            f.provenance.sources.clear();
-            f
-        };
-        let mut variants: Vec<(CaseFile, Vec<usize>)> = Vec::new();
+        let mut variants: Vec<(CaseV2, Vec<usize>)> = Vec::new();
         for (i, m) in members.iter().enumerate() {
-            let f = content(&m.candidate);
+            let f = content(&m.candidate, errata);
             match variants.iter_mut().find(|(v, _)| *v == f) {
                 Some((_, idx)) => idx.push(i),
                 None => variants.push((f, vec![i])),
             }
         }
-        let best = (0..variants.len())
-            .rev()
-            .max_by_key(|&v| variants[v].1.len())
-            .unwrap_or(0);
-        let Some((mut file, keep)) = variants.get(best).cloned() else {
-            continue;
+        let version_of = |idx: &[usize]| -> BTreeSet<Option<String>> {
+            idx.iter()
+                .map(|&i| members[i].candidate.version.clone())
+                .collect()
         };
-        let Found {
-            candidate: first,
-            display,
-            line,
-        } = &members[keep[0]];
-        for (v, (_, idx)) in variants.iter().enumerate() {
-            if v == best {
-                continue;
+        let by_version = variants.len() > 1 && {
+            let vs: Vec<BTreeSet<Option<String>>> =
+                variants.iter().map(|(_, i)| version_of(i)).collect();
+            vs.iter().all(|v| v.len() == 1) && vs.iter().collect::<BTreeSet<_>>().len() == vs.len()
+        };
+        let keep_sets: Vec<Vec<usize>> = if variants.len() <= 1 || by_version {
+            variants.iter().map(|(_, i)| i.clone()).collect()
+        } else {
+            let as_printed = |idx: &[usize]| {
+                let m = &members[idx[0]].candidate;
+                let mut raw = m.file.clone();
+                raw.provenance.sources.clear();
+                raw.provenance.documented_url = None;
+                raw == content(m, errata)
+            };
+            let best = (0..variants.len())
+                .max_by_key(|&v| {
+                    (
+                        variants[v].1.len(),
+                        as_printed(&variants[v].1),
+                        std::cmp::Reverse(v),
+                    )
+                })
+                .unwrap_or(0);
+            let first = &members[variants[best].1[0]];
+            for (v, (_, idx)) in variants.iter().enumerate() {
+                if v == best {
+                    continue;
+                }
+                for &i in idx {
+                    report.diagnostics.push(Diagnostic::new(
+                        &members[i].display,
+                        members[i].line,
+                        format!(
+                            "example `{}` differs from its copy in {}:{}, which more copies agree with; \
+                             this copy is not extracted",
+                            first.candidate.file.provenance.example, first.display, first.line
+                        ),
+                    ));
+                }
             }
-            for &i in idx {
-                diags.push(Diagnostic::new(
-                    &members[i].display,
-                    members[i].line,
-                    format!(
-                        "example `{}` differs from its copy in {}:{}, which more copies agree with; \
-                         this copy is not extracted",
-                        first.file.provenance.example, display, line
-                    ),
-                ));
+            vec![variants[best].1.clone()]
+        };
+        for keep in keep_sets {
+            let Some(&k0) = keep.first() else { continue };
+            let m0 = &members[k0];
+            let mut file = m0.candidate.file.clone();
+            file.provenance.sources = keep
+                .iter()
+                .flat_map(|&i| members[i].candidate.file.provenance.sources.clone())
+                .collect();
+            let versions = version_of(&keep);
+            let label = format!("{} ({}:{})", file.provenance.example, m0.display, m0.line);
+            if by_version {
+                report.stats.split_versions.push(label);
+            } else if versions.len() > 1 {
+                report.stats.merged_versions.push(label);
             }
+            let mut names = m0.candidate.names.clone();
+            if by_version {
+                // Named apart: the version-suffixed names come first.
+                names.sort_by_key(|n| !(n.ends_with("-v1-0") || n.ends_with("-beta")));
+            }
+            out.push(Merged {
+                family: m0.candidate.family,
+                names,
+                file,
+                response_type: m0.response_type.clone(),
+                display: m0.display.clone(),
+                line: m0.line,
+            });
         }
-        file.provenance.sources = keep
-            .iter()
-            .flat_map(|&i| members[i].candidate.file.provenance.sources.clone())
-            .collect();
-        out.push(Merged {
-            family: first.family,
-            names: first.names.clone(),
-            file,
-            display: display.clone(),
-            line: *line,
-        });
     }
     out
 }
@@ -539,6 +985,7 @@ fn committed_files(out: &Path) -> Vec<PathBuf> {
             let name = e.file_name().to_string_lossy().into_owned();
             let ours = name.ends_with(".toml")
                 && (!name.starts_with('_')
+                    || name == contract::FILE_NAME
                     || (family == Family::GRAPH && name == end_reasons::FILE_NAME));
             if ours && e.path().is_file() {
                 files.push(rel_dir.join(name));

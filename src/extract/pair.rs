@@ -1,14 +1,23 @@
-//! Groups a page's code blocks into examples: a request, its response, and the
-//! notifications documented after it.
+//! Groups a page's code blocks into examples by what they mean, not only by where they sit:
+//! a request, its response, the notifications it causes, the alternative outcomes the page
+//! documents, and the notification that triggers it (an incoming call).
 //!
 //! apidoctor's rule: a response pairs with the request of the same `name`, else with the
 //! last request before it, and a request pairs once. Unannotated UM pages pair `X` with
-//! `XResponse` by the SOAP body's root element. apidoctor never pairs `example` blocks;
-//! we attach each notification example to the request before it on the page.
+//! `XResponse` by the SOAP body's root element. apidoctor never pairs `example` blocks, so
+//! their meaning comes from their content and headings:
+//! - a notification of a call in state `incoming` is how the *next* request's call begins
+//!   (answer, reject, redirect act on it): it becomes that example's trigger;
+//! - a notification under a heading that names a failure, or carrying an error
+//!   `resultInfo` (4xx/5xx), is an alternative outcome of the request before it;
+//! - any other notification is an expected result of the request before it;
+//! - an `example` block that is not a notification but follows a request printed
+//!   without a body is that request's body.
 
 use super::Diagnostic;
 use super::http;
 use super::markdown::{Annot, Block, BlockType, Page};
+use serde_json::Value;
 
 /// What a block is on its page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +31,22 @@ enum Role {
     Example,
     /// Annotated `ignored` or another block type we do not turn into cases.
     Skip,
+    /// An element's syntax on a UM element page (`<CallState/>`): not an exchange.
+    Syntax,
     /// Not annotated and not a SOAP message: only usable as a notification's header or
     /// body block.
     Loose,
+}
+
+/// What a documented notification stands for in its example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Caused by the request: checked after it.
+    Result,
+    /// An alternative outcome of the request (a failure the page documents).
+    Alternative,
+    /// Opens the example: the incoming call the request acts on.
+    Trigger,
 }
 
 /// One documented exchange, by block index into `Page::blocks`.
@@ -34,15 +56,30 @@ pub struct Example {
     /// The request's name: the apidoctor `name`, or the SOAP operation on UM pages.
     pub name: Option<String>,
     pub response: Option<usize>,
+    /// A body printed in its own block after a request printed without one.
+    pub request_body: Option<usize>,
     pub notifications: Vec<Notification>,
 }
 
-/// A notification example: its body block, and the unannotated block that printed its
-/// POST line and headers (or its body, when the annotation sits on the header block).
+/// A notification example: its body block, and the block that printed its POST line and
+/// headers (or its body, when the annotation sits on the header block).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub block: usize,
     pub companion: Option<usize>,
+    pub kind: NotificationKind,
+    /// The JSON as printed.
+    pub text: String,
+}
+
+/// What `pair` leaves out on purpose, for the extraction statistics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Element syntax blocks and blocks annotated `ignored` (or another non-example type).
+    pub syntax_or_ignored: usize,
+    /// Incoming-call notifications that no request follows: checked on their own (the
+    /// target offers a call and must notify as documented).
+    pub lone_triggers: Vec<Notification>,
 }
 
 fn is_code(lang: &str) -> bool {
@@ -67,6 +104,21 @@ fn role(b: &Block) -> Role {
                 },
             },
             Some(BlockType::Example) => Role::Example,
+            // An example request kept out of apidoctor's validation (`ignored`, usually
+            // because its body is not JSON) is still a documented example when it is
+            // named and prints a full request URL; the syntax blocks have neither.
+            Some(BlockType::Ignored)
+                if !a.names.is_empty()
+                    && http::parse(&b.text).is_ok_and(|m| {
+                        m.request_line
+                            .as_ref()
+                            .is_some_and(|(_, url)| url.contains("://"))
+                    }) =>
+            {
+                Role::Request {
+                    name: a.names.first().cloned(),
+                }
+            }
             Some(BlockType::Ignored | BlockType::Other(_)) => Role::Skip,
             // apidoctor infers a missing blockType from what the block parses as.
             None => match http::parse(&b.text) {
@@ -77,17 +129,30 @@ fn role(b: &Block) -> Role {
                 Err(_) => Role::Skip,
             },
         },
-        Annot::None if b.lang == "xml" => match soap_name(b) {
-            // A fault answers the request before it.
-            Some(root) if root == "Fault" => Role::Response { names: Vec::new() },
-            Some(root) => match root.strip_suffix("Response") {
-                Some(op) if !op.is_empty() => Role::Response {
-                    names: vec![op.to_string()],
+        Annot::None if b.lang == "xml" => {
+            if !http::is_soap_envelope(&b.text) {
+                return Role::Syntax;
+            }
+            match soap_name(b) {
+                // A fault answers the request before it.
+                Some(root) if root == "Fault" => Role::Response { names: Vec::new() },
+                Some(root) => match root.strip_suffix("Response") {
+                    Some(op) if !op.is_empty() => Role::Response {
+                        names: vec![op.to_string()],
+                    },
+                    _ => Role::Request { name: Some(root) },
                 },
-                _ => Role::Request { name: Some(root) },
-            },
-            None => Role::Loose,
-        },
+                None => Role::Loose,
+            }
+        }
+        // A notification printed without an annotation is still a notification; other
+        // unannotated blocks that are not HTTP messages (a URL, prose) are not exchanges.
+        Annot::None
+            if b.lang == "json" && lenient_json(&b.text).is_some_and(|v| is_notification(&v)) =>
+        {
+            Role::Example
+        }
+        Annot::None if b.lang == "http" && http::parse(&b.text).is_err() => Role::Syntax,
         Annot::None => Role::Loose,
     }
 }
@@ -98,15 +163,88 @@ fn soap_name(b: &Block) -> Option<String> {
         .flatten()
 }
 
+/// Reads documented JSON as leniently as the pages need (comments, trailing commas,
+/// unbalanced braces), for deciding what a block means. `None` when it cannot be read.
+pub fn lenient_json(text: &str) -> Option<Value> {
+    let repaired = super::repair::repair(text).text;
+    crate::canon::json::parse_documented(&repaired).ok()
+}
+
+/// The entries of a documented `commsNotifications` body (or the body itself when it
+/// has no `value` collection).
+pub fn entries(v: &Value) -> Vec<&Value> {
+    match v.get("value") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        _ => vec![v],
+    }
+}
+
+/// Whether a documented JSON body is a notification: a `commsNotifications` collection,
+/// or entries carrying `changeType` and `resourceUrl`.
+pub fn is_notification(v: &Value) -> bool {
+    let ty = v
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    ty.ends_with("commsNotifications")
+        || entries(v)
+            .iter()
+            .any(|e| e.get("changeType").is_some() && e.get("resourceUrl").is_some())
+}
+
+fn resource_data(entry: &Value) -> Vec<&Value> {
+    match entry.get("resourceData") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+fn classify(v: &Value, heading: &str) -> NotificationKind {
+    let incoming = entries(v).iter().any(|e| {
+        resource_data(e)
+            .iter()
+            .any(|d| d.get("state").and_then(Value::as_str) == Some("incoming"))
+    });
+    if incoming {
+        return NotificationKind::Trigger;
+    }
+    let h = heading.to_ascii_lowercase();
+    let failed_heading = ["fail", "error", "unsuccessful"]
+        .iter()
+        .any(|w| h.contains(w));
+    let error_result = entries(v).iter().any(|e| {
+        resource_data(e).iter().any(|d| {
+            d.get("resultInfo")
+                .and_then(|r| r.get("code"))
+                .and_then(|c| match c {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                })
+                .is_some_and(|c| c >= 400)
+        })
+    });
+    if failed_heading || error_result {
+        NotificationKind::Alternative
+    } else {
+        NotificationKind::Result
+    }
+}
+
 /// Pairs the blocks of one page. Every code block ends up in an example, is skipped on
-/// purpose (annotated `ignored`), or is named in a diagnostic.
-pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> Vec<Example> {
+/// purpose (annotated `ignored`, element syntax), or is named in a diagnostic.
+pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Example>, Skipped) {
     let roles: Vec<Role> = page.blocks.iter().map(role).collect();
     let mut examples: Vec<Example> = Vec::new();
     let mut used = vec![false; page.blocks.len()];
+    let mut skipped = Skipped::default();
+    let mut triggers: Vec<Notification> = Vec::new();
     let mut diag = |line: usize, reason: String| diags.push(Diagnostic::new(display, line, reason));
 
-    for (i, block) in page.blocks.iter().enumerate() {
+    let mut i = 0;
+    while i < page.blocks.len() {
+        let block = &page.blocks[i];
         match &roles[i] {
             Role::Request { name } => {
                 used[i] = true;
@@ -114,7 +252,8 @@ pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> Vec<Exam
                     request: i,
                     name: name.clone(),
                     response: None,
-                    notifications: Vec::new(),
+                    request_body: None,
+                    notifications: std::mem::take(&mut triggers),
                 });
             }
             Role::Response { names } => {
@@ -150,35 +289,98 @@ pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> Vec<Exam
             }
             Role::Example => {
                 used[i] = true;
-                // The header block printed just before (`POST https://bot…` + Content-Type),
-                // or the JSON body printed just after an annotated header block.
+                // An annotated header block (`POST https://bot…`) whose body is the next
+                // block, or a body whose header block was printed just before it.
+                let header_only = block.lang != "json"
+                    && http::parse(&block.text).is_ok_and(|m| m.body.is_none());
+                let after = (header_only
+                    && i + 1 < page.blocks.len()
+                    && matches!(roles[i + 1], Role::Loose | Role::Example)
+                    && page.blocks[i + 1].lang == "json")
+                    .then_some(i + 1);
                 let before = i.checked_sub(1).filter(|&p| {
                     roles[p] == Role::Loose && !used[p] && page.blocks[p].lang == "http"
                 });
-                let after = (i + 1 < page.blocks.len()
-                    && roles[i + 1] == Role::Loose
-                    && page.blocks[i + 1].lang == "json"
-                    && http::parse(&block.text).is_ok_and(|m| m.body.is_none()))
-                .then_some(i + 1);
                 let companion = after.or(before);
                 if let Some(c) = companion {
                     used[c] = true;
                 }
-                match examples.last_mut() {
-                    Some(ex) => ex.notifications.push(Notification {
-                        block: i,
-                        companion,
-                    }),
+                let text = match notification_text(page, i, companion) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        diag(
+                            block.line,
+                            format!("example block: {e}; this block is not extracted"),
+                        );
+                        i = after.map_or(i, |a| a) + 1;
+                        continue;
+                    }
+                };
+                let value = lenient_json(&text);
+                let heading = companion
+                    .map(|c| page.blocks[c.min(i)].heading.as_str())
+                    .unwrap_or(&block.heading);
+                match value {
+                    Some(v) if is_notification(&v) => {
+                        let kind = classify(&v, heading);
+                        let n = Notification {
+                            block: i,
+                            companion,
+                            kind,
+                            text,
+                        };
+                        match (kind, examples.last_mut()) {
+                            (NotificationKind::Trigger, _) => triggers.push(n),
+                            (_, Some(ex)) => ex.notifications.push(n),
+                            (_, None) => diag(
+                                block.line,
+                                "notification example with no request before it; this \
+                                 notification is not extracted"
+                                    .into(),
+                            ),
+                        }
+                    }
+                    Some(_) => match examples.last_mut() {
+                        Some(ex)
+                            if ex.response.is_none()
+                                && ex.request_body.is_none()
+                                && block.lang == "json"
+                                && http::parse(&page.blocks[ex.request].text)
+                                    .is_ok_and(|m| m.body.is_none()) =>
+                        {
+                            ex.request_body = Some(i)
+                        }
+                        _ => diag(
+                            block.line,
+                            "example block is neither a notification nor the body of the \
+                             request before it; this block is not extracted"
+                                .into(),
+                        ),
+                    },
                     None => diag(
                         block.line,
-                        "notification example with no request before it; not extracted".into(),
+                        "example block is not readable JSON even after repair; this \
+                         notification is not extracted"
+                            .into(),
                     ),
                 }
+                if let Some(a) = after {
+                    i = a;
+                }
             }
-            Role::Skip => used[i] = true,
+            Role::Skip => {
+                used[i] = true;
+                skipped.syntax_or_ignored += 1;
+            }
+            Role::Syntax => {
+                used[i] = true;
+                skipped.syntax_or_ignored += 1;
+            }
             Role::Loose => {}
         }
+        i += 1;
     }
+    skipped.lone_triggers = triggers;
     for (i, block) in page.blocks.iter().enumerate() {
         if !used[i] && is_code(&block.lang) {
             diag(
@@ -199,7 +401,24 @@ pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> Vec<Exam
         }
         ex.response.is_some()
     });
-    examples
+    (examples, skipped)
+}
+
+/// The notification's JSON as printed: the `json` block, or the body of an `http` block
+/// that prints headers and body together (or of its companion block).
+fn notification_text(page: &Page, i: usize, companion: Option<usize>) -> Result<String, String> {
+    let block = &page.blocks[i];
+    if block.lang == "json" {
+        return Ok(block.text.clone());
+    }
+    let msg = http::parse(&block.text)?;
+    if let Some(body) = msg.body {
+        return Ok(body);
+    }
+    match companion.map(|c| &page.blocks[c]) {
+        Some(next) if next.lang == "json" => Ok(next.text.clone()),
+        _ => Err("no JSON body".into()),
+    }
 }
 
 #[cfg(test)]
@@ -210,12 +429,18 @@ mod tests {
     fn run(page: &str) -> (Vec<Example>, Vec<String>) {
         let mut d = Vec::new();
         let p = markdown::parse(page, "p.md", &mut d);
-        let ex = pair(&p, "p.md", &mut d);
+        let (ex, _) = pair(&p, "p.md", &mut d);
         (ex, d.iter().map(|d| d.to_string()).collect())
     }
 
     fn block(annotation: &str, lang: &str, body: &str) -> String {
         format!("<!-- {annotation} -->\n```{lang}\n{body}\n```\n\n")
+    }
+
+    fn notif(state: &str) -> String {
+        format!(
+            r##"{{"@odata.type":"#microsoft.graph.commsNotifications","value":[{{"changeType":"updated","resourceUrl":"/communications/calls/1","resourceData":{{"state":"{state}"}}}}]}}"##
+        )
     }
 
     #[test]
@@ -259,32 +484,76 @@ mod tests {
     }
 
     #[test]
-    fn examples_attach_to_the_request_before_them_with_their_header_block() {
+    fn notifications_attach_with_their_header_block() {
         let page = [
             block(r#"{"blockType":"request","name":"a"}"#, "http", "GET /a"),
             block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
             "```http\nPOST https://bot.contoso.com/api/calls\nContent-Type: application/json\n```\n\n"
                 .to_string(),
-            block(r#"{"blockType":"example"}"#, "json", "{}"),
+            block(r#"{"blockType":"example"}"#, "json", &notif("terminating")),
             block(r#"{"blockType":"example"}"#, "http", "POST https://bot/x"),
-            "```json\n{}\n```\n".to_string(),
+            format!("```json\n{}\n```\n", notif("terminated")),
         ]
         .concat();
         let (ex, d) = run(&page);
         assert!(d.is_empty(), "{d:?}");
+        let got: Vec<_> = ex[0]
+            .notifications
+            .iter()
+            .map(|n| (n.block, n.companion, n.kind))
+            .collect();
         assert_eq!(
-            ex[0].notifications,
+            got,
             [
-                Notification {
-                    block: 3,
-                    companion: Some(2)
-                },
-                Notification {
-                    block: 4,
-                    companion: Some(5)
-                }
+                (3, Some(2), NotificationKind::Result),
+                (4, Some(5), NotificationKind::Result)
             ]
         );
+    }
+
+    #[test]
+    fn incoming_opens_the_next_example_and_failures_are_alternatives() {
+        let page = [
+            block(r#"{"blockType":"request","name":"a"}"#, "http", "GET /a"),
+            block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
+            "#### Notification - transfer failed\n".to_string(),
+            block(r#"{"blockType":"example"}"#, "json", &notif("established")),
+            block(r#"{"blockType":"example"}"#, "json", &notif("incoming")),
+            block(
+                r#"{"blockType":"request","name":"b"}"#,
+                "http",
+                "POST /b/answer",
+            ),
+            block(
+                r#"{"blockType":"response"}"#,
+                "http",
+                "HTTP/1.1 202 Accepted",
+            ),
+        ]
+        .concat();
+        let (ex, d) = run(&page);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(ex[0].notifications[0].kind, NotificationKind::Alternative);
+        assert_eq!(ex[0].notifications.len(), 1);
+        assert_eq!(ex[1].notifications[0].kind, NotificationKind::Trigger);
+    }
+
+    #[test]
+    fn an_example_after_a_bodiless_request_is_its_body() {
+        let page = [
+            block(
+                r#"{"blockType":"request","name":"a"}"#,
+                "http",
+                "POST https://g/a",
+            ),
+            block(r#"{"blockType":"example"}"#, "json", r#"{"x": 1}"#),
+            block(r#"{"blockType":"response"}"#, "http", "HTTP/1.1 200 OK"),
+        ]
+        .concat();
+        let (ex, d) = run(&page);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(ex[0].request_body, Some(1));
+        assert!(ex[0].notifications.is_empty());
     }
 
     #[test]
@@ -298,6 +567,7 @@ mod tests {
             env("GetCallInfo"),
             env("Disconnect"),
             env("GetCallInfoResponse"),
+            "```xml\n<CallState/>\n```\n".to_string(),
         ]
         .concat();
         let (ex, d) = run(&page);
