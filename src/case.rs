@@ -61,6 +61,43 @@ pub struct CaseFile {
     pub placeholders: Vec<String>,
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
+    /// Fields this case classes differently from its family's `_contract.toml`.
+    #[serde(default, skip_serializing_if = "CaseContract::is_empty")]
+    pub contract: CaseContract,
+}
+
+/// `[[contract.field]]` in a case (format: `cases/<family>/_contract.toml`'s `[[field]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseContract {
+    #[serde(default, rename = "field", skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<ContractField>,
+}
+
+impl CaseContract {
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// One field class: which values of a documented body are exact, a set, text or live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractField {
+    pub path: String,
+    pub class: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<FieldSource>,
+}
+
+/// Where a field class or value set is documented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSource {
+    pub file: String,
+    pub line: usize,
 }
 
 /// The family file (`cases/<family>/_family.toml`).
@@ -87,14 +124,24 @@ pub struct Setup {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub name: String,
+    /// A trigger step sends no request: the target is asked to cause something
+    /// (`incoming-call`: offer a call to the case's callback), then its notifications
+    /// are checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Required on request steps; absent on trigger steps.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub method: String,
     /// Relative to the family's base URL; `{{var}}` placeholders allowed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Sent verbatim but for `{{var}}` placeholders (and the errata, unless `--as-printed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Required on request steps; absent on trigger steps.
+    #[serde(default, skip_serializing_if = "Expect::is_unset")]
     pub expect: Expect,
     /// Values later steps need, each tried in order until one yields a value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -109,6 +156,29 @@ pub struct Step {
     /// `strict`: in the listed order and nothing after the last; `any`: each once, any order.
     #[serde(default, skip_serializing_if = "NotificationOrder::is_strict")]
     pub notification_order: NotificationOrder,
+    /// Documented alternative outcomes: the arrivals satisfy the step's own list or
+    /// exactly one of these, never a mix.
+    #[serde(default, rename = "alternative", skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
+}
+
+impl Step {
+    pub fn is_trigger(&self) -> bool {
+        self.trigger.is_some()
+    }
+}
+
+/// Another documented outcome of a step (transfer failed instead of succeeded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub about: String,
+    #[serde(default, skip_serializing_if = "NotificationOrder::is_strict")]
+    pub notification_order: NotificationOrder,
+    #[serde(default, rename = "notification")]
+    pub notifications: Vec<NotificationExpect>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -125,17 +195,18 @@ impl NotificationOrder {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BodyKind {
     Xml,
     Json,
     Empty,
     /// Not checked (set-up steps whose body only feeds captures).
+    #[default]
     Any,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     pub status: u16,
@@ -152,20 +223,67 @@ pub struct Expect {
     /// JSON pointers (`*` matches any array index) whose values are dynamic.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redact: Vec<String>,
+    /// The documented body is a subset (apidoctor `truncated`): fields it does not show
+    /// are not reported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The documented answer shows a later state of a live resource than the one just
+    /// created: the value set (in `_contract.toml`, with a `progress` order) whose field
+    /// the step polls until the documented state arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+}
+
+impl Expect {
+    /// A trigger step has no expectation of its own (status 0 is never an HTTP status).
+    pub fn is_unset(&self) -> bool {
+        self.status == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationExpect {
     pub name: String,
-    /// The `resourceData.state` this notification carries.
-    pub state: String,
+    /// The `resourceData.state` this notification carries (shorthand for
+    /// `match = { "/resourceData/state" = ... }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// JSON pointers into one notification entry and the values they must render as.
+    #[serde(default, rename = "match", skip_serializing_if = "BTreeMap::is_empty")]
+    pub matches: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documented: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redact: Vec<String>,
+}
+
+impl NotificationExpect {
+    /// True when one notification entry (an element of `value`) is this notification.
+    pub fn matches_entry(&self, entry: &serde_json::Value) -> bool {
+        let state_ok = self.state.as_deref().is_none_or(|want| {
+            entry
+                .pointer("/resourceData/state")
+                .and_then(|v| v.as_str())
+                == Some(want)
+        });
+        state_ok
+            && self.matches.iter().all(|(ptr, want)| {
+                entry.pointer(ptr).is_some_and(|v| match v {
+                    serde_json::Value::String(s) => s == want,
+                    other => other.to_string() == *want,
+                })
+            })
+    }
+
+    /// How the notification is recognised, for messages: `state `x`` or the match pairs.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.state.iter().map(|s| format!("state `{s}`")).collect();
+        parts.extend(self.matches.iter().map(|(k, v)| format!("{k} = `{v}`")));
+        parts.join(", ")
+    }
 }
 
 /// A loaded case: the file plus where it lives and the set-up it resolved to.
@@ -245,14 +363,6 @@ fn validate_case(file: &CaseFile) -> Result<(), String> {
                 step.name
             ));
         }
-        for n in &step.notifications {
-            if n.snapshot.is_some() != n.documented.is_some() {
-                return Err(format!(
-                    "step[{i}] notification `{}`: fields `snapshot` and `documented` go together",
-                    n.name
-                ));
-            }
-        }
     }
     for p in &file.placeholders {
         if !valid_var_name(p) {
@@ -264,7 +374,89 @@ fn validate_case(file: &CaseFile) -> Result<(), String> {
     Ok(())
 }
 
+fn validate_notifications(list: &[NotificationExpect], what: &str) -> Result<(), String> {
+    for n in list {
+        if n.state.is_none() && n.matches.is_empty() {
+            return Err(format!(
+                "{what} notification `{}`: give `state` or `match` (how it is recognised)",
+                n.name
+            ));
+        }
+        for ptr in n.matches.keys() {
+            if !ptr.starts_with('/') {
+                return Err(format!(
+                    "{what} notification `{}`: match key `{ptr}` is not a JSON pointer (starts with `/`)",
+                    n.name
+                ));
+            }
+        }
+        if n.snapshot.is_some() != n.documented.is_some() {
+            return Err(format!(
+                "{what} notification `{}`: fields `snapshot` and `documented` go together",
+                n.name
+            ));
+        }
+        if let Some(snap) = &n.snapshot
+            && !crate::diag::valid_var_name(snap)
+        {
+            return Err(format!(
+                "{what} notification `{}`: snapshot name `{snap}` may hold only letters, digits, `-` and `_`",
+                n.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_trigger(step: &Step) -> Result<(), String> {
+    if !step.method.is_empty() || !step.path.is_empty() || step.body.is_some() {
+        return Err("a trigger step sends no request: drop `method`, `path` and `body`".into());
+    }
+    if !step.expect.is_unset() {
+        return Err("a trigger step has no `expect`: its notifications are the check".into());
+    }
+    if step.notifications.is_empty() {
+        return Err("a trigger step needs the notification it causes".into());
+    }
+    Ok(())
+}
+
 fn validate_step(step: &Step) -> Result<(), String> {
+    validate_notifications(&step.notifications, "")?;
+    for a in &step.alternatives {
+        validate_notifications(&a.notifications, &format!("alternative `{}`:", a.name))?;
+        if a.notifications.is_empty() {
+            return Err(format!("alternative `{}` lists no notification", a.name));
+        }
+    }
+    if let Some(snap) = &step.expect.snapshot
+        && !crate::diag::valid_var_name(snap)
+    {
+        return Err(format!(
+            "field `expect.snapshot`: `{snap}` may hold only letters, digits, `-` and `_`"
+        ));
+    }
+    if step.expect.snapshot.is_some() && matches!(step.expect.body, BodyKind::Any | BodyKind::Empty)
+    {
+        return Err(format!(
+            "field `expect.snapshot`: a `{}` body is never compared; drop the snapshot or say `xml`/`json`",
+            if step.expect.body == BodyKind::Any {
+                "any"
+            } else {
+                "empty"
+            }
+        ));
+    }
+    if step.is_trigger() {
+        validate_trigger(step)?;
+        return validate_captures(step);
+    }
+    if step.method.is_empty() {
+        return Err("field `method` is required on a request step".into());
+    }
+    if step.path.is_empty() {
+        return Err("field `path` is required on a request step".into());
+    }
     const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
     if !METHODS.contains(&step.method.as_str()) {
         return Err(format!(
@@ -289,6 +481,10 @@ fn validate_step(step: &Step) -> Result<(), String> {
     if let Some(body) = &step.body {
         crate::template::check(body).map_err(|e| format!("field `body`: {e}"))?;
     }
+    validate_captures(step)
+}
+
+fn validate_captures(step: &Step) -> Result<(), String> {
     for (var, sels) in &step.capture {
         if !valid_var_name(var) {
             return Err(format!("field `capture.{var}`: not a variable name"));

@@ -331,6 +331,38 @@ impl Listener {
             .unwrap_or_default()
     }
 
+    /// Waits until `count` notifications after `cursor` have arrived on the callback path of
+    /// case `tag`, whatever call they name (a trigger step, before the call is known), or
+    /// the deadline passes.
+    pub async fn wait_tag(
+        &self,
+        tag: &str,
+        cursor: usize,
+        count: usize,
+        deadline: tokio::time::Instant,
+    ) -> Vec<Received> {
+        let tag = sanitize_tag(tag);
+        loop {
+            let got: Vec<Received> = {
+                let st = lock(&self.state);
+                let mut v: Vec<Received> = st
+                    .mailboxes
+                    .values()
+                    .flat_map(|m| m.items.iter())
+                    .chain(st.unrouted.iter())
+                    .filter(|r| r.tag.as_deref() == Some(tag.as_str()))
+                    .cloned()
+                    .collect();
+                v.sort_by_key(|r| r.seq);
+                v.into_iter().skip(cursor).collect()
+            };
+            if got.len() >= count || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Every notification received so far for a call (for the quiet period after the last one).
     pub fn received(&self, call_id: &str) -> Vec<Received> {
         let st = lock(&self.state);

@@ -102,6 +102,51 @@ pub struct GraphSection {
     /// Variable holding the bearer token the target puts on its notifications.
     #[serde(default)]
     pub notification_token_env: Option<String>,
+    /// How to make the target cause a trigger event, by trigger name:
+    /// `[graph.triggers.incoming-call] url = "...", method = "POST", body = '...'` or
+    /// `command = ["./offer-call", "{{callback_url}}"]`.
+    #[serde(default)]
+    pub triggers: BTreeMap<String, TriggerSection>,
+}
+
+/// One trigger: a request to send or a program to run (exactly one of the two).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSection {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+}
+
+impl TriggerSection {
+    fn resolve(&self, key: &str) -> Result<crate::request::Trigger, String> {
+        match (&self.url, &self.command) {
+            (Some(url), None) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!("{key}: url `{url}` is not an http(s) URL"));
+                }
+                Ok(crate::request::Trigger::Http {
+                    method: self.method.clone().unwrap_or_else(|| "POST".into()),
+                    url: url.clone(),
+                    body: self.body.clone(),
+                })
+            }
+            (None, Some(argv))
+                if !argv.is_empty() && self.method.is_none() && self.body.is_none() =>
+            {
+                Ok(crate::request::Trigger::Command(argv.clone()))
+            }
+            (None, Some(_)) => Err(format!(
+                "{key}: `command` is a non-empty list and goes without method and body"
+            )),
+            _ => Err(format!("{key}: give exactly one of `url` and `command`")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -492,6 +537,7 @@ impl Profile {
                 base_url,
                 headers: auth_headers("um", &um.auth)?,
                 options,
+                triggers: BTreeMap::new(),
             });
             if let Some(e) = endpoint {
                 out.vars.insert("um_endpoint".to_owned(), e);
@@ -506,6 +552,14 @@ impl Profile {
                 ),
                 headers: auth_headers("graph", &g.auth)?,
                 options: BTreeMap::new(),
+                triggers: g
+                    .triggers
+                    .iter()
+                    .map(|(name, t)| {
+                        t.resolve(&format!("{file}: [graph.triggers.{name}]"))
+                            .map(|t| (name.clone(), t))
+                    })
+                    .collect::<Result<_, _>>()?,
             });
             if let Some(n) = &g.notification_token_env {
                 let t = read("[graph] notification_token_env", n)?;

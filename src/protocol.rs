@@ -14,7 +14,12 @@ pub fn subject(step: &str, name: &str) -> String {
     format!("{step} › notification `{name}`")
 }
 
-/// Pairs each expected notification with the first unused arrival of the same state.
+/// The notification entry a received POST carries (the first element of `value`).
+pub fn entry(r: &Received) -> Option<&Value> {
+    r.json.as_ref().ok()?.get("value")?.get(0)
+}
+
+/// Pairs each expected notification with the first unused arrival it matches.
 pub fn match_arrivals(expected: &[NotificationExpect], got: &[Received]) -> Vec<Option<usize>> {
     let mut used = vec![false; got.len()];
     expected
@@ -23,7 +28,7 @@ pub fn match_arrivals(expected: &[NotificationExpect], got: &[Received]) -> Vec<
             let i = got
                 .iter()
                 .enumerate()
-                .position(|(i, r)| !used[i] && r.state() == Some(e.state.as_str()))?;
+                .position(|(i, r)| !used[i] && entry(r).is_some_and(|v| e.matches_entry(v)))?;
             used[i] = true;
             Some(i)
         })
@@ -41,11 +46,27 @@ fn states(got: &[Received]) -> String {
     got.iter()
         .map(|r| match (r.state(), &r.json) {
             (Some(s), _) => format!("`{s}`"),
-            (None, Ok(_)) => "a notification without resourceData.state".into(),
+            (None, Ok(_)) => match entry(r).map(describe_entry) {
+                Some(d) => d,
+                None => "a notification without an entry".into(),
+            },
             (None, Err(e)) => format!("a body that is not JSON ({e})"),
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A notification entry without a call state, in words: its resource type and status.
+fn describe_entry(v: &Value) -> String {
+    let ty = v
+        .pointer("/resourceData/@odata.type")
+        .or_else(|| v.pointer("/resourceData/0/@odata.type"))
+        .and_then(Value::as_str)
+        .unwrap_or("no resource type");
+    match v.pointer("/resourceData/status").and_then(Value::as_str) {
+        Some(st) => format!("`{ty}` ({st})"),
+        None => format!("`{ty}`"),
+    }
 }
 
 /// Deadline, order and nothing-unexpected checks over one step's arrivals.
@@ -102,7 +123,7 @@ pub fn sequence_checks(
                     "Expected: {} in this order\nActual:   {}",
                     expected
                         .iter()
-                        .map(|e| format!("`{}`", e.state))
+                        .map(|e| format!("`{}`", e.name))
                         .collect::<Vec<_>>()
                         .join(" then "),
                     states(got)

@@ -15,6 +15,23 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     /// Family-specific settings from the profile, read by the family (`soap_action`).
     pub options: std::collections::BTreeMap<String, String>,
+    /// How to make the target cause what a trigger step names (`incoming-call`); a case
+    /// whose trigger the target has no way to cause is ignored with the reason.
+    pub triggers: std::collections::BTreeMap<String, Trigger>,
+}
+
+/// How the harness asks a target to cause an event (offer an incoming call). `{{var}}`
+/// placeholders (`{{callback_url}}` above all) are rendered in every string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Send this request; any 2xx answer means the event is on its way.
+    Http {
+        method: String,
+        url: String,
+        body: Option<String>,
+    },
+    /// Run this program (argv); exit status 0 means the event is on its way.
+    Command(Vec<String>),
 }
 
 #[derive(Debug, Clone)]

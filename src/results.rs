@@ -182,6 +182,10 @@ pub struct StepResult {
     pub written: Vec<String>,
     /// Notifications this step received, in arrival order.
     pub notifications: Vec<NotificationRecord>,
+    /// The documented alternative outcome the notifications satisfied, when not the
+    /// step's own list (`transfer-failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// One notification as it arrived: its order in the run, its state and when it came.
@@ -211,6 +215,7 @@ impl StepResult {
             error: None,
             written: Vec::new(),
             notifications: Vec::new(),
+            outcome: None,
         }
     }
 

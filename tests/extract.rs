@@ -180,7 +180,7 @@ fn delete_call_has_notifications_and_end_reasons(seeds: &Path) {
     let states: Vec<_> = step
         .notifications
         .iter()
-        .map(|n| (n.state.as_str(), n.snapshot.as_deref()))
+        .map(|n| (n.state.as_deref().unwrap_or(""), n.snapshot.as_deref()))
         .collect();
     assert_eq!(
         states,

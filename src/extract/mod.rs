@@ -572,6 +572,7 @@ fn render_snapshot(
         vars: file.vars.clone(),
         placeholders: file.placeholders.clone(),
         steps: Vec::new(),
+        contract: Default::default(),
     };
     let doc = crate::snapshot::Documented {
         step,

@@ -2,9 +2,14 @@
 
 use super::{Notifications, Protocol, RuleContext};
 use crate::listener::Received;
+use crate::request::Trigger;
 use crate::results::Check;
+use std::collections::BTreeMap;
 
 pub struct Graph;
+
+/// The trigger that makes a target offer a call to the case's callback.
+pub const INCOMING_CALL: &str = "incoming-call";
 
 impl Protocol for Graph {
     fn name(&self) -> &'static str {
@@ -18,6 +23,15 @@ impl Protocol for Graph {
     }
     fn embedded_headers(&self, token: &str) -> Vec<(String, String)> {
         vec![("Authorization".into(), format!("Bearer {token}"))]
+    }
+    /// The reference target offers an incoming call on its control endpoint.
+    fn embedded_triggers(&self, base: &str) -> BTreeMap<String, Trigger> {
+        let offer = Trigger::Http {
+            method: "POST".into(),
+            url: format!("{}/_callconform/incoming-call", base.trim_end_matches('/')),
+            body: Some("{\"callbackUri\": \"{{callback_url}}\"}".into()),
+        };
+        BTreeMap::from([(INCOMING_CALL.to_owned(), offer)])
     }
     fn notifications(&self) -> Option<&dyn Notifications> {
         Some(self)

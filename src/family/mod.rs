@@ -14,8 +14,9 @@ pub use graph::Graph;
 pub use um::{SoapAction, Um};
 
 use crate::listener::Received;
-use crate::request::Target;
+use crate::request::{Target, Trigger};
 use crate::results::Check;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::RwLock;
 
@@ -63,6 +64,10 @@ pub trait Protocol: Sync + Send + 'static {
     /// Headers the embedded reference target expects (its accepted bearer token).
     fn embedded_headers(&self, _token: &str) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// How the embedded reference target (at `base`) is made to cause trigger events.
+    fn embedded_triggers(&self, _base: &str) -> BTreeMap<String, Trigger> {
+        BTreeMap::new()
     }
     /// How the family's notifications are routed and judged; `None` when it sends none.
     fn notifications(&self) -> Option<&dyn Notifications> {

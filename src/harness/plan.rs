@@ -178,6 +178,7 @@ fn given_targets(
                 let read = f.protocol().target_from_url(url, given)?;
                 vars.extend(read.vars);
                 let options = p.as_ref().map(|t| t.options.clone()).unwrap_or_default();
+                let triggers = p.as_ref().map(|t| t.triggers.clone()).unwrap_or_default();
                 let mut headers = p.map(|t| t.headers).unwrap_or_default();
                 if let Some(token) = f.protocol().token_env().and_then(env)
                     && !token.is_empty()
@@ -190,6 +191,7 @@ fn given_targets(
                     base_url: read.base_url,
                     headers,
                     options,
+                    triggers,
                 })
             }
             (None, p) => p,

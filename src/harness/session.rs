@@ -68,6 +68,7 @@ async fn targets(
                     Target {
                         base_url: running.base_url(),
                         headers: f.protocol().embedded_headers(&accept_token),
+                        triggers: f.protocol().embedded_triggers(&running.base_url()),
                         options: Default::default(),
                     },
                 );

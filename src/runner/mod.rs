@@ -1,0 +1,347 @@
+//! Runs one case: set-up steps (status and captures only), then the documented steps with
+//! every check, producing a [`CaseResult`]. Data flows one way; nothing here prints.
+//!
+//! [`body`] judges a response body against its snapshot; [`notify`] waits for and judges
+//! the notifications a step causes; [`trigger`] asks a target to cause an event.
+
+mod body;
+mod notify;
+mod trigger;
+
+use crate::case::{Case, Corpus, Family, Step};
+use crate::compare;
+use crate::errata::Part;
+use crate::listener::Listener;
+use crate::protocol::EndReasons;
+use crate::report::{CaseResult, Outcome, RequestRecord, StepResult};
+use crate::request::{PreparedRequest, Target, Transport, TransportError};
+use crate::results::{Check, CheckId};
+use crate::snapshot::Update;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub targets: BTreeMap<Family, Target>,
+    /// Families not run, with the reason shown as "ignored".
+    pub skipped: BTreeMap<Family, String>,
+    /// `--var` overrides (over documented defaults, under captures).
+    pub vars: BTreeMap<String, String>,
+    pub snapshots: PathBuf,
+    pub update: Update,
+    pub as_printed: bool,
+    pub strict: bool,
+    pub notification_timeout: Duration,
+    /// Quiet period after the last expected notification, to catch extra ones.
+    pub settle: Duration,
+    pub expected_notify_token: Option<String>,
+    /// Values redacted from every output.
+    pub secrets: Vec<String>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            targets: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            vars: BTreeMap::new(),
+            snapshots: PathBuf::from("snapshots"),
+            update: Update::Never,
+            as_printed: false,
+            strict: false,
+            notification_timeout: Duration::from_secs(5),
+            settle: Duration::from_millis(250),
+            expected_notify_token: None,
+            secrets: Vec::new(),
+        }
+    }
+}
+
+pub struct Runner {
+    pub corpus: Arc<Corpus>,
+    pub config: RunConfig,
+    pub transport: Arc<dyn Transport>,
+    pub listener: Option<Arc<Listener>>,
+    pub reasons: EndReasons,
+}
+
+struct CaseState<'c> {
+    case: &'c Case,
+    vars: BTreeMap<String, String>,
+    /// Notifications already consumed, per call id.
+    cursors: HashMap<String, usize>,
+}
+
+impl Runner {
+    pub async fn run_case(&self, case: &Case) -> CaseResult {
+        let started = Instant::now();
+        let mut result = CaseResult {
+            name: case.trial_name(),
+            family: case.family.to_string(),
+            file: rel(&self.corpus.root, &case.path),
+            // The documented operation: the page's api_name, else the request line
+            // (Graph pages have no api_name).
+            operation: case.file.provenance.api_name.clone().unwrap_or_else(|| {
+                case.file
+                    .steps
+                    .iter()
+                    .find(|st| !st.is_trigger())
+                    .map(|st| format!("{} {}", st.method, st.path.replace("{{call_id}}", "{id}")))
+                    .unwrap_or_else(|| case.file.provenance.example.clone())
+            }),
+            tags: case.file.tags.clone(),
+            outcome: Outcome::Passed,
+            steps: Vec::new(),
+            duration: Duration::ZERO,
+        };
+        let Some(target) = self.config.targets.get(&case.family) else {
+            let why = self
+                .config
+                .skipped
+                .get(&case.family)
+                .cloned()
+                .unwrap_or_else(|| format!("no target for the {} family", case.family));
+            result.outcome = Outcome::Ignored(why);
+            return result;
+        };
+        let setup_steps = self
+            .corpus
+            .setup_for(case)
+            .map(|s| s.steps.as_slice())
+            .unwrap_or(&[]);
+        if let Some(why) = trigger::unavailable(case, target, setup_steps) {
+            result.outcome = Outcome::Ignored(why);
+            return result;
+        }
+        let mut state = CaseState {
+            case,
+            vars: self.initial_vars(case),
+            cursors: HashMap::new(),
+        };
+        let all = setup_steps
+            .iter()
+            .map(|s| (s, true))
+            .chain(case.file.steps.iter().map(|s| (s, false)));
+        for (step, is_setup) in all {
+            let (sr, transport_err) = self.run_step(&mut state, target, step, is_setup).await;
+            let failed = sr.failed();
+            result.steps.push(sr);
+            if let Some(e) = transport_err {
+                result.outcome = match e {
+                    TransportError::Unreachable(m) => Outcome::Unreachable(m),
+                    _ => Outcome::Failed,
+                };
+                break;
+            }
+            if failed {
+                result.outcome = Outcome::Failed;
+                if is_setup {
+                    break; // later steps need what the set-up should have captured
+                }
+            }
+        }
+        if let Some(e) = result.steps.iter().find_map(|s| s.error.as_ref())
+            && result.outcome == Outcome::Failed
+            && e.starts_with("cannot render")
+        {
+            result.outcome = Outcome::Error(e.clone());
+        }
+        result.duration = started.elapsed();
+        redact_result(&mut result, &self.config.secrets);
+        result
+    }
+
+    fn initial_vars(&self, case: &Case) -> BTreeMap<String, String> {
+        let mut vars = self
+            .corpus
+            .family_vars(case.family)
+            .cloned()
+            .unwrap_or_default();
+        vars.extend(case.file.vars.clone());
+        vars.extend(self.config.vars.clone());
+        if let Some(l) = &self.listener {
+            vars.insert(
+                "callback_url".into(),
+                l.callback_url_for(&case.trial_name()),
+            );
+        }
+        vars
+    }
+
+    async fn run_step(
+        &self,
+        st: &mut CaseState<'_>,
+        target: &Target,
+        step: &Step,
+        is_setup: bool,
+    ) -> (StepResult, Option<TransportError>) {
+        let mut sr = StepResult::new(&step.name, is_setup);
+        if let Some(name) = &step.trigger {
+            self.run_trigger(st, target, step, name, is_setup, &mut sr)
+                .await;
+            return (sr, None);
+        }
+        let req = match self.prepare(st, target, step) {
+            Ok(r) => r,
+            Err(e) => {
+                sr.error = Some(format!("cannot render the request: {e}"));
+                return (sr, None);
+            }
+        };
+        sr.request = Some(RequestRecord {
+            method: req.method.clone(),
+            url: req.url.clone(),
+            headers: req.headers.clone(),
+            body: req.body.clone(),
+        });
+        let sent_at = Instant::now();
+        let resp = match self.transport.send(&req).await {
+            Ok(r) => r,
+            Err(e) => {
+                sr.error = Some(e.to_string());
+                return (sr, Some(e));
+            }
+        };
+        sr.status = Some(resp.status);
+        sr.content_type = resp.header("content-type").map(str::to_owned);
+        sr.elapsed = resp.elapsed;
+        let subject = if is_setup {
+            format!("set-up `{}`", step.name)
+        } else {
+            format!("`{}`", step.name)
+        };
+        let mut status = compare::status(&subject, step.expect.status, resp.status);
+        if status.verdict == compare::Verdict::Fail
+            && let Some(hint) =
+                st.case
+                    .family
+                    .protocol()
+                    .status_hint(step.expect.status, resp.status, &req.url)
+        {
+            status.detail.push_str(&hint);
+        }
+        sr.checks.push(status);
+        if let Some(ct) = &step.expect.content_type {
+            sr.checks.push(compare::content_type(
+                &subject,
+                ct,
+                resp.media_type().as_deref(),
+            ));
+        }
+        if !is_setup {
+            self.check_body(st, step, &subject, &resp, &mut sr);
+        }
+        for (var, selectors) in &step.capture {
+            match crate::capture::capture(selectors, &resp) {
+                Ok(v) => {
+                    st.vars.insert(var.clone(), v);
+                }
+                Err(e) => sr.checks.push(Check::fail(
+                    CheckId::Capture,
+                    &subject,
+                    format!("could not capture `{var}`: {e}"),
+                )),
+            }
+        }
+        if sr.failed() {
+            sr.response_preview = Some(resp.body_preview(2000));
+        }
+        if !step.notifications.is_empty() && !sr.failed() {
+            self.check_notifications(st, step, is_setup, sent_at, notify::Route::Call, &mut sr)
+                .await;
+        }
+        (sr, None)
+    }
+
+    fn prepare(
+        &self,
+        st: &CaseState<'_>,
+        target: &Target,
+        step: &Step,
+    ) -> Result<PreparedRequest, String> {
+        let path = crate::template::render(&step.path, &st.vars)?;
+        let url = format!("{}{}", target.base_url.trim_end_matches('/'), path);
+        let mut headers = Vec::new();
+        for (k, v) in &step.headers {
+            headers.push((k.clone(), crate::template::render(v, &st.vars)?));
+        }
+        let body = match &step.body {
+            Some(b) => {
+                let b = crate::template::render(b, &st.vars)?;
+                let b = if self.config.as_printed {
+                    b
+                } else {
+                    self.corpus
+                        .errata
+                        .apply_text(st.case.family, Part::Request, &b)
+                };
+                // Documentation blocks start on the line after the fence; send them as printed
+                // but without the blank edges a TOML multi-line string adds.
+                Some(b.trim().to_owned())
+            }
+            None => None,
+        };
+        for (k, v) in st
+            .case
+            .family
+            .protocol()
+            .request_headers(body.as_deref(), target)
+        {
+            if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(&k)) {
+                headers.push((k, v));
+            }
+        }
+        headers.extend(target.headers.iter().cloned());
+        Ok(PreparedRequest {
+            method: step.method.clone(),
+            url,
+            headers,
+            body,
+        })
+    }
+}
+
+fn redact(text: &str, secrets: &[String]) -> String {
+    crate::report::redact(text, secrets)
+}
+
+fn redact_result(r: &mut CaseResult, secrets: &[String]) {
+    for s in &mut r.steps {
+        if let Some(req) = &mut s.request {
+            req.url = redact(&req.url, secrets);
+            for (k, v) in &mut req.headers {
+                *v = if k.eq_ignore_ascii_case("authorization") {
+                    "[redacted]".into()
+                } else {
+                    redact(v, secrets)
+                };
+            }
+            if let Some(b) = &mut req.body {
+                *b = redact(b, secrets);
+            }
+        }
+        if let Some(p) = &mut s.response_preview {
+            *p = redact(p, secrets);
+        }
+        if let Some(e) = &mut s.error {
+            *e = redact(e, secrets);
+        }
+        for c in &mut s.checks {
+            c.detail = redact(&c.detail, secrets);
+        }
+    }
+    if let Outcome::Unreachable(m) | Outcome::Error(m) = &mut r.outcome {
+        *m = redact(m, secrets);
+    }
+}
+
+/// A path relative to the project root (the parent of `cases/`), with `/` separators.
+pub fn rel(cases_root: &std::path::Path, path: &std::path::Path) -> String {
+    let root = cases_root.parent().unwrap_or(cases_root);
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}

@@ -1,0 +1,114 @@
+//! Trigger steps: the harness asks the target to cause an event (offer an incoming call to
+//! the case's callback), then judges the notifications it causes like any step's. How to
+//! ask is the target's business: the embedded reference target has a control endpoint, a
+//! third-party target names a request or a program in its profile.
+
+use super::notify::Route;
+use super::{CaseState, Runner};
+use crate::case::{Case, Step};
+use crate::request::{PreparedRequest, Target, Trigger};
+use crate::results::{RequestRecord, StepResult};
+use std::time::{Duration, Instant};
+
+/// How long a trigger program may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a case cannot run against this target: a trigger it needs that the target has no
+/// way to cause. Such a case is ignored with the reason, never passed.
+pub(super) fn unavailable(case: &Case, target: &Target, setup: &[Step]) -> Option<String> {
+    let missing = setup
+        .iter()
+        .chain(&case.file.steps)
+        .filter_map(|s| s.trigger.as_deref())
+        .find(|t| !target.triggers.contains_key(*t))?;
+    Some(format!(
+        "needs the target to cause `{missing}`, and it has no way to: name one in the profile ([{}.triggers.{missing}] url = \"...\" or command = [...])",
+        case.family
+    ))
+}
+
+impl Runner {
+    pub(super) async fn run_trigger(
+        &self,
+        st: &mut CaseState<'_>,
+        target: &Target,
+        step: &Step,
+        name: &str,
+        is_setup: bool,
+        sr: &mut StepResult,
+    ) {
+        let Some(trigger) = target.triggers.get(name) else {
+            sr.error = Some(format!("the target has no way to cause `{name}`"));
+            return;
+        };
+        let sent_at = Instant::now();
+        if let Err(e) = self.fire(st, trigger, sr).await {
+            sr.error = Some(format!("could not cause `{name}`: {e}"));
+            return;
+        }
+        self.check_notifications(st, step, is_setup, sent_at, Route::Tag, sr)
+            .await;
+    }
+
+    /// Sends the trigger's request or runs its program, with `{{var}}`s rendered.
+    async fn fire(
+        &self,
+        st: &CaseState<'_>,
+        trigger: &Trigger,
+        sr: &mut StepResult,
+    ) -> Result<(), String> {
+        let render = |t: &str| crate::template::render(t, &st.vars);
+        match trigger {
+            Trigger::Http { method, url, body } => {
+                let req = PreparedRequest {
+                    method: method.clone(),
+                    url: render(url)?,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: body.as_deref().map(render).transpose()?,
+                };
+                sr.request = Some(RequestRecord {
+                    method: req.method.clone(),
+                    url: req.url.clone(),
+                    headers: req.headers.clone(),
+                    body: req.body.clone(),
+                });
+                let resp = self.transport.send(&req).await.map_err(|e| e.to_string())?;
+                if !(200..300).contains(&resp.status) {
+                    return Err(format!(
+                        "{} {} answered {}: {}",
+                        req.method,
+                        req.url,
+                        resp.status,
+                        resp.body_preview(300)
+                    ));
+                }
+                Ok(())
+            }
+            Trigger::Command(argv) => {
+                let argv: Vec<String> = argv.iter().map(|a| render(a)).collect::<Result<_, _>>()?;
+                let (prog, args) = argv.split_first().ok_or("an empty command")?;
+                let run = tokio::process::Command::new(prog)
+                    .args(args)
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .output();
+                let out = tokio::time::timeout(COMMAND_TIMEOUT, run)
+                    .await
+                    .map_err(|_| format!("`{prog}` did not finish within {COMMAND_TIMEOUT:?}"))?
+                    .map_err(|e| format!("cannot run `{prog}`: {e}"))?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{prog}` exited with {}: {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr)
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
+                    ))
+                }
+            }
+        }
+    }
+}
