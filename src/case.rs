@@ -273,7 +273,11 @@ impl NotificationExpect {
             && self.matches.iter().all(|(ptr, want)| {
                 entry.pointer(ptr).is_some_and(|v| match v {
                     serde_json::Value::String(s) => s == want,
-                    other => other.to_string() == *want,
+                    serde_json::Value::Bool(b) => {
+                        want.as_str() == if *b { "true" } else { "false" }
+                    }
+                    serde_json::Value::Number(n) => want.parse::<f64>().ok() == n.as_f64(),
+                    _ => false,
                 })
             })
     }
