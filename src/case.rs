@@ -3,7 +3,7 @@
 //! set-up the docs do not show, written once and referenced by name.
 
 pub use crate::diag::CaseError;
-use crate::diag::{read_capped, toml_error, valid_var_name};
+use crate::diag::{toml_error, valid_var_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -306,14 +306,7 @@ impl Case {
     }
 }
 
-/// Everything under `cases/`, parsed once per process.
-#[derive(Debug, Clone, Default)]
-pub struct Corpus {
-    pub root: PathBuf,
-    pub cases: Vec<Case>,
-    pub families: BTreeMap<Family, FamilyFile>,
-    pub errata: crate::errata::Errata,
-}
+pub use crate::corpus::Corpus;
 
 pub fn parse_case(path: &Path, text: &str) -> Result<CaseFile, CaseError> {
     let file: CaseFile = toml::from_str(text).map_err(|e| CaseError {
@@ -502,151 +495,4 @@ fn validate_captures(step: &Step) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-impl Corpus {
-    /// Loads every case under `root/<family>/`. Errors are collected, not fatal one by one,
-    /// so a user sees every broken file at once.
-    pub fn load(root: &Path) -> Result<Corpus, Vec<CaseError>> {
-        let mut corpus = Corpus {
-            root: root.to_owned(),
-            ..Corpus::default()
-        };
-        let mut errors = Vec::new();
-        if !root.is_dir() {
-            return Err(vec![CaseError {
-                path: root.to_owned(),
-                message: "case directory not found".into(),
-            }]);
-        }
-        match crate::errata::Errata::load(&root.join("errata.toml")) {
-            Ok(e) => corpus.errata = e,
-            Err(e) => errors.push(e),
-        }
-        for family in Family::all() {
-            let dir = root.join(family.as_str());
-            if !dir.is_dir() {
-                continue;
-            }
-            let fam_path = dir.join("_family.toml");
-            if fam_path.exists() {
-                match read_capped(&fam_path).and_then(|t| parse_family(&fam_path, &t)) {
-                    Ok(f) => {
-                        corpus.families.insert(family, f);
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(e) => {
-                    errors.push(CaseError {
-                        path: dir.clone(),
-                        message: format!("cannot list: {e}"),
-                    });
-                    continue;
-                }
-            };
-            entries.sort();
-            for path in entries {
-                let Some(stem) = case_stem(&path) else {
-                    continue;
-                };
-                match read_capped(&path).and_then(|t| parse_case(&path, &t)) {
-                    Ok(file) => corpus.cases.push(Case {
-                        family,
-                        name: stem,
-                        path,
-                        file,
-                    }),
-                    Err(e) => errors.push(e),
-                }
-            }
-        }
-        for case in &corpus.cases {
-            if let Some(setup) = &case.file.setup {
-                let known = corpus
-                    .families
-                    .get(&case.family)
-                    .is_some_and(|f| f.setup.contains_key(setup));
-                if !known {
-                    errors.push(CaseError {
-                        path: case.path.clone(),
-                        message: format!(
-                            "field `setup`: no set-up `{setup}` in {}/_family.toml",
-                            case.family
-                        ),
-                    });
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(corpus)
-        } else {
-            Err(errors)
-        }
-    }
-
-    /// Loads only the case a trial name points at: nextest runs one process per trial and
-    /// should not pay for parsing the whole corpus each time.
-    pub fn load_one(root: &Path, trial: &str) -> Result<Option<Corpus>, Vec<CaseError>> {
-        let Some((fam, name)) = trial.split_once("::") else {
-            return Ok(None);
-        };
-        let Some(family) = Family::parse(fam) else {
-            return Ok(None);
-        };
-        if !valid_var_name(name) {
-            return Ok(None);
-        }
-        let dir = root.join(family.as_str());
-        let path = dir.join(format!("{name}.toml"));
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let mut corpus = Corpus {
-            root: root.to_owned(),
-            ..Corpus::default()
-        };
-        corpus.errata =
-            crate::errata::Errata::load(&root.join("errata.toml")).map_err(|e| vec![e])?;
-        let fam_path = dir.join("_family.toml");
-        if fam_path.exists() {
-            let f = read_capped(&fam_path)
-                .and_then(|t| parse_family(&fam_path, &t))
-                .map_err(|e| vec![e])?;
-            corpus.families.insert(family, f);
-        }
-        let file = read_capped(&path)
-            .and_then(|t| parse_case(&path, &t))
-            .map_err(|e| vec![e])?;
-        corpus.cases.push(Case {
-            family,
-            name: name.to_owned(),
-            path,
-            file,
-        });
-        Ok(Some(corpus))
-    }
-
-    pub fn setup_for(&self, case: &Case) -> Option<&Setup> {
-        let name = case.file.setup.as_ref()?;
-        self.families.get(&case.family)?.setup.get(name)
-    }
-
-    pub fn family_vars(&self, family: Family) -> Option<&BTreeMap<String, String>> {
-        self.families.get(&family).map(|f| &f.vars)
-    }
-}
-
-/// Case files are `<name>.toml` not starting with `_` (family files, drafts).
-fn case_stem(path: &Path) -> Option<String> {
-    if path.extension()? != "toml" {
-        return None;
-    }
-    let stem = path.file_stem()?.to_str()?;
-    if stem.starts_with('_') || !valid_var_name(stem) {
-        return None;
-    }
-    Some(stem.to_owned())
 }

@@ -10,6 +10,7 @@ pub mod capture;
 pub mod case;
 pub mod compare;
 pub mod contract;
+pub mod corpus;
 pub mod diag;
 pub mod errata;
 pub mod expectations;

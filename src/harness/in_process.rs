@@ -28,15 +28,13 @@ pub struct InProcessRun {
 
 /// Loads the committed corpus (for tests and benchmarks).
 pub fn load_default_corpus() -> Result<(Arc<Corpus>, EndReasons), String> {
-    let dir = default_dir("cases");
-    let corpus = Corpus::load(&dir).map_err(|errs| {
+    let corpus = Corpus::load(&default_dir("cases")).map_err(|errs| {
         errs.iter()
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    let reasons =
-        EndReasons::load(&dir.join("graph/_end-reasons.toml")).map_err(|e| e.to_string())?;
+    let reasons = corpus.reasons.clone();
     Ok((Arc::new(corpus), reasons))
 }
 

@@ -17,6 +17,7 @@ pub use finish::exit;
 pub use in_process::{InProcess, InProcessRun, load_default_corpus, run_in_process};
 
 use crate::case::{CaseError, Corpus};
+use crate::corpus::Scope;
 use crate::protocol::EndReasons;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -52,14 +53,12 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// The corpus a run needs: under nextest's `--exact NAME`, only that case is parsed.
 fn load(plan: &plan::Plan, args: &RunArgs) -> Result<(Arc<Corpus>, EndReasons), Vec<CaseError>> {
     let exact_one = args.libtest.exact && args.libtest.skip.is_empty() && !args.libtest.list;
-    let corpus = match args.libtest.filter.as_deref() {
-        Some(name) if exact_one => match Corpus::load_one(&plan.cases_dir, name)? {
-            Some(c) => c,
-            None => Corpus::load(&plan.cases_dir)?,
-        },
-        _ => Corpus::load(&plan.cases_dir)?,
+    let scope = match args.libtest.filter.as_deref() {
+        Some(name) if exact_one => Scope::One(name),
+        _ => Scope::All,
     };
-    if corpus.cases.is_empty() {
+    let corpus = Corpus::load_scope(&plan.cases_dir, scope)?;
+    if corpus.cases.is_empty() && scope == Scope::All {
         return Err(vec![CaseError {
             path: plan.cases_dir.clone(),
             message: "no case files here (a typo in --cases?)".into(),
