@@ -25,17 +25,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
+fn usage(msg: impl std::fmt::Display) -> u8 {
     eprintln!("error: {msg}");
-    ExitCode::from(exit::USAGE)
+    exit::USAGE
 }
 
-fn case_errors(errs: &[CaseError]) -> ExitCode {
+fn case_errors(errs: &[CaseError]) -> u8 {
     for e in errs {
         eprintln!("error: {e}");
     }
     eprintln!("{} case file error(s); nothing was run", errs.len());
-    ExitCode::from(exit::USAGE)
+    exit::USAGE
 }
 
 /// Runs the conformance suite. Returns the process exit code.
@@ -46,7 +46,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .build()
     {
         Ok(runtime) => run_on(&runtime, args),
-        Err(e) => usage(format!("cannot start the async runtime: {e}")),
+        Err(e) => ExitCode::from(usage(format!("cannot start the async runtime: {e}"))),
     }
 }
 
@@ -64,8 +64,7 @@ fn load(plan: &plan::Plan, args: &RunArgs) -> Result<(Arc<Corpus>, EndReasons), 
             message: "no case files here (a typo in --cases?)".into(),
         }]);
     }
-    let reasons =
-        EndReasons::load(&plan.cases_dir.join("graph/_end-reasons.toml")).map_err(|e| vec![e])?;
+    let reasons = corpus.reasons.clone();
     Ok((Arc::new(corpus), reasons))
 }
 
@@ -100,7 +99,13 @@ fn selection(args: &RunArgs) -> String {
     }
 }
 
-pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode {
+/// Runs the suite on a runtime the caller owns; the process exit code.
+pub fn run_on(runtime: &tokio::runtime::Runtime, args: RunArgs) -> ExitCode {
+    ExitCode::from(run_code(runtime, args))
+}
+
+/// [`run_on`] with the exit code as a number (one of [`exit`]), for tests and embedders.
+pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
     let started_at = std::time::SystemTime::now();
     let plan = match plan::resolve(&args, &|k| std::env::var(k).ok()) {
         Ok(p) => p,
@@ -156,7 +161,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         let _ = thread.join();
     }
     if listing {
-        return ExitCode::SUCCESS;
+        return exit::CONFORMANT;
     }
     let ran = conclusion.num_passed + conclusion.num_failed + conclusion.num_ignored;
     if ran == 0 {
@@ -193,12 +198,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
     };
     let reports_ok = finish::write_reports(&paths, &results, &summary);
     drop(session);
-    ExitCode::from(finish::exit_code(
-        &results,
-        &summary,
-        conclusion.has_failed(),
-        reports_ok,
-    ))
+    finish::exit_code(&results, &summary, conclusion.has_failed(), reports_ok)
 }
 
 /// On a terminal, runs longer than a few seconds get a progress line on stderr.
