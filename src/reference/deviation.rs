@@ -31,6 +31,9 @@ pub enum Deviation {
     // (or, for the path, with the endpoint URL given).
     UmRequireSoapAction,
     UmExchange2007PathOnly,
+    UmRingsFirst,
+    UmNeverConnects,
+    UmUndocumentedCallState,
     // Graph, real deviations: a conformant harness must fail these.
     Graph200InsteadOf204,
     GraphNoTerminating,
@@ -86,6 +89,9 @@ const ALL: &[Deviation] = &[
     UmForgetDisconnected,
     UmRequireSoapAction,
     UmExchange2007PathOnly,
+    UmRingsFirst,
+    UmNeverConnects,
+    UmUndocumentedCallState,
     Graph200InsteadOf204,
     GraphNoTerminating,
     GraphSwappedNotifications,
@@ -136,6 +142,9 @@ impl Deviation {
             UmForgetDisconnected => "um-forget-disconnected",
             UmRequireSoapAction => "um-require-soap-action",
             UmExchange2007PathOnly => "um-exchange-2007-path-only",
+            UmRingsFirst => "um-rings-first",
+            UmNeverConnects => "um-never-connects",
+            UmUndocumentedCallState => "um-undocumented-call-state",
             Graph200InsteadOf204 => "graph-200-instead-of-204",
             GraphNoTerminating => "graph-no-terminating",
             GraphSwappedNotifications => "graph-swapped-notifications",
@@ -198,6 +207,15 @@ impl Deviation {
             }
             UmExchange2007PathOnly => {
                 "UM only at /UnifiedMessaging/Service.asmx; /EWS/UM2007Legacy.asmx answers 404"
+            }
+            UmRingsFirst => {
+                "a PlayOnPhone call rings before it connects: Connecting, Alerted after 0.5 s, Connected after 1.5 s"
+            }
+            UmNeverConnects => {
+                "a PlayOnPhone call rings forever: Connecting, then Alerted, never Connected"
+            }
+            UmUndocumentedCallState => {
+                "GetCallInfo answers CallState `connected` (wrong case: not a documented value)"
             }
             Graph200InsteadOf204 => "DELETE answers 200 with a small JSON body instead of 204",
             GraphNoTerminating => "no `terminating` notification after DELETE",
@@ -293,6 +311,7 @@ impl Deviation {
                 | UmNoXsiXsd
                 | UmOtherXmlDeclaration
                 | UmRequireSoapAction
+                | UmRingsFirst
                 | GraphEstablishedFirst
                 | GraphKeysReordered
                 | GraphExtraResourceData

@@ -58,6 +58,30 @@ pub(crate) struct UmState {
 struct UmCall {
     state: &'static str,
     cause: &'static str,
+    /// When PlayOnPhone placed it: a ringing call's state follows from its age.
+    placed: std::time::Instant,
+}
+
+/// How long a ringing call dials before the far phone rings, and rings before it is answered.
+const DIALLING: std::time::Duration = std::time::Duration::from_millis(500);
+const RINGING: std::time::Duration = std::time::Duration::from_millis(1500);
+
+impl UmCall {
+    /// The state GetCallInfo reports now: as stored, unless the call is still ringing
+    /// (the `um-rings-first` / `um-never-connects` deviations).
+    fn state_now(&self, state: &State) -> &'static str {
+        if self.state != "Connected" {
+            return self.state;
+        }
+        let age = self.placed.elapsed();
+        let rings = state.has(Deviation::UmRingsFirst) || state.has(Deviation::UmNeverConnects);
+        match (rings, age) {
+            (false, _) => self.state,
+            (true, a) if a < DIALLING => "Connecting",
+            (true, a) if a < RINGING || state.has(Deviation::UmNeverConnects) => "Alerted",
+            _ => self.state,
+        }
+    }
 }
 
 /// Disconnected calls, bounded: insertion order is kept so the oldest is evicted first.
@@ -82,6 +106,7 @@ impl EndedCalls {
         let call = UmCall {
             state: "Disconnected",
             cause,
+            placed: std::time::Instant::now(),
         };
         if let Some(known) = self.by_id.get_mut(&id) {
             *known = call;
@@ -663,6 +688,7 @@ fn play_on_phone(state: &State, req: &SoapRequest, resp: &'static str) -> Resp {
             UmCall {
                 state: "Connected",
                 cause: "None",
+                placed: std::time::Instant::now(),
             },
         );
     }
@@ -696,24 +722,18 @@ fn get_call_info(state: &State, req: &SoapRequest) -> Resp {
         let um = lock(&state.um);
         um.calls.get(id).copied().or_else(|| um.ended.get(id))
     };
-    let Some(UmCall {
-        state: call_state,
-        cause,
-    }) = found
-    else {
+    let Some(call) = found else {
         return invalid_call_id();
     };
-    let mut children = vec![
-        leaf(
-            "CallState",
-            if state.has(Deviation::UmWrongCallState) {
-                "Disconnected"
-            } else {
-                call_state
-            },
-        ),
-        leaf("EventCause", cause),
-    ];
+    let cause = call.cause;
+    let call_state = if state.has(Deviation::UmWrongCallState) {
+        "Disconnected"
+    } else if state.has(Deviation::UmUndocumentedCallState) {
+        "connected"
+    } else {
+        call.state_now(state)
+    };
+    let mut children = vec![leaf("CallState", call_state), leaf("EventCause", cause)];
     if state.has(Deviation::UmMissingEventCause) {
         children.retain(|c| c.name != "EventCause");
     }
