@@ -563,7 +563,11 @@ check = ["status", "empty-body"]
     fn noted(name: &str, ids: &[CheckId]) -> CaseResult {
         let mut checks = vec![Check::pass(CheckId::Status, "s")];
         for id in ids {
-            checks.push(Check::note(*id, "s", vec!["a documented other value".into()]));
+            checks.push(Check::note(
+                *id,
+                "s",
+                vec!["a documented other value".into()],
+            ));
         }
         case(name, Outcome::Passed, checks)
     }

@@ -247,10 +247,15 @@ mod tests {
         assert!(notes[1].contains("[redacted]") && !notes[1].contains("4f9a"));
         assert!(case_lines(&results[1], &summary).is_empty(), "silenced");
         let (all, summary) = fixtures::results();
-        let answer = all.iter().find(|r| r.name == "graph::answer").expect("case");
+        let answer = all
+            .iter()
+            .find(|r| r.name == "graph::answer")
+            .expect("case");
         assert_eq!(
             case_lines(answer, &summary),
-            ["warning: graph::answer: undocumented-fields on Step1 › notification: undocumented fields: /value/0/x, /y"]
+            [
+                "warning: graph::answer: undocumented-fields on Step1 › notification: undocumented fields: /value/0/x, /y"
+            ]
         );
     }
 }

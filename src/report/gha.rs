@@ -163,7 +163,10 @@ mod tests {
     fn notes_are_notices() {
         let (results, summary) = fixtures::results_with_notes();
         let text = annotations(&results, &summary);
-        let notices: Vec<&str> = text.lines().filter(|l| l.starts_with("::notice ")).collect();
+        let notices: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("::notice "))
+            .collect();
         assert_eq!(notices.len(), 2, "{text}");
         assert!(notices.contains(&format!(
             "::notice file=cases/graph/delete-call.toml,title=graph%3A%3Adelete-call::snapshot on Step1 › terminated: {}",

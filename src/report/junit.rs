@@ -259,7 +259,10 @@ mod tests {
         let (results, summary) = fixtures::results_with_notes();
         let xml = render(&results, &summary);
         let back = Report::deserialize_from_str(&xml).expect("quick-junit parses it");
-        assert_eq!((back.tests, back.failures, back.errors), (results.len(), 0, 0));
+        assert_eq!(
+            (back.tests, back.failures, back.errors),
+            (results.len(), 0, 0)
+        );
         let cases: Vec<&TestCase> = back
             .test_suites
             .iter()

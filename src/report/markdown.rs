@@ -385,15 +385,24 @@ mod tests {
         let rows = table_rows(&md);
         let del = rows.iter().find(|r| r.contains("| delete |")).expect("row");
         assert!(del.contains("✅ pass with notes"), "{del}");
-        assert!(del.ends_with("| [⚠️ 2](#case-graph-delete-call) |"), "{del}");
-        let gci = rows.iter().find(|r| r.contains("GetCallInfo")).expect("row");
+        assert!(
+            del.ends_with("| [⚠️ 2](#case-graph-delete-call) |"),
+            "{del}"
+        );
+        let gci = rows
+            .iter()
+            .find(|r| r.contains("GetCallInfo"))
+            .expect("row");
         assert!(gci.contains("✅ pass |") && !gci.contains('⚠'), "{gci}");
         assert!(md.contains("<a id=\"case-graph-delete-call\""), "{md}");
         assert!(
             md.contains("- ⚠️ `snapshot` on Step1 › terminated: /value/0/resourceData/resultInfo: resultInfo 200/7000"),
             "{md}"
         );
-        assert!(!md.contains("Alerted"), "a silenced note is not shown:\n{md}");
+        assert!(
+            !md.contains("Alerted"),
+            "a silenced note is not shown:\n{md}"
+        );
         assert!(md.starts_with("# Conformance report\n\n**✅ conformant**"));
     }
 }

@@ -674,7 +674,11 @@ mod tests {
             .collect();
         assert_eq!(
             statuses,
-            [CaseStatus::PassWithNotes, CaseStatus::Pass, CaseStatus::Pass]
+            [
+                CaseStatus::PassWithNotes,
+                CaseStatus::Pass,
+                CaseStatus::Pass
+            ]
         );
         let t = Totals::of(&results, &summary);
         assert_eq!((t.passed, t.passed_with_notes), (results.len(), 1));
