@@ -12,6 +12,17 @@
 //!
 //! Only check failures can be expected: a target that cannot be reached, or a case that
 //! cannot be run, always fails the run, so a listed case can never hide an outage.
+//!
+//! An entry can instead silence known notes (a documented value other than the example's
+//! that this target always sends): the case still passes, and the notes of the listed
+//! checks are no longer shown. A note entry never absorbs a failure:
+//!
+//! ```toml
+//! ["graph::delete-call"]
+//! result = "note"
+//! reason = "our bot ends calls itself: resultInfo 200/7000"
+//! check = "snapshot"
+//! ```
 
 pub use crate::results::Judgement;
 use crate::results::{CaseResult, CheckId, Outcome};
@@ -22,12 +33,14 @@ use std::path::Path;
 /// Largest expectations file read; anything bigger is not hand-written.
 const MAX_FILE: u64 = 4 * 1024 * 1024;
 
-/// The only result an entry may declare; an enum so `result = "pass"` is a parse error
-/// naming the line.
+/// What an entry declares; an enum so `result = "pass"` is a parse error naming the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExpectedResult {
+    /// The listed checks fail; only they are absorbed.
     Fail,
+    /// The listed checks pass with notes; those notes are known and not shown.
+    Note,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +113,9 @@ impl Expectations {
         let Some(exp) = self.entries.get(&result.name) else {
             return plain;
         };
+        if exp.result == ExpectedResult::Note {
+            return self.judge_notes(result, exp);
+        }
         match &result.outcome {
             Outcome::Ignored(_) => Judgement::Ignored,
             Outcome::Passed => Judgement::UnexpectedPass {
@@ -146,6 +162,57 @@ impl Expectations {
                 }
             }
         }
+    }
+
+    /// A `result = "note"` entry: silences the notes of its checks on a passing case, and
+    /// leaves every other outcome to its plain verdict (saying why for a failure).
+    fn judge_notes(&self, result: &CaseResult, exp: &Expected) -> Judgement {
+        let want = self.checks.get(&result.name).cloned().unwrap_or_default();
+        match &result.outcome {
+            Outcome::Passed => {
+                let known: Vec<CheckId> = result
+                    .noted_check_ids()
+                    .into_iter()
+                    .filter(|c| want.contains(c))
+                    .collect();
+                if known.is_empty() {
+                    Judgement::Pass
+                } else {
+                    Judgement::KnownNotes {
+                        reason: exp.reason.clone(),
+                        checks: known,
+                    }
+                }
+            }
+            Outcome::Ignored(_) => Judgement::Ignored,
+            _ => Judgement::Fail {
+                note: Some(format!(
+                    "listed in {} for known notes ({}); a note entry never absorbs a failure",
+                    self.file, exp.reason
+                )),
+            },
+        }
+    }
+
+    /// Note entries whose case passed without any note of the listed checks: stale, worth
+    /// a warning (they do not fail the run: notes never do).
+    pub fn unused_note_entries(&self, results: &[CaseResult]) -> Vec<String> {
+        results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Passed)
+            .filter(|r| {
+                self.entries
+                    .get(&r.name)
+                    .is_some_and(|e| e.result == ExpectedResult::Note)
+            })
+            .filter(|r| self.judge(r) == Judgement::Pass)
+            .map(|r| {
+                format!(
+                    "{} lists known notes for `{}`, which passed without them: remove the entry",
+                    self.file, r.name
+                )
+            })
+            .collect()
     }
 
     /// Judgements for a whole run, keyed by case name: `RunSummary::judgements`.
@@ -491,5 +558,75 @@ check = ["status", "empty-body"]
                 r.name
             );
         }
+    }
+
+    fn noted(name: &str, ids: &[CheckId]) -> CaseResult {
+        let mut checks = vec![Check::pass(CheckId::Status, "s")];
+        for id in ids {
+            checks.push(Check::note(
+                *id,
+                "s",
+                vec!["a documented other value".into()],
+            ));
+        }
+        case(name, Outcome::Passed, checks)
+    }
+
+    const NOTES: &str = r#"
+["graph::delete-call"]
+result = "note"
+reason = "our bot ends calls: 200/7000"
+check = "snapshot"
+"#;
+
+    #[test]
+    fn a_note_entry_silences_the_listed_checks_notes_only() {
+        let e = parse("known.toml", NOTES).expect("parses");
+        let r = noted("graph::delete-call", &[CheckId::Snapshot]);
+        let j = e.judge(&r);
+        assert_eq!(
+            j,
+            Judgement::KnownNotes {
+                reason: "our bot ends calls: 200/7000".into(),
+                checks: vec![CheckId::Snapshot],
+            }
+        );
+        assert!(!j.fails_run());
+        assert_eq!(r.notes_shown(&j).count(), 0);
+        assert_eq!(r.notes().count(), 1, "the note is still in the results");
+        // A note on another check stays shown.
+        let r = noted(
+            "graph::delete-call",
+            &[CheckId::Snapshot, CheckId::NotificationOrder],
+        );
+        let j = e.judge(&r);
+        let shown: Vec<CheckId> = r.notes_shown(&j).map(|(c, _)| c.id).collect();
+        assert_eq!(shown, vec![CheckId::NotificationOrder]);
+        // Unlisted cases keep their notes.
+        let r = noted("graph::other", &[CheckId::Snapshot]);
+        assert_eq!(e.judge(&r), Judgement::Pass);
+        assert_eq!(r.notes_shown(&Judgement::Pass).count(), 1);
+    }
+
+    #[test]
+    fn a_note_entry_never_absorbs_a_failure_and_stale_ones_are_named() {
+        let e = parse("known.toml", NOTES).expect("parses");
+        let j = e.judge(&failed("graph::delete-call", "snapshot"));
+        match &j {
+            Judgement::Fail { note: Some(n) } => {
+                assert!(n.contains("never absorbs a failure"), "{n}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let clean = case("graph::delete-call", Outcome::Passed, vec![]);
+        assert_eq!(e.judge(&clean), Judgement::Pass);
+        let stale = e.unused_note_entries(&[clean]);
+        assert_eq!(stale.len(), 1);
+        assert!(stale[0].contains("graph::delete-call"), "{stale:?}");
+        let live = e.unused_note_entries(&[noted("graph::delete-call", &[CheckId::Snapshot])]);
+        assert!(live.is_empty(), "{live:?}");
+        // Note entries name checks like fail entries do.
+        let bad = NOTES.replace("\"snapshot\"", "\"snapshto\"");
+        assert!(parse("k", &bad).unwrap_err().contains("snapshto"));
     }
 }

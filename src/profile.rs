@@ -183,6 +183,15 @@ pub struct TlsSection {
     pub insecure: bool,
 }
 
+/// `[run]`: how this target is judged.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Like `--exact-values`: notes (another documented value, other prose) fail.
+    #[serde(default)]
+    pub exact_values: Option<bool>,
+}
+
 /// A parsed profile: still names, not secrets. See the module docs for the file shape.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,6 +208,8 @@ pub struct Profile {
     pub listener: ListenerSection,
     #[serde(default)]
     pub tls: TlsSection,
+    #[serde(default)]
+    pub run: RunSection,
     /// The file it was read from: messages name it, relative TLS paths start from its
     /// directory.
     #[serde(skip)]
@@ -224,6 +235,8 @@ pub struct ResolvedProfile {
     /// PEM bytes (certificate + key) of `[tls] client_cert_file`.
     pub client_identity_pem: Option<Vec<u8>>,
     pub insecure: bool,
+    /// `[run] exact_values`.
+    pub exact_values: Option<bool>,
     /// Bearer token notifications must carry (`[graph] notification_token_env`).
     pub notify_token: Option<String>,
     /// Every secret value read (tokens, passwords, encoded Basic credentials), for
@@ -489,6 +502,7 @@ impl Profile {
                 .map(|c| c.trim().trim_end_matches('/').to_owned()),
             request_timeout: self.timeouts.request_secs.map(Duration::from_secs_f64),
             notification_timeout: self.timeouts.notification_secs.map(Duration::from_secs_f64),
+            exact_values: self.run.exact_values,
             ..ResolvedProfile::default()
         };
         let read = |key: &str, name: &str| -> Result<String, String> {

@@ -92,6 +92,9 @@ pub enum Verdict {
     Fail,
     /// Reported, but only fails the case under `--strict` (undocumented extra fields).
     Warn,
+    /// Passed, with a documented difference from the example worth knowing (another value
+    /// of an enumerated set, other prose); a failure under `--exact-values`.
+    Note,
 }
 
 /// One check applied to one subject.
@@ -104,6 +107,9 @@ pub struct Check {
     pub verdict: Verdict,
     /// Expected/actual or a diff; empty on pass.
     pub detail: String,
+    /// One line each: how the answer differs from the example within the documents.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Check {
@@ -115,6 +121,16 @@ impl Check {
     }
     pub fn warn(id: CheckId, subject: &str, detail: impl Into<String>) -> Check {
         Check::with(id, subject, Verdict::Warn, detail.into())
+    }
+    /// A pass with notes; a plain pass when there are none.
+    pub fn note(id: CheckId, subject: &str, notes: Vec<String>) -> Check {
+        if notes.is_empty() {
+            return Check::pass(id, subject);
+        }
+        Check {
+            notes,
+            ..Check::with(id, subject, Verdict::Note, String::new())
+        }
     }
     pub fn from_bool(
         id: CheckId,
@@ -134,6 +150,7 @@ impl Check {
             subject: subject.to_owned(),
             verdict,
             detail,
+            notes: Vec::new(),
         }
     }
     /// The stable name of the rule.
@@ -255,6 +272,38 @@ impl CaseResult {
             .flat_map(|s| s.checks.iter().filter(|c| c.verdict == Verdict::Warn))
     }
 
+    /// Every note of a passing check, with the check it belongs to, in order.
+    pub fn notes(&self) -> impl Iterator<Item = (&Check, &str)> {
+        self.steps.iter().flat_map(|s| {
+            s.checks
+                .iter()
+                .filter(|c| c.verdict == Verdict::Note)
+                .flat_map(|c| c.notes.iter().map(move |n| (c, n.as_str())))
+        })
+    }
+
+    /// The notes left once an expectation has silenced the known ones.
+    pub fn notes_shown<'a>(
+        &'a self,
+        judgement: &'a Judgement,
+    ) -> impl Iterator<Item = (&'a Check, &'a str)> {
+        self.notes().filter(move |(c, _)| match judgement {
+            Judgement::KnownNotes { checks, .. } => !checks.contains(&c.id),
+            _ => true,
+        })
+    }
+
+    /// The ids of the checks that carry notes, each once, in order.
+    pub fn noted_check_ids(&self) -> Vec<CheckId> {
+        let mut out: Vec<CheckId> = Vec::new();
+        for (c, _) in self.notes() {
+            if !out.contains(&c.id) {
+                out.push(c.id);
+            }
+        }
+        out
+    }
+
     /// The ids of the failing checks, each once, in the order they failed.
     pub fn failing_check_ids(&self) -> Vec<CheckId> {
         let mut out: Vec<CheckId> = Vec::new();
@@ -271,7 +320,14 @@ impl CaseResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Judgement {
+    /// Passed (with or without notes).
     Pass,
+    /// Passed; the notes of these checks are listed as known (`result = "note"`) and not
+    /// shown as notes.
+    KnownNotes {
+        reason: String,
+        checks: Vec<CheckId>,
+    },
     /// A failure that fails the run. `note` says why an expectation did not cover it.
     Fail {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,5 +3,9 @@
 //! target read these; nothing here knows how they were extracted.
 
 pub mod end_reasons;
+pub mod path;
+pub mod rules;
 
 pub use end_reasons::{EndReason, EndReasons};
+pub use path::FieldPath;
+pub use rules::{Contract, END_REASONS, FieldClass, FieldRule, FieldSpec, Provenance, ValueSet};

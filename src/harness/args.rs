@@ -53,6 +53,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Require the example's own values: another documented value (a CallState, an
+    /// end reason) or other prose fails instead of passing with a note.
+    #[arg(long)]
+    pub exact_values: bool,
+
     /// Address of the webhook listener [default: 127.0.0.1:0].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,

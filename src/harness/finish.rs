@@ -93,13 +93,17 @@ pub fn summary(
             .map(|(f, t)| (f.to_string(), t.base_url.clone()))
             .collect(),
     };
+    let mut warnings = plan.warnings.clone();
+    if let Some(e) = plan.expectations.as_deref() {
+        warnings.extend(e.unused_note_entries(results));
+    }
     RunSummary {
         target: plan.targets.banner(),
         targets,
         started: Some(crate::report::rfc3339_utc(started_at)),
         duration: started_at.elapsed().unwrap_or_default(),
         listener_notes,
-        warnings: plan.warnings.clone(),
+        warnings,
         judgements: results
             .iter()
             .map(|r| (r.name.clone(), judge(plan.expectations.as_deref(), r)))
@@ -109,25 +113,45 @@ pub fn summary(
     }
 }
 
-/// Prints the per-case notes and writes every requested report; false when one failed.
+/// The terminal lines under each case: its notes (one line each, unless an expectation
+/// silenced them), warnings, written snapshots and expected failures.
+pub fn case_lines(r: &CaseResult, summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    let j = summary.judgement(r);
+    let red = |t: &str| crate::report::redact(t, &summary.secrets);
+    for (c, n) in r.notes_shown(&j) {
+        out.push(red(&format!(
+            "note: {}: {} on {}: {n}",
+            r.name,
+            c.name(),
+            c.subject
+        )));
+    }
+    for w in r.warnings() {
+        out.push(red(&format!(
+            "warning: {}: {} on {}: {}",
+            r.name,
+            w.name(),
+            w.subject,
+            w.detail
+        )));
+    }
+    for s in &r.steps {
+        for w in &s.written {
+            out.push(format!("{}: snapshot {w}", r.name));
+        }
+    }
+    if let Judgement::ExpectedFail { reason } = &j {
+        out.push(red(&format!("expected failure: {} ({reason})", r.name)));
+    }
+    out
+}
+
+/// Prints the per-case lines and writes every requested report; false when one failed.
 pub fn write_reports(paths: &ReportPaths, results: &[CaseResult], summary: &RunSummary) -> bool {
     for r in results {
-        for w in r.warnings() {
-            eprintln!(
-                "note: {}: {} on {}: {}",
-                r.name,
-                w.name(),
-                w.subject,
-                w.detail
-            );
-        }
-        for s in &r.steps {
-            for w in &s.written {
-                eprintln!("{}: snapshot {w}", r.name);
-            }
-        }
-        if let Judgement::ExpectedFail { reason } = summary.judgement(r) {
-            eprintln!("expected failure: {} ({reason})", r.name);
+        for line in case_lines(r, summary) {
+            eprintln!("{line}");
         }
     }
     let mut ok = true;
@@ -205,5 +229,33 @@ mod tests {
         assert_eq!(exit_code(&passed, &plain, false, false), exit::USAGE);
         assert_eq!(exit_code(&all, &summary, false, true), exit::UNREACHABLE);
         assert_eq!(exit_code(&[], &plain, false, true), exit::CONFORMANT);
+    }
+
+    #[test]
+    fn each_note_is_one_line_under_its_case_unless_silenced() {
+        let (results, summary) = fixtures::results_with_notes();
+        let lines = case_lines(&results[0], &summary);
+        let notes: Vec<&String> = lines.iter().filter(|l| l.starts_with("note: ")).collect();
+        assert_eq!(notes.len(), 2, "{lines:?}");
+        assert_eq!(
+            notes[0],
+            &format!(
+                "note: graph::delete-call: snapshot on Step1 › terminated: {}",
+                fixtures::NOTE_7000
+            )
+        );
+        assert!(notes[1].contains("[redacted]") && !notes[1].contains("4f9a"));
+        assert!(case_lines(&results[1], &summary).is_empty(), "silenced");
+        let (all, summary) = fixtures::results();
+        let answer = all
+            .iter()
+            .find(|r| r.name == "graph::answer")
+            .expect("case");
+        assert_eq!(
+            case_lines(answer, &summary),
+            [
+                "warning: graph::answer: undocumented-fields on Step1 › notification: undocumented fields: /value/0/x, /y"
+            ]
+        );
     }
 }

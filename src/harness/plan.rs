@@ -56,6 +56,8 @@ pub struct Plan {
     pub vars: BTreeMap<String, String>,
     pub as_printed: bool,
     pub strict: bool,
+    /// `--exact-values` or the profile's `[run] exact_values`: notes fail.
+    pub exact_values: bool,
     pub notification_timeout: Duration,
     pub http: HttpOptions,
     /// Values redacted from every output (tokens, passwords).
@@ -347,6 +349,10 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
         vars,
         as_printed: args.as_printed,
         strict: args.strict,
+        exact_values: args.exact_values
+            || profile
+                .as_ref()
+                .is_some_and(|p| p.exact_values == Some(true)),
         notification_timeout: args
             .notification_timeout
             .map(Duration::from_secs_f64)
@@ -498,5 +504,47 @@ mod tests {
             ..RunArgs::default()
         };
         assert!(plan(args, &[]).unwrap_err().contains("positive"));
+    }
+
+    #[test]
+    fn exact_values_comes_from_the_flag_or_the_profile() {
+        assert!(!plan(RunArgs::default(), &[]).expect("ok").exact_values);
+        let args = RunArgs {
+            exact_values: true,
+            ..RunArgs::default()
+        };
+        assert!(plan(args, &[]).expect("ok").exact_values);
+        let dir = std::env::temp_dir().join(format!("cc-plan-exact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let profile = dir.join("target.toml");
+        std::fs::write(
+            &profile,
+            "[um]\nbase_url = \"http://um.test\"\n\n[run]\nexact_values = true\n",
+        )
+        .expect("write");
+        let args = RunArgs {
+            profile: Some(profile.clone()),
+            ..RunArgs::default()
+        };
+        assert!(plan(args, &[]).expect("ok").exact_values);
+        std::fs::write(
+            &profile,
+            "[um]\nbase_url = \"http://um.test\"\n\n[run]\nexact_values = false\n",
+        )
+        .expect("write");
+        let args = RunArgs {
+            profile: Some(profile.clone()),
+            exact_values: true,
+            ..RunArgs::default()
+        };
+        assert!(plan(args, &[]).expect("ok").exact_values, "the flag wins");
+        std::fs::write(&profile, "[run]\nexact_value = true\n").expect("write");
+        let args = RunArgs {
+            profile: Some(profile),
+            ..RunArgs::default()
+        };
+        let e = plan(args, &[]).unwrap_err();
+        assert!(e.contains("exact_value"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

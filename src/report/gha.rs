@@ -73,8 +73,9 @@ fn command(kind: &str, file: Option<&str>, title: &str, msg: &str) -> String {
     format!("::{kind} {}::{}\n", props.join(","), escape_data(msg))
 }
 
-/// `::error`/`::warning` lines for failing cases, undocumented-field warnings and
-/// listener notes. Expected failures and ignored cases produce nothing.
+/// `::error`/`::warning`/`::notice` lines for failing cases, undocumented-field warnings,
+/// notes (unless an expectation silenced them) and listener findings. Expected failures
+/// and ignored cases produce nothing.
 pub fn annotations(results: &[CaseResult], summary: &RunSummary) -> String {
     let (results, summary) = prepare(results, summary);
     let mut out = String::new();
@@ -82,6 +83,14 @@ pub fn annotations(results: &[CaseResult], summary: &RunSummary) -> String {
         let j = summary.judgement(r);
         if CaseStatus::of(r, &j).is_failure() && !matches!(j, Judgement::ExpectedFail { .. }) {
             out.push_str(&command("error", Some(&r.file), &r.name, &message(r, &j)));
+        }
+        for (c, n) in r.notes_shown(&j) {
+            out.push_str(&command(
+                "notice",
+                Some(&r.file),
+                &r.name,
+                &first_line(&format!("{} on {}: {n}", c.name(), c.subject)),
+            ));
         }
         for w in r.warnings() {
             out.push_str(&command(
@@ -148,5 +157,22 @@ mod tests {
         ), "{text}");
         assert!(text.contains("::warning title=webhook listener::refused a POST"));
         assert_eq!(text.lines().count(), 4 + 1 + 2, "{text}");
+    }
+
+    #[test]
+    fn notes_are_notices() {
+        let (results, summary) = fixtures::results_with_notes();
+        let text = annotations(&results, &summary);
+        let notices: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("::notice "))
+            .collect();
+        assert_eq!(notices.len(), 2, "{text}");
+        assert!(notices.contains(&format!(
+            "::notice file=cases/graph/delete-call.toml,title=graph%3A%3Adelete-call::snapshot on Step1 › terminated: {}",
+            fixtures::NOTE_7000
+        ).as_str()), "{text}");
+        assert!(!text.contains("::error"), "{text}");
+        assert!(!text.contains("Alerted"), "silenced: {text}");
     }
 }

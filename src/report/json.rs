@@ -86,6 +86,8 @@ struct CheckOut<'a> {
     subject: &'a str,
     verdict: Verdict,
     detail: &'a str,
+    /// One line per note (verdict `note`; or beside a failure).
+    notes: &'a [String],
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -150,6 +152,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
                                 subject: &c.subject,
                                 verdict: c.verdict,
                                 detail: &c.detail,
+                                notes: &c.notes,
                             })
                             .collect(),
                         error: s.error.as_deref(),
@@ -241,5 +244,27 @@ mod tests {
         assert!(pos("schema_version") < pos("summary"));
         assert!(pos("summary") < pos("cases"));
         assert_eq!(text, render(&results, &summary));
+    }
+
+    #[test]
+    fn notes_are_per_check_and_counted() {
+        let (results, summary) = fixtures::results_with_notes();
+        let v: Value = serde_json::from_str(&render(&results, &summary)).expect("JSON");
+        let totals = &v["summary"]["totals"];
+        assert_eq!(totals["passed"], results.len());
+        assert_eq!(totals["passed_with_notes"], 1);
+        let del = &v["cases"][0];
+        assert_eq!(del["status"], "pass-with-notes");
+        let snap = &del["steps"][0]["checks"][1];
+        assert_eq!(snap["name"], "snapshot");
+        assert_eq!(snap["verdict"], "note");
+        assert_eq!(snap["notes"][0], fixtures::NOTE_7000);
+        assert_eq!(snap["notes"].as_array().map(Vec::len), Some(2));
+        assert_eq!(del["steps"][0]["checks"][0]["notes"], serde_json::json!([]));
+        // The silenced note is still in the data, the case is a plain pass.
+        let gci = &v["cases"][1];
+        assert_eq!(gci["status"], "pass");
+        assert_eq!(gci["expectation"]["verdict"], "known-notes");
+        assert_eq!(gci["steps"][0]["checks"][1]["verdict"], "note");
     }
 }

@@ -69,7 +69,9 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
 fn test_case(r: &CaseResult, summary: &RunSummary) -> TestCase {
     let j = summary.judgement(r);
     let status = match CaseStatus::of(r, &j) {
-        CaseStatus::Pass | CaseStatus::ExpectedFail => TestCaseStatus::success(),
+        CaseStatus::Pass | CaseStatus::PassWithNotes | CaseStatus::ExpectedFail => {
+            TestCaseStatus::success()
+        }
         CaseStatus::Ignored => {
             let mut s = TestCaseStatus::skipped();
             if let Outcome::Ignored(why) = &r.outcome {
@@ -119,6 +121,9 @@ fn test_case(r: &CaseResult, summary: &RunSummary) -> TestCase {
                 .unwrap_or("the expectations")
         ));
         out.push_str(&super::failure_text(r));
+    }
+    for (c, n) in r.notes_shown(&j) {
+        out.push_str(&format!("note: {} on {}: {n}\n", c.name(), c.subject));
     }
     for w in r.warnings() {
         out.push_str(&format!(
@@ -247,5 +252,39 @@ mod tests {
             (back.tests, back.failures, back.errors, back.skipped),
             (8, 2, 2, 1)
         );
+    }
+
+    #[test]
+    fn notes_go_to_system_out_of_a_passing_testcase() {
+        let (results, summary) = fixtures::results_with_notes();
+        let xml = render(&results, &summary);
+        let back = Report::deserialize_from_str(&xml).expect("quick-junit parses it");
+        assert_eq!(
+            (back.tests, back.failures, back.errors),
+            (results.len(), 0, 0)
+        );
+        let cases: Vec<&TestCase> = back
+            .test_suites
+            .iter()
+            .flat_map(|s| s.test_cases.iter())
+            .collect();
+        let out = |name: &str| {
+            cases
+                .iter()
+                .find(|c| c.name.as_str() == name)
+                .and_then(|c| c.system_out.as_ref())
+                .map(|o| o.to_string())
+                .unwrap_or_default()
+        };
+        let del = out("graph::delete-call");
+        assert!(
+            del.contains(&format!(
+                "note: snapshot on Step1 › terminated: {}",
+                fixtures::NOTE_7000
+            )),
+            "{del}"
+        );
+        assert_eq!(del.lines().filter(|l| l.starts_with("note: ")).count(), 2);
+        assert!(!out("um::get-call-info").contains("note:"), "silenced");
     }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 fn symbol(s: CaseStatus) -> &'static str {
     match s {
         CaseStatus::Pass => "✅",
+        CaseStatus::PassWithNotes => "✅⚠️",
         CaseStatus::Ignored => "⏭",
         CaseStatus::ExpectedFail => "⚠️",
         CaseStatus::Unreachable => "🔌",
@@ -20,6 +21,7 @@ fn symbol(s: CaseStatus) -> &'static str {
 fn label(s: CaseStatus) -> &'static str {
     match s {
         CaseStatus::Pass => "✅ pass",
+        CaseStatus::PassWithNotes => "✅ pass with notes",
         CaseStatus::Ignored => "⏭ ignored",
         CaseStatus::ExpectedFail => "⚠️ expected fail",
         CaseStatus::Unreachable => "🔌 unreachable",
@@ -34,11 +36,12 @@ fn severity(s: CaseStatus) -> u8 {
     match s {
         CaseStatus::Ignored => 0,
         CaseStatus::Pass => 1,
-        CaseStatus::ExpectedFail => 2,
-        CaseStatus::Unreachable => 3,
-        CaseStatus::Fail => 4,
-        CaseStatus::UnexpectedPass => 5,
-        CaseStatus::Error => 6,
+        CaseStatus::PassWithNotes => 2,
+        CaseStatus::ExpectedFail => 3,
+        CaseStatus::Unreachable => 4,
+        CaseStatus::Fail => 5,
+        CaseStatus::UnexpectedPass => 6,
+        CaseStatus::Error => 7,
     }
 }
 
@@ -110,11 +113,11 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
         })
         .collect();
 
-    // Anchors for failing cases, unique even if two names slug alike.
+    // Anchors for failing cases and cases with notes, unique even if two names slug alike.
     let mut anchors: BTreeMap<&str, String> = BTreeMap::new();
     let mut used = BTreeSet::new();
     for (r, _, s) in &judged {
-        if s.is_failure() {
+        if s.is_failure() || *s == CaseStatus::PassWithNotes {
             let base = slug(&r.name);
             let mut a = base.clone();
             let mut n = 2;
@@ -167,8 +170,8 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
             .or_default()
             .push(i);
     }
-    out.push_str("| Family | Operation | Cases | Result | Failing checks |\n");
-    out.push_str("|---|---|---|---|---|\n");
+    out.push_str("| Family | Operation | Cases | Result | Failing checks | Notes |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
     for ((family, operation), idx) in &rows {
         let worst = idx
             .iter()
@@ -215,7 +218,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
                     Outcome::Ignored(why) if worst == CaseStatus::Ignored => vec![why.clone()],
                     _ => vec![],
                 },
-                CaseStatus::Pass => vec![],
+                CaseStatus::Pass | CaseStatus::PassWithNotes => vec![],
             };
             for a in add {
                 if !notes.contains(&a) {
@@ -224,13 +227,30 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
             }
         }
         let notes: Vec<String> = notes.iter().map(|n| cell(n)).collect();
+        // ⚠️ and the count of notes shown, linking to the first noted case's details.
+        let mut noted = 0;
+        let mut first_noted = None;
+        for &i in idx {
+            let (r, j, _) = &judged[i];
+            let n = r.notes_shown(j).count();
+            if n > 0 && first_noted.is_none() {
+                first_noted = anchors.get(r.name.as_str());
+            }
+            noted += n;
+        }
+        let marker = match (noted, first_noted) {
+            (0, _) => String::new(),
+            (n, Some(a)) => format!("[⚠️ {n}](#{a})"),
+            (n, None) => format!("⚠️ {n}"),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             cell(family),
             cell(operation),
             cases.join(", "),
             label(worst),
-            notes.join(", ")
+            notes.join(", "),
+            marker
         ));
     }
 
@@ -262,6 +282,14 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
             ));
             if let Judgement::UnexpectedPass { note, .. } = j {
                 out.push_str(&format!("\n{}\n", cell(note)));
+            }
+            let notes: Vec<String> = r
+                .notes_shown(j)
+                .map(|(c, n)| format!("- ⚠️ `{}` on {}: {}\n", c.name(), cell(&c.subject), cell(n)))
+                .collect();
+            if !notes.is_empty() {
+                out.push_str("\nNotes:\n\n");
+                out.extend(notes);
             }
             let text = super::failure_text(r);
             if !text.trim().is_empty() {
@@ -347,5 +375,34 @@ mod tests {
         assert_eq!(fence_for("no ticks"), "```");
         assert_eq!(fence_for("a ```` b"), "`````");
         assert_eq!(slug("um::Get Call"), "case-um-get-call");
+    }
+
+    #[test]
+    fn notes_get_a_marker_and_are_listed_in_the_details() {
+        let (results, summary) = fixtures::results_with_notes();
+        let md = render(&results, &summary);
+        assert!(md.contains("| Notes |"), "{md}");
+        let rows = table_rows(&md);
+        let del = rows.iter().find(|r| r.contains("| delete |")).expect("row");
+        assert!(del.contains("✅ pass with notes"), "{del}");
+        assert!(
+            del.ends_with("| [⚠️ 2](#case-graph-delete-call) |"),
+            "{del}"
+        );
+        let gci = rows
+            .iter()
+            .find(|r| r.contains("GetCallInfo"))
+            .expect("row");
+        assert!(gci.contains("✅ pass |") && !gci.contains('⚠'), "{gci}");
+        assert!(md.contains("<a id=\"case-graph-delete-call\""), "{md}");
+        assert!(
+            md.contains("- ⚠️ `snapshot` on Step1 › terminated: /value/0/resourceData/resultInfo: resultInfo 200/7000"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("Alerted"),
+            "a silenced note is not shown:\n{md}"
+        );
+        assert!(md.starts_with("# Conformance report\n\n**✅ conformant**"));
     }
 }

@@ -162,6 +162,10 @@ fn redact_judgement(j: &Judgement, secrets: &[String]) -> Judgement {
             reason: redact(reason, secrets),
             note: redact(note, secrets),
         },
+        Judgement::KnownNotes { reason, checks } => Judgement::KnownNotes {
+            reason: redact(reason, secrets),
+            checks: checks.clone(),
+        },
         other => other.clone(),
     }
 }
@@ -171,6 +175,8 @@ fn redact_judgement(j: &Judgement, secrets: &[String]) -> Judgement {
 #[serde(rename_all = "kebab-case")]
 pub enum CaseStatus {
     Pass,
+    /// Passed, with notes no expectation silenced (another documented value, other text).
+    PassWithNotes,
     Ignored,
     ExpectedFail,
     Unreachable,
@@ -185,6 +191,7 @@ impl CaseStatus {
         match (j, &r.outcome) {
             (Judgement::ExpectedFail { .. }, _) => CaseStatus::ExpectedFail,
             (Judgement::UnexpectedPass { .. }, _) => CaseStatus::UnexpectedPass,
+            (_, Outcome::Passed) if r.notes_shown(j).next().is_some() => CaseStatus::PassWithNotes,
             (_, Outcome::Passed) => CaseStatus::Pass,
             (_, Outcome::Failed) => CaseStatus::Fail,
             (_, Outcome::Unreachable(_)) => CaseStatus::Unreachable,
@@ -195,7 +202,10 @@ impl CaseStatus {
 
     /// Failing statuses get a details entry / annotation.
     pub fn is_failure(self) -> bool {
-        !matches!(self, CaseStatus::Pass | CaseStatus::Ignored)
+        !matches!(
+            self,
+            CaseStatus::Pass | CaseStatus::PassWithNotes | CaseStatus::Ignored
+        )
     }
 }
 
@@ -203,7 +213,10 @@ impl CaseStatus {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
     pub cases: usize,
+    /// Every passing case, with notes or without.
     pub passed: usize,
+    /// Of `passed`, the cases that passed with notes.
+    pub passed_with_notes: usize,
     pub failed: usize,
     pub expected_failures: usize,
     pub unexpected_passes: usize,
@@ -219,6 +232,10 @@ impl Totals {
             t.cases += 1;
             match CaseStatus::of(r, &summary.judgement(r)) {
                 CaseStatus::Pass => t.passed += 1,
+                CaseStatus::PassWithNotes => {
+                    t.passed += 1;
+                    t.passed_with_notes += 1;
+                }
                 CaseStatus::Fail => t.failed += 1,
                 CaseStatus::ExpectedFail => t.expected_failures += 1,
                 CaseStatus::UnexpectedPass => t.unexpected_passes += 1,
@@ -230,9 +247,10 @@ impl Totals {
         t
     }
 
-    /// `3 cases: 1 passed, 1 failed, 1 expected failure` (zero counts left out).
+    /// `3 cases: 1 passed (1 with notes), 1 failed, 1 expected failure` (zero counts left
+    /// out).
     pub fn line(&self) -> String {
-        let parts: Vec<String> = [
+        let mut parts: Vec<String> = [
             (self.passed, "passed", "passed"),
             (self.failed, "failed", "failed"),
             (
@@ -253,6 +271,11 @@ impl Totals {
         .filter(|(n, _, _)| *n > 0)
         .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
         .collect();
+        if self.passed_with_notes > 0
+            && let Some(first) = parts.first_mut()
+        {
+            first.push_str(&format!(" ({} with notes)", self.passed_with_notes));
+        }
         let noun = if self.cases == 1 { "case" } else { "cases" };
         format!("{} {noun}: {}", self.cases, parts.join(", "))
     }
@@ -290,6 +313,7 @@ fn redacted_results(results: &[CaseResult], secrets: &[String]) -> Vec<CaseResul
                         .map(|c| Check {
                             subject: red(&c.subject),
                             detail: red(&c.detail),
+                            notes: c.notes.iter().map(|n| red(n)).collect(),
                             ..c.clone()
                         })
                         .collect(),
@@ -325,7 +349,11 @@ pub fn headline(r: &CaseResult, j: &Judgement) -> String {
             return format!("unexpectedly passed (listed in expectations as failing: {reason})");
         }
         (Judgement::ExpectedFail { reason }, _) => format!("expected failure: {reason}"),
-        (_, Outcome::Passed) => "passed".to_owned(),
+        (_, Outcome::Passed) => match r.notes_shown(j).count() {
+            0 => "passed".to_owned(),
+            1 => "passed with 1 note".to_owned(),
+            n => format!("passed with {n} notes"),
+        },
         (_, Outcome::Ignored(m)) => format!("ignored: {m}"),
         (_, Outcome::Unreachable(m)) => format!("target unreachable: {m}"),
         (_, Outcome::Error(m)) => format!("cannot run: {m}"),
@@ -517,6 +545,58 @@ pub(crate) mod fixtures {
         );
         (results, summary)
     }
+
+    pub const NOTE_7000: &str = "/value/0/resourceData/resultInfo: resultInfo 200/7000 'The conversation has ended by bot.' (delete-call.md:174); the example shows 200/5001";
+
+    /// Passing cases: one with two notes (one carrying a secret, to prove redaction), one
+    /// whose note an expectation silences, one plain.
+    pub fn results_with_notes() -> (Vec<CaseResult>, RunSummary) {
+        let noted = |name: &str, op: &str, notes: Vec<String>| {
+            case(
+                name,
+                op,
+                Outcome::Passed,
+                vec![
+                    Check::pass(CheckId::Status, "Step1"),
+                    Check::note(CheckId::Snapshot, "Step1 › terminated", notes),
+                ],
+            )
+        };
+        let results = vec![
+            noted(
+                "graph::delete-call",
+                "delete",
+                vec![
+                    NOTE_7000.to_owned(),
+                    format!("/value/0/resourceData/resultInfo/message: the text differs from the example: \"ended {SECRET}\""),
+                ],
+            ),
+            noted(
+                "um::get-call-info",
+                "GetCallInfo",
+                vec!["/Envelope/Body/GetCallInfoResponse/GetCallInfoResponse/CallState: \"Alerted\" is another documented value of `CallState`".to_owned()],
+            ),
+            case(
+                "um::disconnect",
+                "Disconnect",
+                Outcome::Passed,
+                vec![Check::pass(CheckId::Status, "Step1")],
+            ),
+        ];
+        let mut summary = RunSummary {
+            expectations_file: Some("known.toml".into()),
+            secrets: vec![SECRET.to_owned()],
+            ..RunSummary::default()
+        };
+        summary.judgements.insert(
+            "um::get-call-info".into(),
+            Judgement::KnownNotes {
+                reason: "our server answers before the phone is picked up".into(),
+                checks: vec![CheckId::Snapshot],
+            },
+        );
+        (results, summary)
+    }
 }
 
 #[cfg(test)]
@@ -541,6 +621,7 @@ mod tests {
             Totals {
                 cases: 8,
                 passed: 2,
+                passed_with_notes: 0,
                 failed: 1,
                 expected_failures: 1,
                 unexpected_passes: 1,
@@ -581,6 +662,45 @@ mod tests {
             assert!(!text.contains("a&amp;b&lt;"), "{text}");
             assert!(!text.contains("a&b<"), "{text}");
             assert!(!text.contains(r#"a&b<\"c"#), "{text}");
+        }
+    }
+
+    #[test]
+    fn notes_make_a_pass_with_notes_unless_silenced() {
+        let (results, summary) = fixtures::results_with_notes();
+        let statuses: Vec<CaseStatus> = results
+            .iter()
+            .map(|r| CaseStatus::of(r, &summary.judgement(r)))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                CaseStatus::PassWithNotes,
+                CaseStatus::Pass,
+                CaseStatus::Pass
+            ]
+        );
+        let t = Totals::of(&results, &summary);
+        assert_eq!((t.passed, t.passed_with_notes), (results.len(), 1));
+        assert!(t.line().ends_with("passed (1 with notes)"), "{}", t.line());
+        assert!(!summary.fails_run(&results));
+        assert_eq!(
+            headline(&results[0], &summary.judgement(&results[0])),
+            "passed with 2 notes"
+        );
+    }
+
+    #[test]
+    fn no_reporter_leaks_a_secret_from_a_note() {
+        let (results, summary) = fixtures::results_with_notes();
+        for text in [
+            junit::render(&results, &summary),
+            json::render(&results, &summary),
+            markdown::render(&results, &summary),
+            gha::annotations(&results, &summary),
+        ] {
+            assert!(text.contains("[redacted]"), "{text}");
+            assert!(!text.contains("4f9a"), "{text}");
         }
     }
 }

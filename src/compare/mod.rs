@@ -1,8 +1,155 @@
 //! Stage 5: comparison. Every check has a name, so a failure says which documented rule
 //! broke; verdicts are plain data that the reporters render.
+//!
+//! The verdict model (issue 11): structure is exact; values are judged by the family's
+//! contract ([`crate::contract`]): an `exact` field equals the example, a `set` field may
+//! hold any documented value (another one than the example's is a *note*), `text` any
+//! string (a difference is a note), `live` any value of the documented type. Under
+//! `--exact-values` every note is a failure. [`json`] judges JSON bodies, [`xml`] SOAP.
+
+pub mod json;
+pub mod xml;
 
 pub use crate::results::{Check, CheckId, Verdict};
+pub use json::judge_json;
+pub use xml::{PreparedXml, judge_xml};
+
+use crate::contract::{Contract, EndReasons};
+use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
+
+/// How strictly a body is judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JudgeOptions {
+    /// `--strict`: undocumented fields fail instead of warning.
+    pub strict: bool,
+    /// `--exact-values`: every note (another documented value, other text) fails.
+    pub exact_values: bool,
+    /// `[step.expect] truncated`: the example shows a subset; fields it leaves out (and
+    /// array elements past its last) are not reported.
+    pub truncated: bool,
+}
+
+/// An expected body, prepared once per snapshot (per corpus, not per answer).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepared {
+    Json(Value),
+    Xml(PreparedXml),
+}
+
+impl Prepared {
+    /// A JSON snapshot's canonical text, parsed.
+    pub fn json(canonical: &str) -> Result<Prepared, String> {
+        crate::canon::json::parse(canonical.as_bytes(), &crate::canon::Limits::default())
+            .map(Prepared::Json)
+            .map_err(|e| format!("not JSON: {e}"))
+    }
+
+    /// An XML snapshot's canonical text, split into located lines.
+    pub fn xml(canonical: &str) -> Prepared {
+        Prepared::Xml(PreparedXml::new(canonical))
+    }
+}
+
+/// An answer in canonical form: the JSON value (placeholders applied, redacted) or the
+/// canonical XML text.
+#[derive(Debug, Clone, Copy)]
+pub enum Actual<'a> {
+    Json(&'a Value),
+    Xml(&'a str),
+}
+
+/// Judges an answer against its prepared example; see [`judge_json`] and [`judge_xml`].
+pub fn judge(
+    subject: &str,
+    label: &str,
+    expected: &Prepared,
+    actual: Actual<'_>,
+    contract: &Contract,
+    reasons: &EndReasons,
+    opts: &JudgeOptions,
+) -> Vec<Check> {
+    match (expected, actual) {
+        (Prepared::Json(e), Actual::Json(a)) => {
+            judge_json(subject, label, e, a, contract, reasons, opts)
+        }
+        (Prepared::Xml(e), Actual::Xml(a)) => judge_xml(subject, label, e, a, contract, opts),
+        (Prepared::Json(_), Actual::Xml(_)) => vec![Check::fail(
+            CheckId::Snapshot,
+            subject,
+            format!("{label} is JSON, the answer is XML"),
+        )],
+        (Prepared::Xml(_), Actual::Json(_)) => vec![Check::fail(
+            CheckId::Snapshot,
+            subject,
+            format!("{label} is XML, the answer is JSON"),
+        )],
+    }
+}
+
+/// What a judge found, before it becomes checks.
+#[derive(Debug, Default)]
+struct Findings {
+    failures: Vec<String>,
+    notes: Vec<String>,
+    /// Pointers of undocumented fields.
+    extra: Vec<String>,
+}
+
+/// The checks for one judged body: `snapshot` (fail, note or pass) and, when fields the
+/// example does not show arrived, `undocumented-fields`.
+fn verdicts(
+    subject: &str,
+    found: Findings,
+    opts: &JudgeOptions,
+    diff: impl FnOnce() -> String,
+) -> Vec<Check> {
+    let Findings {
+        mut failures,
+        mut notes,
+        mut extra,
+    } = found;
+    if opts.exact_values {
+        failures.extend(
+            notes
+                .drain(..)
+                .map(|n| format!("{n} (a failure under --exact-values)")),
+        );
+    }
+    let mut out = Vec::new();
+    if failures.is_empty() {
+        out.push(Check::note(CheckId::Snapshot, subject, notes));
+    } else {
+        let mut detail = String::new();
+        for f in &failures {
+            detail.push_str(f);
+            detail.push('\n');
+        }
+        for n in &notes {
+            detail.push_str(&format!("note: {n}\n"));
+        }
+        detail.push('\n');
+        detail.push_str(&diff());
+        out.push(Check {
+            notes,
+            ..Check::fail(CheckId::Snapshot, subject, detail)
+        });
+    }
+    if !extra.is_empty() {
+        extra.sort();
+        let detail = format!("undocumented fields: {}", extra.join(", "));
+        out.push(if opts.strict {
+            Check::fail(
+                CheckId::UndocumentedFields,
+                subject,
+                detail + " (failing: --strict)",
+            )
+        } else {
+            Check::warn(CheckId::UndocumentedFields, subject, detail)
+        });
+    }
+    out
+}
 
 pub fn status(subject: &str, expected: u16, actual: u16) -> Check {
     Check::from_bool(CheckId::Status, subject, expected == actual, || {

@@ -1,0 +1,558 @@
+//! A JSON answer judged against its documented example by the contract: structure exact
+//! (every documented field present with its documented JSON type), values by field class.
+
+use super::{Findings, JudgeOptions, verdicts};
+use crate::contract::{Contract, END_REASONS, EndReasons, FieldClass};
+use crate::results::Check;
+use serde_json::Value;
+
+/// Judges `actual` against the documented `expected`: one `snapshot` check (pass, pass
+/// with notes, or fail) and, for undocumented fields, one `undocumented-fields` check.
+pub fn judge_json(
+    subject: &str,
+    label: &str,
+    expected: &Value,
+    actual: &Value,
+    contract: &Contract,
+    reasons: &EndReasons,
+    opts: &JudgeOptions,
+) -> Vec<Check> {
+    let mut w = Walk {
+        contract,
+        reasons,
+        opts,
+        path: Vec::new(),
+        found: Findings::default(),
+    };
+    w.at(expected, actual);
+    verdicts(subject, w.found, opts, || {
+        super::unified_diff(
+            &crate::canon::json::render(expected),
+            &crate::canon::json::render(actual),
+            label,
+            "actual",
+        )
+    })
+}
+
+struct Walk<'a> {
+    contract: &'a Contract,
+    reasons: &'a EndReasons,
+    opts: &'a JudgeOptions,
+    /// Unescaped segments from the root to the value being judged.
+    path: Vec<String>,
+    found: Findings,
+}
+
+/// The JSON type of a value, as the schema would name it.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A value for a message, cut short: a notification can be large.
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 200 {
+        let cut: String = s.chars().take(200).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+/// The value as a set member is written (`"Alerted"` → `Alerted`, `true` → `true`).
+fn member(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Walk<'_> {
+    fn pointer(&self) -> String {
+        if self.path.is_empty() {
+            return "/".into();
+        }
+        let mut out = String::new();
+        for s in &self.path {
+            out.push('/');
+            out.push_str(&s.replace('~', "~0").replace('/', "~1"));
+        }
+        out
+    }
+
+    fn child(&mut self, seg: String, e: &Value, a: &Value) {
+        self.path.push(seg);
+        self.at(e, a);
+        self.path.pop();
+    }
+
+    fn at(&mut self, e: &Value, a: &Value) {
+        if kind(e) != kind(a) {
+            let msg = format!(
+                "{}: expected {} {}, got {} {}",
+                self.pointer(),
+                kind(e),
+                show(e),
+                kind(a),
+                show(a)
+            );
+            self.found.failures.push(msg);
+            return;
+        }
+        match (e, a) {
+            (Value::Object(eo), Value::Object(ao)) => {
+                let pair = self.end_reason_pair(eo, ao);
+                for (k, ev) in eo {
+                    if pair && (k == "code" || k == "subcode") {
+                        continue;
+                    }
+                    match ao.get(k) {
+                        Some(av) => self.child(k.clone(), ev, av),
+                        None => {
+                            self.path.push(k.clone());
+                            let msg = format!(
+                                "{}: documented field missing (the example shows {})",
+                                self.pointer(),
+                                show(ev)
+                            );
+                            self.path.pop();
+                            self.found.failures.push(msg);
+                        }
+                    }
+                }
+                if !self.opts.truncated {
+                    for k in ao.keys().filter(|k| !eo.contains_key(*k)) {
+                        self.path.push(k.clone());
+                        let p = self.pointer();
+                        self.path.pop();
+                        self.found.extra.push(p);
+                    }
+                }
+            }
+            (Value::Array(ea), Value::Array(aa)) => {
+                let longer_ok = self.opts.truncated && aa.len() > ea.len();
+                if ea.len() != aa.len() && !longer_ok {
+                    let msg = format!(
+                        "{}: expected {} element(s), got {}",
+                        self.pointer(),
+                        ea.len(),
+                        aa.len()
+                    );
+                    self.found.failures.push(msg);
+                    return;
+                }
+                for (i, (ev, av)) in ea.iter().zip(aa).enumerate() {
+                    self.child(i.to_string(), ev, av);
+                }
+            }
+            _ => self.scalar(e, a),
+        }
+    }
+
+    /// A documented leaf whose value differs from the example's, judged by its class.
+    fn scalar(&mut self, e: &Value, a: &Value) {
+        if e == a {
+            return;
+        }
+        let ptr = self.pointer();
+        let rule = self.contract.rule(&self.path);
+        let class = rule.map_or(FieldClass::Exact, |r| r.class);
+        match (class, rule.and_then(|r| r.set.as_deref())) {
+            (FieldClass::Live, _) => {}
+            (FieldClass::Text, _) => self.found.notes.push(format!(
+                "{ptr}: the text differs from the example: {} (the example shows {})",
+                show(a),
+                show(e)
+            )),
+            (FieldClass::Set, Some(name)) if name != END_REASONS => {
+                let Some(set) = self.contract.sets.get(name) else {
+                    self.found.failures.push(format!(
+                        "{ptr}: expected {}, got {}",
+                        show(e),
+                        show(a)
+                    ));
+                    return;
+                };
+                let at = set
+                    .provenance
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(", documented at {p}"));
+                if set.contains(&member(a)) {
+                    self.found.notes.push(format!(
+                        "{ptr}: {} is another documented value of `{name}`{at}; the example shows {}",
+                        show(a),
+                        show(e)
+                    ));
+                } else {
+                    self.found.failures.push(format!(
+                        "{ptr}: {} is not a documented value of `{name}` (one of: {}{at}); the example shows {}",
+                        show(a),
+                        set.values.join(", "),
+                        show(e)
+                    ));
+                }
+            }
+            _ => self
+                .found
+                .failures
+                .push(format!("{ptr}: expected {}, got {}", show(e), show(a))),
+        }
+    }
+
+    /// A resultInfo-like object whose code and subcode the contract judges as one pair
+    /// against the call-end reason table. Returns true when the pair was judged here.
+    fn end_reason_pair(
+        &mut self,
+        eo: &serde_json::Map<String, Value>,
+        ao: &serde_json::Map<String, Value>,
+    ) -> bool {
+        let num = |m: &serde_json::Map<String, Value>, k: &str| m.get(k).and_then(Value::as_i64);
+        let (Some(ec), Some(es), Some(ac), Some(asub)) = (
+            num(eo, "code"),
+            num(eo, "subcode"),
+            num(ao, "code"),
+            num(ao, "subcode"),
+        ) else {
+            return false;
+        };
+        let reserved = ["code", "subcode"].iter().all(|k| {
+            self.path.push((*k).to_owned());
+            let r = self.contract.rule(&self.path);
+            self.path.pop();
+            r.and_then(|r| r.set.as_deref()) == Some(END_REASONS)
+        });
+        if !reserved {
+            return false;
+        }
+        if (ec, es) == (ac, asub) {
+            return true;
+        }
+        let ptr = self.pointer();
+        match self.reasons.row(ac, asub) {
+            Some(row) => self.found.notes.push(format!(
+                "{ptr}: resultInfo {ac}/{asub} '{}' ({}); the example shows {ec}/{es}",
+                row.meaning, row.source
+            )),
+            // A pair in no row fails `result-info-documented`; the snapshot does not
+            // report it again, unless the example's own pair is required.
+            None if self.opts.exact_values => self.found.failures.push(format!(
+                "{ptr}: resultInfo {ac}/{asub}; the example shows {ec}/{es} (--exact-values)"
+            )),
+            None => {}
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{CheckId, Verdict};
+    use serde_json::json;
+
+    const CONTRACT: &str = r#"
+[sets."call.state"]
+values = ["incoming", "establishing", "established", "terminating", "terminated"]
+provenance = { file = "graph/v1.0/resources/call.md", line = 82 }
+
+[sets."commsNotification.changeType"]
+values = ["created", "updated", "deleted"]
+provenance = { file = "graph/v1.0/resources/commsnotification.md", line = 17 }
+
+[[field]]
+path = "/value/*/resourceData/state"
+class = "set"
+set = "call.state"
+
+[[field]]
+path = "/value/*/changeType"
+class = "set"
+set = "commsNotification.changeType"
+
+[[field]]
+path = "**/resultInfo/code"
+class = "set"
+set = "end-reasons"
+
+[[field]]
+path = "**/resultInfo/subcode"
+class = "set"
+set = "end-reasons"
+
+[[field]]
+path = "**/resultInfo/message"
+class = "text"
+
+[[field]]
+path = "**/callChainId"
+class = "live"
+"#;
+
+    const REASONS: &str = r#"
+[[reason]]
+code = 200
+subcodes = [5001]
+meaning = "The conversation has ended by user."
+source = "delete-call.md:170"
+
+[[reason]]
+code = 200
+subcodes = [7000]
+meaning = "The conversation has ended by bot."
+source = "delete-call.md:174"
+"#;
+
+    fn terminated() -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.commsNotifications",
+            "value": [{
+                "changeType": "deleted",
+                "resourceUrl": "/communications/calls/[call_id]",
+                "resourceData": {
+                    "state": "terminated",
+                    "callChainId": "d8f6a3b4-0000-0000-0000-000000000001",
+                    "resultInfo": { "code": 200, "subcode": 5001, "message": "The conversation has ended by user." }
+                }
+            }]
+        })
+    }
+
+    fn judge_with(actual: &Value, opts: JudgeOptions) -> Vec<Check> {
+        let c = Contract::parse(CONTRACT).expect("contract");
+        let r = EndReasons::parse(REASONS).expect("reasons");
+        judge_json("s", "snap", &terminated(), actual, &c, &r, &opts)
+    }
+
+    fn judge(actual: &Value) -> Vec<Check> {
+        judge_with(actual, JudgeOptions::default())
+    }
+
+    fn snapshot(checks: &[Check]) -> &Check {
+        checks
+            .iter()
+            .find(|c| c.id == CheckId::Snapshot)
+            .expect("a snapshot check")
+    }
+
+    fn with(f: impl FnOnce(&mut Value)) -> Value {
+        let mut v = terminated();
+        f(&mut v);
+        v
+    }
+
+    #[test]
+    fn the_example_itself_passes_without_notes() {
+        let checks = judge(&terminated());
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn another_documented_value_passes_with_a_note() {
+        let a = with(|v| v["value"][0]["resourceData"]["state"] = json!("terminating"));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+        assert_eq!(c.notes.len(), 1);
+        let n = &c.notes[0];
+        assert!(n.contains("/value/0/resourceData/state"), "{n}");
+        assert!(
+            n.contains("\"terminating\"") && n.contains("\"terminated\""),
+            "{n}"
+        );
+        assert!(
+            n.contains("`call.state`") && n.contains("call.md:82"),
+            "{n}"
+        );
+    }
+
+    #[test]
+    fn a_value_outside_the_set_fails_naming_set_values_and_provenance() {
+        let a = with(|v| v["value"][0]["resourceData"]["state"] = json!("Terminated"));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.detail.contains("not a documented value of `call.state`"),
+            "{}",
+            c.detail
+        );
+        assert!(c.detail.contains("incoming, establishing"), "{}", c.detail);
+        assert!(
+            c.detail.contains("graph/v1.0/resources/call.md:82"),
+            "{}",
+            c.detail
+        );
+        let a = with(|v| v["value"][0]["changeType"] = json!("removed"));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.detail.contains("commsNotification.changeType"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn text_differences_are_notes_and_live_values_are_silent() {
+        let a =
+            with(|v| v["value"][0]["resourceData"]["resultInfo"]["message"] = json!("Call ended."));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Note);
+        assert!(c.notes[0].contains("\"Call ended.\""), "{:?}", c.notes);
+        let a = with(|v| v["value"][0]["resourceData"]["callChainId"] = json!("another-id"));
+        assert_eq!(judge(&a)[0].verdict, Verdict::Pass);
+        // Live still means "of the documented type".
+        let a = with(|v| v["value"][0]["resourceData"]["callChainId"] = json!(7));
+        assert_eq!(snapshot(&judge(&a)).verdict, Verdict::Fail);
+        // A text field must still be a string.
+        let a = with(|v| v["value"][0]["resourceData"]["resultInfo"]["message"] = json!(null));
+        assert_eq!(snapshot(&judge(&a)).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn exact_fields_must_equal_the_example() {
+        let a = with(|v| v["@odata.type"] = json!("#microsoft.graph.other"));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("/@odata.type: expected"), "{}", c.detail);
+        assert!(c.detail.contains("--- snap"), "{}", c.detail);
+    }
+
+    #[test]
+    fn exact_values_turns_every_note_into_a_failure() {
+        let opts = JudgeOptions {
+            exact_values: true,
+            ..JudgeOptions::default()
+        };
+        for a in [
+            with(|v| v["value"][0]["resourceData"]["state"] = json!("terminating")),
+            with(|v| v["value"][0]["resourceData"]["resultInfo"]["message"] = json!("x")),
+            with(|v| v["value"][0]["resourceData"]["resultInfo"]["subcode"] = json!(7000)),
+            with(|v| v["value"][0]["resourceData"]["resultInfo"]["subcode"] = json!(1)),
+        ] {
+            let c = snapshot(&judge_with(&a, opts)).clone();
+            assert_eq!(c.verdict, Verdict::Fail, "{a}");
+            assert!(c.detail.contains("--exact-values"), "{}", c.detail);
+        }
+        // Live values stay silent: they are never the example's.
+        let a = with(|v| v["value"][0]["resourceData"]["callChainId"] = json!("x"));
+        assert_eq!(judge_with(&a, opts)[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn missing_fields_and_wrong_types_fail() {
+        let a = with(|v| {
+            if let Some(o) = v["value"][0]["resourceData"].as_object_mut() {
+                o.remove("state");
+            }
+        });
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.detail
+                .contains("/value/0/resourceData/state: documented field missing"),
+            "{}",
+            c.detail
+        );
+        let a = with(|v| v["value"][0]["resourceData"]["resultInfo"]["code"] = json!("200"));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.detail
+                .contains("resultInfo/code: expected number 200, got string \"200\""),
+            "{}",
+            c.detail
+        );
+        let a = with(|v| v["value"] = json!({}));
+        assert_eq!(snapshot(&judge(&a)).verdict, Verdict::Fail);
+        let a = with(|v| {
+            if let Some(arr) = v["value"].as_array_mut() {
+                arr.push(json!({}));
+            }
+        });
+        let c = snapshot(&judge(&a)).clone();
+        assert!(
+            c.detail.contains("expected 1 element(s), got 2"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn extra_fields_warn_fail_under_strict_and_are_silent_when_truncated() {
+        let a = with(|v| v["value"][0]["resourceData"]["extra"] = json!(1));
+        let checks = judge(&a);
+        assert_eq!(checks[0].verdict, Verdict::Pass);
+        assert_eq!(checks[1].id, CheckId::UndocumentedFields);
+        assert_eq!(checks[1].verdict, Verdict::Warn);
+        assert!(checks[1].detail.contains("/value/0/resourceData/extra"));
+        let strict = JudgeOptions {
+            strict: true,
+            ..JudgeOptions::default()
+        };
+        assert_eq!(judge_with(&a, strict)[1].verdict, Verdict::Fail);
+        let truncated = JudgeOptions {
+            truncated: true,
+            ..JudgeOptions::default()
+        };
+        let checks = judge_with(&a, truncated);
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].verdict, Verdict::Pass);
+        // Truncated still requires every field the example shows.
+        let a = with(|v| v["value"][0]["resourceData"] = json!({"extra": 1}));
+        assert_eq!(judge_with(&a, truncated)[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn another_end_reason_row_is_a_note_naming_its_meaning() {
+        let a = with(|v| v["value"][0]["resourceData"]["resultInfo"]["subcode"] = json!(7000));
+        let c = snapshot(&judge(&a)).clone();
+        assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+        assert!(
+            c.notes[0].contains(
+                "resultInfo 200/7000 'The conversation has ended by bot.' (delete-call.md:174); the example shows 200/5001"
+            ),
+            "{:?}",
+            c.notes
+        );
+    }
+
+    #[test]
+    fn a_pair_in_no_row_is_left_to_result_info_documented() {
+        let a = with(|v| v["value"][0]["resourceData"]["resultInfo"]["subcode"] = json!(1234));
+        let checks = judge(&a);
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].verdict, Verdict::Pass, "{checks:?}");
+        // Without the reserved classes the pair is exact, as before.
+        let c = Contract::default();
+        let r = EndReasons::parse(REASONS).expect("reasons");
+        let checks = judge_json(
+            "s",
+            "l",
+            &terminated(),
+            &a,
+            &c,
+            &r,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(checks[0].verdict, Verdict::Fail);
+        let a = with(|v| v["value"][0]["resourceData"]["resultInfo"]["subcode"] = json!(7000));
+        let checks = judge_json(
+            "s",
+            "l",
+            &terminated(),
+            &a,
+            &c,
+            &r,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(checks[0].verdict, Verdict::Fail);
+    }
+}

@@ -1,0 +1,365 @@
+//! A SOAP answer judged against its documented example on the canonical text
+//! ([`crate::canon::xml::render`] form: one node per line, indented by depth). The tree
+//! (names, namespaces, nesting, child order, attributes) must be the same line for line;
+//! only element text is judged by the contract's field classes. The expected side is
+//! prepared once per snapshot; the actual side is the canonical text the response
+//! already produces, so judging adds no parse.
+
+use super::{Findings, JudgeOptions, verdicts};
+use crate::contract::{Contract, FieldClass};
+use crate::results::Check;
+
+/// One line of a prepared canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line {
+    start: usize,
+    end: usize,
+    /// For a text line: the local names from the document element to its element.
+    text_of: Option<Vec<String>>,
+}
+
+/// A documented SOAP body in canonical form, split and located once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedXml {
+    text: String,
+    lines: Vec<Line>,
+}
+
+/// How deep a canonical line is (two spaces per level) and what follows the indent.
+fn split_indent(line: &str) -> (usize, &str) {
+    let body = line.trim_start_matches(' ');
+    ((line.len() - body.len()) / 2, body)
+}
+
+/// `{ns}local` → `local`.
+fn local(clark: &str) -> &str {
+    match (clark.starts_with('{'), clark.rfind('}')) {
+        (true, Some(end)) => &clark[end + 1..],
+        _ => clark,
+    }
+}
+
+impl PreparedXml {
+    /// Prepares a canonical rendering (a snapshot, or the documented body canonicalised).
+    pub fn new(canonical: &str) -> PreparedXml {
+        let text = canonical.trim_end().to_owned();
+        let mut lines = Vec::new();
+        let mut stack: Vec<String> = Vec::new();
+        let mut start = 0;
+        for raw in text.split('\n') {
+            let (depth, body) = split_indent(raw);
+            let text_of = if body.starts_with('"') {
+                Some(stack[..depth.min(stack.len())].to_vec())
+            } else {
+                if !body.starts_with('@') {
+                    stack.truncate(depth);
+                    stack.push(local(body).to_owned());
+                }
+                None
+            };
+            lines.push(Line {
+                start,
+                end: start + raw.len(),
+                text_of,
+            });
+            start += raw.len() + 1;
+        }
+        PreparedXml { text, lines }
+    }
+
+    /// The canonical text, for diffs and `compare::exact`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Judges a canonical actual body against the prepared example: one `snapshot` check.
+pub fn judge_xml(
+    subject: &str,
+    label: &str,
+    expected: &PreparedXml,
+    actual_canonical: &str,
+    contract: &Contract,
+    opts: &JudgeOptions,
+) -> Vec<Check> {
+    let actual: Vec<&str> = actual_canonical.trim_end().split('\n').collect();
+    let mut found = Findings::default();
+    if actual.len() != expected.lines.len() {
+        found.failures.push(format!(
+            "the element tree differs from the documented one ({} canonical lines, {} documented): names, namespaces, nesting and order are exact",
+            actual.len(),
+            expected.lines.len()
+        ));
+    } else {
+        for (line, got) in expected.lines.iter().zip(&actual) {
+            let want = &expected.text[line.start..line.end];
+            if want == *got {
+                continue;
+            }
+            judge_line(want, got, line.text_of.as_deref(), contract, &mut found);
+        }
+    }
+    verdicts(subject, found, opts, || {
+        super::unified_diff(&expected.text, actual_canonical, label, "actual")
+    })
+}
+
+/// One differing line: element text is judged by class, anything else is structure.
+fn judge_line(
+    want: &str,
+    got: &str,
+    text_of: Option<&[String]>,
+    contract: &Contract,
+    found: &mut Findings,
+) {
+    let (wd, wbody) = split_indent(want);
+    let (gd, gbody) = split_indent(got);
+    let texts = match text_of {
+        Some(path) if wd == gd && gbody.starts_with('"') => {
+            match (
+                serde_json::from_str::<String>(wbody),
+                serde_json::from_str::<String>(gbody),
+            ) {
+                (Ok(w), Ok(g)) => Some((path, w, g)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some((path, w, g)) = texts else {
+        found.failures.push(format!(
+            "the element tree differs from the documented one: expected `{}`, got `{}`",
+            wbody.trim(),
+            gbody.trim()
+        ));
+        return;
+    };
+    let shown = format!("/{}", path.join("/"));
+    let rule = contract.rule(path);
+    match (rule.map_or(FieldClass::Exact, |r| r.class), rule) {
+        (FieldClass::Live, _) => {}
+        (FieldClass::Text, _) => found.notes.push(format!(
+            "{shown}: the text differs from the example: {g:?} (the example shows {w:?})"
+        )),
+        (FieldClass::Set, Some(r)) => {
+            let name = r.set.as_deref().unwrap_or("");
+            let Some(set) = contract.sets.get(name) else {
+                found
+                    .failures
+                    .push(format!("{shown}: expected {w:?}, got {g:?}"));
+                return;
+            };
+            let at = set
+                .provenance
+                .as_ref()
+                .map_or(String::new(), |p| format!(", documented at {p}"));
+            if set.contains(&g) {
+                found.notes.push(format!(
+                    "{shown}: {g:?} is another documented value of `{name}`{at}; the example shows {w:?}"
+                ));
+            } else {
+                found.failures.push(format!(
+                    "{shown}: {g:?} is not a documented value of `{name}` (one of: {}{at}); the example shows {w:?}",
+                    set.values.join(", ")
+                ));
+            }
+        }
+        _ => found
+            .failures
+            .push(format!("{shown}: expected {w:?}, got {g:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canon::{Limits, xml::canonical_text};
+    use crate::results::Verdict;
+
+    const CONTRACT: &str = r#"
+[sets."CallState"]
+values = ["Idle", "Connecting", "Alerted", "Connected", "Disconnected", "Incoming", "Transferring", "Forwarding"]
+provenance = { file = "um/elements/callstate-um-web-service.md", line = 53 }
+
+[[field]]
+path = "/Envelope/Body/GetCallInfoResponse/GetCallInfoResponse/CallState"
+class = "set"
+set = "CallState"
+
+[[field]]
+path = "/Envelope/Body/Fault/faultstring"
+class = "text"
+
+[[field]]
+path = "/Envelope/Body/PlayOnPhoneResponse/PlayOnPhoneResponse"
+class = "live"
+"#;
+
+    fn get_call_info(state: &str, extra: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Body>
+    <GetCallInfoResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages">
+      <GetCallInfoResponse>
+        <CallState>{state}</CallState>
+        <EventCause>None</EventCause>{extra}
+      </GetCallInfoResponse>
+    </GetCallInfoResponse>
+  </soap:Body>
+</soap:Envelope>"#
+        )
+    }
+
+    fn canon(xml: &str) -> String {
+        canonical_text(xml.as_bytes(), &Limits::default(), &[]).expect("canonical")
+    }
+
+    fn judge(actual_xml: &str, opts: JudgeOptions) -> Check {
+        let c = Contract::parse(CONTRACT).expect("contract");
+        let expected = PreparedXml::new(&canon(&get_call_info("Connected", "")));
+        let mut checks = judge_xml("s", "snap", &expected, &canon(actual_xml), &c, &opts);
+        assert_eq!(checks.len(), 1);
+        checks.remove(0)
+    }
+
+    #[test]
+    fn the_example_passes_and_another_prefix_is_the_same_tree() {
+        let c = judge(&get_call_info("Connected", ""), JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Pass);
+        let other = get_call_info("Connected", "")
+            .replace("soap:", "s:")
+            .replace("xmlns:soap", "xmlns:s");
+        assert_eq!(
+            judge(&other, JudgeOptions::default()).verdict,
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn another_documented_call_state_is_a_note() {
+        let c = judge(&get_call_info("Alerted", ""), JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+        let n = &c.notes[0];
+        assert!(
+            n.contains("/Envelope/Body/GetCallInfoResponse/GetCallInfoResponse/CallState"),
+            "{n}"
+        );
+        assert!(
+            n.contains("\"Alerted\"") && n.contains("\"Connected\""),
+            "{n}"
+        );
+        assert!(n.contains("callstate-um-web-service.md:53"), "{n}");
+        let strict = JudgeOptions {
+            exact_values: true,
+            ..JudgeOptions::default()
+        };
+        let c = judge(&get_call_info("Alerted", ""), strict);
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("--exact-values"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_call_state_in_the_wrong_case_fails_naming_the_set() {
+        let c = judge(&get_call_info("connected", ""), JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.detail
+                .contains("\"connected\" is not a documented value of `CallState`"),
+            "{}",
+            c.detail
+        );
+        assert!(
+            c.detail.contains("Idle, Connecting, Alerted"),
+            "{}",
+            c.detail
+        );
+        assert!(
+            c.detail.contains("callstate-um-web-service.md:53"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn exact_text_and_structure_changes_fail() {
+        let c = judge(
+            &get_call_info("Connected", "").replace(">None<", ">UserBusy<"),
+            JudgeOptions::default(),
+        );
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.detail
+                .contains("EventCause: expected \"None\", got \"UserBusy\""),
+            "{}",
+            c.detail
+        );
+        // An added element.
+        let c = judge(
+            &get_call_info("Connected", "<Extra>1</Extra>"),
+            JudgeOptions::default(),
+        );
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("element tree differs"), "{}", c.detail);
+        // A renamed element, same number of lines.
+        let c = judge(
+            &get_call_info("Connected", "").replace("EventCause>", "EventReason>"),
+            JudgeOptions::default(),
+        );
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("EventReason"), "{}", c.detail);
+        // Another namespace.
+        let c = judge(
+            &get_call_info("Connected", "").replace("2006/messages", "2006/other"),
+            JudgeOptions::default(),
+        );
+        assert_eq!(c.verdict, Verdict::Fail);
+        // Children reordered.
+        let swapped = get_call_info("Connected", "").replace(
+            "<CallState>Connected</CallState>\n        <EventCause>None</EventCause>",
+            "<EventCause>None</EventCause><CallState>Connected</CallState>",
+        );
+        assert_eq!(
+            judge(&swapped, JudgeOptions::default()).verdict,
+            Verdict::Fail
+        );
+        // A set field whose text became an element.
+        let c = judge(&get_call_info("<Connected/>", ""), JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn live_and_text_elements() {
+        let c = Contract::parse(CONTRACT).expect("contract");
+        let doc = |id: &str| {
+            canon(&format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><PlayOnPhoneResponse xmlns=\"urn:m\"><PlayOnPhoneResponse>{id}</PlayOnPhoneResponse></PlayOnPhoneResponse></s:Body></s:Envelope>"
+            ))
+        };
+        let expected = PreparedXml::new(&doc("MDlkZjll"));
+        let checks = judge_xml(
+            "s",
+            "l",
+            &expected,
+            &doc("b3RoZXI="),
+            &c,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(checks[0].verdict, Verdict::Pass);
+        let fault = |s: &str| {
+            canon(&format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>{s}</faultstring></s:Fault></s:Body></s:Envelope>"
+            ))
+        };
+        let expected = PreparedXml::new(&fault("The call is unknown."));
+        let checks = judge_xml(
+            "s",
+            "l",
+            &expected,
+            &fault("Unknown call"),
+            &c,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(checks[0].verdict, Verdict::Note, "{checks:?}");
+    }
+}
