@@ -636,7 +636,20 @@ impl Shared {
             }
         };
         let at = Instant::now();
-        let parts: Vec<Received> = entries::split(body)
+        let parts = match entries::split(body) {
+            Ok(p) => p,
+            Err(n) => {
+                return self.refuse(
+                    &path,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "{n} notification entries in one POST, over the {} the listener takes",
+                        entries::MAX_ENTRIES
+                    ),
+                );
+            }
+        };
+        let parts: Vec<Received> = parts
             .into_iter()
             .map(|p| Received {
                 seq: 0,
@@ -1098,5 +1111,20 @@ mod tests {
             at.is_some_and(|at| at + 6 < PREVIEW_CHARS && at + SECRET.len() > PREVIEW_CHARS),
             "{at:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_post_of_too_many_entries_is_refused_and_listed() {
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let tiny = vec![r#"{"resourceUrl":"/communications/calls/t"}"#; entries::MAX_ENTRIES + 1];
+        let body = format!(r#"{{"value":[{}]}}"#, tiny.join(","));
+        assert_eq!(post(l.callback_url(), &body).await, 413);
+        let s = l.summary();
+        assert_eq!(s.refused.len(), 1, "{:?}", s.refused);
+        assert!(s.refused[0].reason.contains("entries in one POST"));
+        assert!(!leaks(&s.refused[0].path, l.token()));
+        assert!(l.received("t").is_empty());
     }
 }

@@ -23,13 +23,25 @@ pub(super) struct Part {
     pub(super) batch: Option<(usize, usize)>,
 }
 
-/// The entries of one POST body, in the order they were sent.
-pub(super) fn split(body: Bytes) -> Vec<Part> {
+/// Entries one POST may carry. Each entry is a copy of the POST's metadata and top-level
+/// keys before the budget can refuse it, so a 64 KiB body of ten thousand `{}` entries
+/// must be refused before it is split; real batches hold a handful.
+pub(super) const MAX_ENTRIES: usize = 256;
+
+/// The entries of one POST body, in the order they were sent; `Err` with the count when
+/// it holds more than [`MAX_ENTRIES`].
+pub(super) fn split(body: Bytes) -> Result<Vec<Part>, usize> {
     let json = serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string());
-    let batched = matches!(
-        &json,
-        Ok(v) if v.get("value").and_then(Value::as_array).is_some_and(|a| a.len() > 1)
-    );
+    let len = json
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("value"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if len > MAX_ENTRIES {
+        return Err(len);
+    }
+    let batched = len > 1;
     let whole = |json: Result<Value, String>, body: Bytes| {
         let call_id = named_call(json.as_ref().ok().and_then(|v| v.pointer("/value/0")));
         vec![Part {
@@ -40,16 +52,15 @@ pub(super) fn split(body: Bytes) -> Vec<Part> {
         }]
     };
     if !batched {
-        return whole(json, body);
+        return Ok(whole(json, body));
     }
     let Ok(Value::Object(mut top)) = json else {
-        return whole(json, body);
+        return Ok(whole(json, body));
     };
     let Some(Value::Array(items)) = top.remove("value") else {
-        return whole(Ok(Value::Object(top)), body);
+        return Ok(whole(Ok(Value::Object(top)), body));
     };
-    let len = items.len();
-    items
+    Ok(items
         .into_iter()
         .enumerate()
         .map(|(index, entry)| {
@@ -64,7 +75,7 @@ pub(super) fn split(body: Bytes) -> Vec<Part> {
                 batch: Some((index, len)),
             }
         })
-        .collect()
+        .collect())
 }
 
 fn named_call(entry: Option<&Value>) -> Option<String> {
@@ -87,7 +98,7 @@ mod tests {
                 {"resourceData": {"state": "x"}}
             ]
         });
-        let parts = split(Bytes::from(post.to_string()));
+        let parts = split(Bytes::from(post.to_string())).expect("3 entries");
         assert_eq!(parts.len(), 3);
         let states: Vec<_> = parts
             .iter()
@@ -120,15 +131,29 @@ mod tests {
             r#"[1,2]"#,
             "not json",
         ] {
-            let parts = split(Bytes::from(body));
+            let parts = split(Bytes::from(body)).expect("one entry");
             assert_eq!(parts.len(), 1, "{body}");
             assert_eq!(&parts[0].body[..], body.as_bytes());
             assert_eq!(parts[0].batch, None);
         }
         let one = split(Bytes::from(
             r#"{"value":[{"resourceUrl":"/communications/calls/a"}]}"#,
-        ));
+        ))
+        .expect("one entry");
         assert_eq!(one[0].call_id.as_deref(), Some("a"));
-        assert!(split(Bytes::from("not json"))[0].json.is_err());
+        assert!(split(Bytes::from("not json")).is_ok_and(|p| p[0].json.is_err()));
+    }
+
+    #[test]
+    fn a_post_of_too_many_entries_is_not_split() {
+        let many = |n: usize| format!(r#"{{"value":[{}]}}"#, vec!["{}"; n].join(","));
+        assert_eq!(
+            split(Bytes::from(many(MAX_ENTRIES))).map(|p| p.len()),
+            Ok(MAX_ENTRIES)
+        );
+        assert_eq!(
+            split(Bytes::from(many(MAX_ENTRIES + 1))).err(),
+            Some(MAX_ENTRIES + 1)
+        );
     }
 }
