@@ -71,33 +71,13 @@ pub struct CaseFile {
 #[serde(deny_unknown_fields)]
 pub struct CaseContract {
     #[serde(default, rename = "field", skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<ContractField>,
+    pub fields: Vec<crate::contract::FieldSpec>,
 }
 
 impl CaseContract {
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
-}
-
-/// One field class: which values of a documented body are exact, a set, text or live.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContractField {
-    pub path: String,
-    pub class: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provenance: Option<FieldSource>,
-}
-
-/// Where a field class or value set is documented.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FieldSource {
-    pub file: String,
-    pub line: usize,
 }
 
 /// The family file (`cases/<family>/_family.toml`).

@@ -4,13 +4,15 @@
 //! A file it does not recognise is an error, not skipped: a typo in a file name must not
 //! quietly drop a case.
 
-use crate::case::{Case, FamilyFile, Setup, parse_case, parse_family};
-use crate::contract::EndReasons;
+use crate::case::{BodyKind, Case, FamilyFile, Setup, parse_case, parse_family};
+use crate::compare::Prepared;
+use crate::contract::{Contract, EndReasons};
 use crate::diag::{CaseError, read_capped, valid_var_name};
 use crate::errata::Errata;
 use crate::family::Family;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The errata table at the corpus root.
 pub const ERRATA: &str = "errata.toml";
@@ -35,6 +37,21 @@ pub struct Corpus {
     pub errata: Errata,
     /// The documented call-end reasons (`_end-reasons.toml`), for the families that have them.
     pub reasons: EndReasons,
+    /// Each family's value sets and field classes (`_contract.toml`); none: all exact.
+    pub contracts: BTreeMap<Family, Arc<Contract>>,
+    /// Cases whose `[[contract.field]]` reclass fields: their merged contract, by trial name.
+    pub case_contracts: HashMap<String, Arc<Contract>>,
+    /// Every snapshot the selected cases compare against, prepared once (parsed JSON,
+    /// located XML lines) by [`Corpus::prepare_expected`].
+    pub expected: HashMap<String, Arc<Prepared>>,
+}
+
+/// A snapshot's canonical text, prepared for judging.
+pub fn prepare(text: &str, kind: BodyKind) -> Result<Prepared, String> {
+    match kind {
+        BodyKind::Xml => Ok(Prepared::xml(text)),
+        _ => Prepared::json(text),
+    }
 }
 
 impl Corpus {
@@ -75,9 +92,77 @@ impl Corpus {
         }
     }
 
+    /// Reads and prepares every snapshot the cases compare against, once. A missing or
+    /// unreadable snapshot is an error of the corpus (exit 2), not a conformance failure,
+    /// unless `allow_missing` (`--bless` records it). With `as_printed`, the expected forms
+    /// are the documented bodies as printed, without errata.
+    pub fn prepare_expected(
+        &mut self,
+        snapshots: &Path,
+        as_printed: bool,
+        allow_missing: bool,
+    ) -> Result<(), Vec<CaseError>> {
+        let mut errors = Vec::new();
+        for case in &self.cases {
+            for doc in crate::snapshot::documented(&case.file) {
+                if self.expected.contains_key(doc.snapshot) {
+                    continue;
+                }
+                let path = crate::snapshot::path(snapshots, doc.snapshot);
+                let text = if as_printed {
+                    crate::snapshot::canonical_documented(
+                        case.family,
+                        &case.file,
+                        &doc,
+                        &self.errata,
+                        true,
+                    )
+                    .map(Some)
+                } else {
+                    crate::snapshot::read(&path)
+                };
+                let prepared = match text {
+                    Ok(Some(t)) => prepare(&t, doc.kind),
+                    Ok(None) if allow_missing => continue,
+                    Ok(None) => Err(format!(
+                        "snapshot `{}` of {} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation",
+                        doc.snapshot,
+                        case.trial_name()
+                    )),
+                    Err(e) => Err(e),
+                };
+                match prepared {
+                    Ok(p) => {
+                        self.expected.insert(doc.snapshot.to_owned(), Arc::new(p));
+                    }
+                    Err(message) => errors.push(CaseError {
+                        path: path.clone(),
+                        message,
+                    }),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
     pub fn setup_for(&self, case: &Case) -> Option<&Setup> {
         let name = case.file.setup.as_ref()?;
         self.families.get(&case.family)?.setup.get(name)
+    }
+
+    /// The contract a case is judged by: its family's, with the case's own field classes.
+    pub fn contract_for(&self, case: &Case) -> Arc<Contract> {
+        if let Some(c) = self.case_contracts.get(&case.trial_name()) {
+            return c.clone();
+        }
+        self.contracts
+            .get(&case.family)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn family_vars(&self, family: Family) -> Option<&BTreeMap<String, String>> {
@@ -173,6 +258,15 @@ impl Loader {
                 Err(e) => self.errors.push(e),
             }
         }
+        let contract = dir.join(CONTRACT_FILE);
+        if contract.exists() {
+            match Contract::load(&contract) {
+                Ok(c) => {
+                    self.corpus.contracts.insert(family, Arc::new(c));
+                }
+                Err(e) => self.errors.push(e),
+            }
+        }
         let reasons = dir.join(crate::contract::end_reasons::FILE_NAME);
         if reasons.exists() {
             match EndReasons::load(&reasons) {
@@ -209,9 +303,28 @@ impl Loader {
         }
     }
 
-    /// What holds across files: every set-up a case names exists.
+    /// What holds across files: every set-up a case names exists, and a case's own field
+    /// classes fit its family's contract.
     fn validate(&mut self) {
         for case in &self.corpus.cases {
+            if !case.file.contract.fields.is_empty() {
+                let family = self
+                    .corpus
+                    .contracts
+                    .get(&case.family)
+                    .cloned()
+                    .unwrap_or_default();
+                match family.merge(&case.file.contract.fields) {
+                    Ok(c) => {
+                        self.corpus
+                            .case_contracts
+                            .insert(case.trial_name(), Arc::new(c));
+                    }
+                    Err(m) => self
+                        .errors
+                        .push(err(&case.path, format!("[[contract.field]]: {m}"))),
+                }
+            }
             if let Some(setup) = &case.file.setup {
                 let known = self
                     .corpus

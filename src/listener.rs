@@ -1,14 +1,22 @@
 //! The webhook listener: receives the notifications a Graph target POSTs to the callbackUri
-//! the harness handed out, and routes them to the waiting case by the call id in
-//! `resourceUrl`. Nothing is dropped silently: refused POSTs, notifications for no known
-//! call and overflow are all kept (bounded) for the report.
+//! the harness handed out. Each POST is split into its `value` entries, in order
+//! ([`entries`]); each entry is routed by the call its own `resourceUrl` names ([`route`])
+//! and by the case tag of the callback path it arrived on (`/callbacks/<token>/<tag>`).
+//! An entry naming one case's call that arrived on another case's path is kept as evidence
+//! for both ([`Listener::misrouted_for`]). Nothing is dropped silently: refused POSTs,
+//! entries for no known call and overflow are all kept (bounded) for the report.
 //!
-//! Memory is bounded by a byte budget over everything kept (bodies plus an estimate of
-//! their parsed JSON), not by a count: a count times the largest body allowed is a bound
-//! nobody can afford (20,000 × 64 KiB was over 1.3 GiB). With a certificate and key the
-//! listener serves https ([`ListenerTls`]), as Graph-like services require.
+//! Memory is bounded by a byte budget over everything kept, charged per entry (bodies plus
+//! an estimate of their parsed JSON), not by a count: a count times the largest body
+//! allowed is a bound nobody can afford (20,000 × 64 KiB was over 1.3 GiB). With a
+//! certificate and key the listener serves https ([`ListenerTls`]), as Graph-like services
+//! require.
 
+mod entries;
+mod route;
+mod store;
 mod tls;
+pub use route::call_id_of;
 pub use tls::{ListenerTls, read_roots};
 
 use bytes::Bytes;
@@ -17,10 +25,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::{Limits, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, watch};
 
@@ -34,15 +42,15 @@ pub struct ListenerConfig {
     /// Serve https with this certificate and key instead of plain http.
     pub tls: Option<ListenerTls>,
     pub max_body: usize,
-    /// Notifications kept per call; more are refused (507 Insufficient Storage) and counted
-    /// as overflow.
+    /// Entries kept per call; a POST that would pass it is refused whole (507 Insufficient
+    /// Storage) and its entries counted as overflow.
     pub max_per_call: usize,
-    /// Refused or unroutable POSTs kept for the report; more are counted.
+    /// Refused POSTs, and entries naming no call, kept for the report; more are counted.
     pub max_kept: usize,
-    /// Bytes kept across all calls: every stored notification is charged its body plus an
-    /// estimate of its parsed JSON (and a new call id its key). Past the budget a POST is
-    /// refused with 507, so a flood naming a million call ids stays bounded. Default
-    /// [`DEFAULT_BYTE_BUDGET`].
+    /// Bytes kept across all calls: every stored entry is charged its body plus an
+    /// estimate of its parsed JSON (and a new call id or case tag its key). Past the budget
+    /// a POST is refused whole with 507, so a flood naming a million call ids stays
+    /// bounded. Default [`DEFAULT_BYTE_BUDGET`].
     pub byte_budget: usize,
     /// Values the listener's own previews never show (the harness's secrets); the
     /// callback token is always among them.
@@ -71,25 +79,33 @@ impl Default for ListenerConfig {
     }
 }
 
-/// One POST that reached the listener.
+/// One notification entry that reached the listener: a whole single-entry POST, or one
+/// entry of a batched one, with the metadata of the POST it came in.
 #[derive(Debug, Clone)]
 pub struct Received {
-    /// Arrival order across the whole run.
+    /// Arrival order of its POST across the whole run (entries of one POST share it).
     pub seq: u64,
     pub at: Instant,
     pub path: String,
     /// The raw `Authorization` header, if any (kept only to be checked, never printed).
     pub authorization: Option<String>,
     pub content_type: Option<String>,
+    /// The POST's body as received when it held one entry; for a batched entry the
+    /// single-entry form (see [`Received::json`]) serialized.
     pub body: Bytes,
+    /// The single-entry form `{"@odata.type": ..., "value": [entry]}` with the POST's other
+    /// top-level keys, so a batched entry compares exactly like a single-entry POST.
     pub json: Result<serde_json::Value, String>,
+    /// The call the entry's `resourceUrl` names (percent-decoded).
     pub call_id: Option<String>,
     /// The case tag of the callbackUri it was POSTed to (`/callbacks/<token>/<tag>`).
     pub tag: Option<String>,
+    /// `(index, len)` when the entry came with others in one POST: the report says so.
+    pub batch: Option<(usize, usize)>,
 }
 
 impl Received {
-    /// `resourceData.state` of the first entry, the notification's name in the docs.
+    /// `resourceData.state` of the entry, the notification's name in the docs.
     pub fn state(&self) -> Option<&str> {
         self.json
             .as_ref()
@@ -97,6 +113,22 @@ impl Received {
             .pointer("/value/0/resourceData/state")?
             .as_str()
     }
+
+    /// Arrival order of entries: the POST's, then the place in it.
+    pub fn order(&self) -> (u64, usize) {
+        (self.seq, self.batch.map_or(0, |(i, _)| i))
+    }
+}
+
+/// An entry that names a call one case claims but arrived on another callback path: the
+/// evidence both cases fail on (check `notification-callback`).
+#[derive(Debug, Clone)]
+pub struct Misrouted {
+    pub entry: Received,
+    /// The case tag that claims the call the entry names.
+    pub owner: String,
+    /// The case tag of the path it arrived on; `None` for the untagged callbackUri.
+    pub arrived_on: Option<String>,
 }
 
 /// A POST the listener answered with an error, for the report.
@@ -111,43 +143,15 @@ pub struct Refused {
     pub reason: String,
 }
 
-#[derive(Default)]
-struct Mailbox {
-    items: Vec<Received>,
-    overflow: u64,
-    tx: Option<watch::Sender<usize>>,
-}
-
-impl Mailbox {
-    fn sender(&mut self) -> &watch::Sender<usize> {
-        self.tx.get_or_insert_with(|| watch::channel(0).0)
-    }
-}
-
-#[derive(Default)]
-struct State {
-    seq: u64,
-    /// Bytes charged against `byte_budget` (see [`ListenerConfig::byte_budget`]).
-    stored_bytes: usize,
-    /// Notifications refused because the byte budget was spent.
-    total_overflow: u64,
-    mailboxes: HashMap<String, Mailbox>,
-    claimed: std::collections::HashSet<String>,
-    refused: Vec<Refused>,
-    refused_overflow: u64,
-    unrouted: Vec<Received>,
-    unrouted_overflow: u64,
-}
-
 /// What the run report says about the listener.
 #[derive(Debug, Clone, Default)]
 pub struct ListenerSummary {
     pub refused: Vec<Refused>,
     pub refused_overflow: u64,
-    /// Notifications whose resourceUrl named no call, or a call no case ever waited for.
+    /// Entries whose resourceUrl named no call, or a call no case ever waited for.
     pub unrouted: Vec<(Option<String>, String)>,
     pub unrouted_overflow: u64,
-    /// Notifications refused past the per-call cap or the byte budget.
+    /// Entries refused past the per-call cap or the byte budget.
     pub overflow: u64,
     /// Of `overflow`, those refused because the byte budget was spent.
     pub budget_overflow: u64,
@@ -188,14 +192,6 @@ fn random_token() -> String {
         b[..16].copy_from_slice(&t.to_le_bytes());
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The call id a `resourceUrl` names: the segment after `/calls/`.
-pub fn call_id_of(resource_url: &str) -> Option<&str> {
-    let idx = resource_url.rfind("/calls/")?;
-    let rest = &resource_url[idx + "/calls/".len()..];
-    let id = rest.split(['/', '?', '#']).next()?;
-    (!id.is_empty()).then_some(id)
 }
 
 impl Listener {
@@ -273,22 +269,10 @@ impl Listener {
         format!("{}/{}", self.callback_url, sanitize_tag(tag))
     }
 
-    /// Notifications POSTed to a case's callbackUri that went to a call nobody waits for
-    /// (or named no call): what a case looks at when its notifications never came.
+    /// Entries POSTed to a case's callbackUri that name a call nobody claims (or no call):
+    /// what a case looks at when its notifications never came.
     pub fn unclaimed_for(&self, tag: &str) -> Vec<Received> {
-        let tag = sanitize_tag(tag);
-        let st = lock(&self.state);
-        let mut out: Vec<Received> = st
-            .mailboxes
-            .iter()
-            .filter(|(id, _)| !st.claimed.contains(*id))
-            .flat_map(|(_, m)| m.items.iter())
-            .chain(st.unrouted.iter())
-            .filter(|r| r.tag.as_deref() == Some(tag.as_str()))
-            .cloned()
-            .collect();
-        out.sort_by_key(|r| r.seq);
-        out
+        lock(&self.state).unclaimed_for(&sanitize_tag(tag))
     }
 
     /// The run's secret, for redaction.
@@ -296,8 +280,17 @@ impl Listener {
         &self.token
     }
 
-    /// Waits until `count` notifications after `cursor` have arrived for `call_id`, or the
-    /// deadline passes; returns what arrived (possibly fewer). Never blocks past `deadline`.
+    /// Records that the case `tag` owns `call_id`, so entries naming it that arrive on
+    /// another path become evidence for both ([`Listener::misrouted_for`]). The first
+    /// claim stands: `Err` names the case that already owns the call (a target that gave
+    /// two cases the same call id).
+    pub fn claim(&self, tag: &str, call_id: &str) -> Result<(), String> {
+        lock(&self.state).claim(&sanitize_tag(tag), call_id)
+    }
+
+    /// Waits until `count` entries after `cursor` have arrived naming `call_id`, on any
+    /// callback path, or the deadline passes; returns what arrived (possibly fewer), in
+    /// arrival order. Claims the call without naming a case. Never blocks past `deadline`.
     pub async fn wait(
         &self,
         call_id: &str,
@@ -305,35 +298,44 @@ impl Listener {
         count: usize,
         deadline: tokio::time::Instant,
     ) -> Vec<Received> {
-        let mut rx = {
+        let rx = {
             let mut st = lock(&self.state);
-            st.claimed.insert(call_id.to_owned());
-            st.mailboxes
-                .entry(call_id.to_owned())
-                .or_default()
-                .sender()
-                .subscribe()
+            st.claims.entry(call_id.to_owned()).or_insert(None);
+            st.calls.entry(call_id.to_owned()).or_default().subscribe()
         };
-        loop {
-            let have = *rx.borrow_and_update();
-            if have >= cursor + count {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => break,
-            }
-        }
-        let st = lock(&self.state);
-        st.mailboxes
-            .get(call_id)
-            .map(|m| m.items.iter().skip(cursor).cloned().collect())
-            .unwrap_or_default()
+        self.wait_for(rx, cursor, count, deadline, |st| st.of_call(call_id, None))
+            .await
     }
 
-    /// Waits until `count` notifications after `cursor` have arrived on the callback path of
-    /// case `tag`, whatever call they name (a trigger step, before the call is known), or
-    /// the deadline passes.
+    /// Waits like [`Listener::wait`] for the entries naming `call_id` that arrived on the
+    /// callback path of the case `tag`, after claiming the call for it; entries naming it
+    /// that arrived elsewhere are not returned but listed by [`Listener::misrouted_for`].
+    /// The entries a case saw through [`Listener::wait_tag`] naming `call_id` come first
+    /// here, in the same order: their count is the cursor to continue from.
+    pub async fn wait_call(
+        &self,
+        tag: &str,
+        call_id: &str,
+        cursor: usize,
+        count: usize,
+        deadline: tokio::time::Instant,
+    ) -> Vec<Received> {
+        let tag = sanitize_tag(tag);
+        let rx = {
+            let mut st = lock(&self.state);
+            // A conflict is evidence misrouted_for reports; the case still sees its path.
+            let _ = st.claim(&tag, call_id);
+            st.calls.entry(call_id.to_owned()).or_default().subscribe()
+        };
+        self.wait_for(rx, cursor, count, deadline, |st| {
+            st.of_call(call_id, Some(&tag))
+        })
+        .await
+    }
+
+    /// Waits until `count` entries after `cursor` have arrived on the callback path of the
+    /// case `tag`, whatever call they name, or the deadline passes: how a case receives the
+    /// `incoming` notification that tells it the call id (case format v2 §3).
     pub async fn wait_tag(
         &self,
         tag: &str,
@@ -342,34 +344,58 @@ impl Listener {
         deadline: tokio::time::Instant,
     ) -> Vec<Received> {
         let tag = sanitize_tag(tag);
-        loop {
-            let got: Vec<Received> = {
-                let st = lock(&self.state);
-                let mut v: Vec<Received> = st
-                    .mailboxes
-                    .values()
-                    .flat_map(|m| m.items.iter())
-                    .chain(st.unrouted.iter())
-                    .filter(|r| r.tag.as_deref() == Some(tag.as_str()))
-                    .cloned()
-                    .collect();
-                v.sort_by_key(|r| r.seq);
-                v.into_iter().skip(cursor).collect()
-            };
-            if got.len() >= count || tokio::time::Instant::now() >= deadline {
-                return got;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let rx = lock(&self.state)
+            .tags
+            .entry(tag.clone())
+            .or_default()
+            .subscribe();
+        self.wait_for(rx, cursor, count, deadline, |st| st.of_tag(&tag))
+            .await
     }
 
-    /// Every notification received so far for a call (for the quiet period after the last one).
+    /// Entries naming a call the case `tag` claims that arrived on another callback path,
+    /// and entries that arrived on its path naming a call another case claims, in arrival
+    /// order: each is a failed `notification-callback` check on both cases.
+    pub fn misrouted_for(&self, tag: &str) -> Vec<Misrouted> {
+        lock(&self.state).misrouted_for(&sanitize_tag(tag))
+    }
+
+    /// Sleeps on `rx` until `select` picks `cursor + count` entries or the deadline passes;
+    /// returns the picked entries after `cursor`.
+    async fn wait_for(
+        &self,
+        mut rx: watch::Receiver<usize>,
+        cursor: usize,
+        count: usize,
+        deadline: tokio::time::Instant,
+        select: impl Fn(&State) -> Vec<usize>,
+    ) -> Vec<Received> {
+        loop {
+            // Marked seen before counting: an entry admitted after the count wakes us.
+            rx.borrow_and_update();
+            if select(&lock(&self.state)).len() >= cursor + count {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => break,
+            }
+        }
+        let st = lock(&self.state);
+        select(&st)
+            .into_iter()
+            .skip(cursor)
+            .map(|i| st.entries[i].clone())
+            .collect()
+    }
+
+    /// Every entry received so far naming a call, on any path.
     pub fn received(&self, call_id: &str) -> Vec<Received> {
         let st = lock(&self.state);
-        st.mailboxes
-            .get(call_id)
-            .map(|m| m.items.clone())
-            .unwrap_or_default()
+        st.of_call(call_id, None)
+            .into_iter()
+            .map(|i| st.entries[i].clone())
+            .collect()
     }
 
     /// A short preview of a body: redacted first, then cut, so a secret straddling the
@@ -385,20 +411,12 @@ impl Listener {
         let mut unrouted: Vec<(Option<String>, String)> = st
             .unrouted
             .iter()
+            .map(|&i| &st.entries[i])
             .map(|r| (r.call_id.clone(), self.preview(&r.body)))
             .collect();
-        let mut overflow = st.total_overflow;
         let mut unrouted_overflow = st.unrouted_overflow;
-        let mut unclaimed: Vec<&Received> = Vec::new();
-        for (id, mb) in &st.mailboxes {
-            overflow += mb.overflow;
-            if !st.claimed.contains(id) {
-                unclaimed.extend(&mb.items);
-            }
-        }
         // In arrival order, and no more than the report can read.
-        unclaimed.sort_by_key(|r| r.seq);
-        for r in unclaimed {
+        for r in st.unclaimed() {
             if unrouted.len() < self.max_kept {
                 unrouted.push((r.call_id.clone(), self.preview(&r.body)));
             } else {
@@ -410,8 +428,8 @@ impl Listener {
             refused_overflow: st.refused_overflow,
             unrouted,
             unrouted_overflow,
-            overflow,
-            budget_overflow: st.total_overflow,
+            overflow: st.cap_overflow + st.budget_overflow,
+            budget_overflow: st.budget_overflow,
             byte_budget: self.byte_budget,
             stored_bytes: st.stored_bytes,
         }
@@ -442,35 +460,6 @@ async fn opening(stream: &tokio::net::TcpStream) -> Opening {
         Ok(Ok(1)) => Opening::Plain,
         _ => Opening::Nothing,
     }
-}
-
-/// Memory a parsed JSON value holds, roughly: a node per value plus its strings and keys.
-/// An estimate is enough for a budget; it errs on the high side.
-fn json_cost(v: &serde_json::Value) -> usize {
-    const NODE: usize = std::mem::size_of::<serde_json::Value>();
-    NODE + match v {
-        serde_json::Value::String(s) => s.len(),
-        serde_json::Value::Array(a) => a.iter().map(json_cost).sum(),
-        serde_json::Value::Object(m) => m
-            .iter()
-            // The key's String and a map entry's links.
-            .map(|(k, v)| k.len() + 2 * NODE + json_cost(v))
-            .sum(),
-        _ => 0,
-    }
-}
-
-/// What keeping one received notification costs against the byte budget.
-fn cost(r: &Received) -> usize {
-    let parsed = r.json.as_ref().map_or_else(|e| e.len(), json_cost);
-    std::mem::size_of::<Received>()
-        + r.body.len()
-        + parsed
-        + r.path.len()
-        + r.authorization.as_ref().map_or(0, String::len)
-        + r.content_type.as_ref().map_or(0, String::len)
-        + r.call_id.as_ref().map_or(0, String::len)
-        + r.tag.as_ref().map_or(0, String::len)
 }
 
 fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -646,85 +635,45 @@ impl Shared {
                 );
             }
         };
-        let json = serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| e.to_string());
-        let call_id = json
-            .as_ref()
-            .ok()
-            .and_then(|v| v.pointer("/value/0/resourceUrl"))
-            .and_then(|v| v.as_str())
-            .and_then(call_id_of)
-            .map(str::to_owned);
-        let rec = Received {
-            seq: 0,
-            at: Instant::now(),
-            path: path.clone(),
-            authorization,
-            content_type,
-            body,
-            json,
-            call_id: call_id.clone(),
-            tag,
+        let at = Instant::now();
+        let parts = match entries::split(body) {
+            Ok(p) => p,
+            Err(n) => {
+                return self.refuse(
+                    &path,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "{n} notification entries in one POST, over the {} the listener takes",
+                        entries::MAX_ENTRIES
+                    ),
+                );
+            }
         };
-        let mut charge = cost(&rec);
-        let mut st = lock(&self.state);
-        let budget = self.config.byte_budget;
-        let refusal = match &call_id {
-            Some(id) => {
-                if !st.mailboxes.contains_key(id) {
-                    charge += id.len() + std::mem::size_of::<Mailbox>();
-                }
-                let full = st
-                    .mailboxes
-                    .get(id)
-                    .is_some_and(|m| m.items.len() >= self.config.max_per_call);
-                if full {
-                    if let Some(mb) = st.mailboxes.get_mut(id) {
-                        mb.overflow += 1;
-                    }
-                    Some(format!(
-                        "more than {} notifications for one call",
-                        self.config.max_per_call
-                    ))
-                } else if st.stored_bytes + charge > budget {
-                    st.total_overflow += 1;
-                    Some(format!("the listener's {budget} byte budget is spent"))
-                } else {
-                    None
-                }
-            }
-            // Unrouted notifications are listed after the run, at most max_kept of them.
-            None if st.unrouted.len() >= self.config.max_kept => {
-                st.unrouted_overflow += 1;
-                None
-            }
-            None if st.stored_bytes + charge > budget => {
-                st.total_overflow += 1;
-                Some(format!("the listener's {budget} byte budget is spent"))
-            }
-            None => None,
+        let parts: Vec<Received> = parts
+            .into_iter()
+            .map(|p| Received {
+                seq: 0,
+                at,
+                path: path.clone(),
+                authorization: authorization.clone(),
+                content_type: content_type.clone(),
+                body: p.body,
+                json: p.json,
+                call_id: p.call_id,
+                tag: tag.clone(),
+                batch: p.batch,
+            })
+            .collect();
+        let limits = Limits {
+            max_per_call: self.config.max_per_call,
+            max_kept: self.config.max_kept,
+            byte_budget: self.config.byte_budget,
         };
-        if let Some(reason) = refusal {
+        match lock(&self.state).admit(parts, &limits) {
+            Ok(()) => reply(StatusCode::ACCEPTED, ""),
             // Counted, not listed one by one: a flood would crowd out every other finding.
-            return reply(OVER_BUDGET, &reason);
+            Err(reason) => reply(OVER_BUDGET, &reason),
         }
-        st.seq += 1;
-        let rec = Received { seq: st.seq, ..rec };
-        match call_id {
-            Some(id) => {
-                let mb = st.mailboxes.entry(id).or_default();
-                mb.items.push(rec);
-                let n = mb.items.len();
-                mb.sender().send_replace(n);
-                st.stored_bytes += charge;
-            }
-            None => {
-                if st.unrouted.len() < self.config.max_kept {
-                    st.unrouted.push(rec);
-                    st.stored_bytes += charge;
-                }
-            }
-        }
-        reply(StatusCode::ACCEPTED, "")
     }
 }
 
@@ -841,18 +790,341 @@ mod tests {
         assert_eq!(l.unclaimed_for("many").len(), CALLS);
     }
 
-    #[test]
-    fn json_cost_counts_nodes_strings_and_keys() {
-        let small = json_cost(&serde_json::json!({"a": 1}));
-        let big = json_cost(&serde_json::json!({"a": 1, "bbbb": "x".repeat(100)}));
-        assert!(big >= small + 100 + 4, "{small} {big}");
+    async fn post(url: &str, body: &str) -> u16 {
+        client()
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer t")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("answered")
+            .status()
+            .as_u16()
     }
 
-    #[test]
-    fn call_id_from_resource_url() {
-        assert_eq!(call_id_of("/communications/calls/abc"), Some("abc"));
-        assert_eq!(call_id_of("/app/calls/abc/operations/x"), Some("abc"));
-        assert_eq!(call_id_of("/communications/calls/"), None);
-        assert_eq!(call_id_of("/nothing"), None);
+    /// A commsNotifications body with one entry per (resourceUrl, state).
+    fn notifications(entries: &[(&str, &str)]) -> String {
+        let value: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(url, state)| {
+                serde_json::json!({
+                    "@odata.type": "#microsoft.graph.commsNotification",
+                    "changeType": "updated",
+                    "resourceUrl": url,
+                    "resourceData": {"@odata.type": "#microsoft.graph.call", "state": state}
+                })
+            })
+            .collect();
+        serde_json::json!({"@odata.type": "#microsoft.graph.commsNotifications", "value": value})
+            .to_string()
+    }
+
+    fn soon() -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_secs(5)
+    }
+
+    fn now() -> tokio::time::Instant {
+        tokio::time::Instant::now()
+    }
+
+    #[tokio::test]
+    async fn a_batched_post_becomes_its_entries_in_order() {
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let url = l.callback_url_for("graph::delete-call");
+        let body = notifications(&[
+            ("/communications/calls/c1", "terminating"),
+            ("/communications/calls/c1", "terminated"),
+        ]);
+        assert_eq!(post(&url, &body).await, 202);
+        let got = l.wait("c1", 0, 2, soon()).await;
+        let states: Vec<_> = got.iter().map(Received::state).collect();
+        assert_eq!(states, [Some("terminating"), Some("terminated")]);
+        let batch: Vec<_> = got.iter().map(|r| r.batch).collect();
+        assert_eq!(batch, [Some((0, 2)), Some((1, 2))]);
+        // One POST: the same seq, authorization, content type and path.
+        assert_eq!(got[0].seq, got[1].seq);
+        assert!(got[0].order() < got[1].order());
+        for r in &got {
+            assert_eq!(r.authorization.as_deref(), Some("Bearer t"));
+            assert_eq!(r.content_type.as_deref(), Some("application/json"));
+            assert_eq!(r.tag.as_deref(), Some("graph..delete-call"));
+            let v = r.json.as_ref().expect("json");
+            assert_eq!(v["@odata.type"], "#microsoft.graph.commsNotifications");
+            assert_eq!(v["value"].as_array().map(Vec::len), Some(1));
+        }
+        // A single-entry POST stays as it was sent, and says it was not batched.
+        let single = notifications(&[("/communications/calls/c2", "terminated")]);
+        assert_eq!(post(&url, &single).await, 202);
+        let got = l.wait("c2", 0, 1, soon()).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].batch, None);
+        assert_eq!(&got[0].body[..], single.as_bytes());
+        // A batched entry's body is its single-entry form, equal to the same entry sent alone.
+        let alone = notifications(&[("/communications/calls/c1", "terminated")]);
+        let first = l.received("c1");
+        assert_eq!(
+            first[1].json.as_ref().ok(),
+            serde_json::from_str::<serde_json::Value>(&alone)
+                .ok()
+                .as_ref()
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_of_one_post_route_to_their_own_calls() {
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let url = l.callback_url_for("t");
+        let body = notifications(&[
+            ("/communications/calls/a%2Fb%20c", "established"),
+            ("/v1.0/communications/calls/x1/operations/op-1", "completed"),
+            ("/beta/communications/calls/x1/participants", "roster"),
+            ("/app/calls/x1", "terminated"),
+            ("/communications/onlineMeetings/m", "none"),
+        ]);
+        assert_eq!(post(&url, &body).await, 202);
+        let encoded = l.wait("a/b c", 0, 1, soon()).await;
+        assert_eq!(encoded.len(), 1);
+        assert_eq!(encoded[0].state(), Some("established"));
+        let x1: Vec<_> = l
+            .wait("x1", 0, 3, soon())
+            .await
+            .iter()
+            .map(|r| (r.state().map(str::to_owned), r.batch))
+            .collect();
+        assert_eq!(
+            x1,
+            [
+                (Some("completed".into()), Some((1, 5))),
+                (Some("roster".into()), Some((2, 5))),
+                (Some("terminated".into()), Some((3, 5)))
+            ]
+        );
+        // The entry naming no call is reported, not routed to anyone.
+        let s = l.summary();
+        assert_eq!(s.unrouted.len(), 1, "{:?}", s.unrouted);
+        assert_eq!(s.unrouted[0].0, None);
+        let stray = l.unclaimed_for("t");
+        assert_eq!(stray.len(), 1);
+        assert_eq!(stray[0].batch, Some((4, 5)));
+        assert_eq!(stray[0].state(), Some("none"));
+    }
+
+    #[tokio::test]
+    async fn a_case_waits_on_its_tag_until_it_knows_the_call() {
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let mine = l.callback_url_for("graph::call-answer-1");
+        let other = l.callback_url_for("graph::other");
+        // Another case's traffic on another path is not this case's.
+        let noise = notifications(&[("/communications/calls/zz", "incoming")]);
+        assert_eq!(post(&other, &noise).await, 202);
+        let incoming = notifications(&[("/communications/calls/in-1", "incoming")]);
+        assert_eq!(post(&mine, &incoming).await, 202);
+        let got = l.wait_tag("graph::call-answer-1", 0, 1, soon()).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].call_id.as_deref(), Some("in-1"));
+        // Nothing more within a short deadline: it returns what it has, on time.
+        let t0 = std::time::Instant::now();
+        let more = l
+            .wait_tag(
+                "graph::call-answer-1",
+                0,
+                2,
+                now() + Duration::from_millis(100),
+            )
+            .await;
+        assert_eq!(more.len(), 1);
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        // The call id is known: the tag's entries naming it are the call's first ones.
+        let seen = got
+            .iter()
+            .filter(|r| r.call_id.as_deref() == Some("in-1"))
+            .count();
+        let later = notifications(&[
+            ("/communications/calls/in-1", "establishing"),
+            ("/communications/calls/in-1", "established"),
+        ]);
+        assert_eq!(post(&mine, &later).await, 202);
+        let next = l
+            .wait_call("graph::call-answer-1", "in-1", seen, 2, soon())
+            .await;
+        let states: Vec<_> = next.iter().map(Received::state).collect();
+        assert_eq!(states, [Some("establishing"), Some("established")]);
+        assert!(l.misrouted_for("graph::call-answer-1").is_empty());
+        assert!(l.unclaimed_for("graph::call-answer-1").is_empty());
+        assert_eq!(l.unclaimed_for("graph::other").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_entry_on_another_cases_path_is_evidence_for_both() {
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let (a, b) = ("graph::a", "graph::b");
+        assert_eq!(l.claim(a, "call-a"), Ok(()));
+        assert_eq!(l.claim(b, "call-b"), Ok(()));
+        assert_eq!(l.claim(a, "call-a"), Ok(()), "claiming twice is fine");
+        // Case b reuses case a's call id: the first claim stands.
+        assert_eq!(l.claim(b, "call-a"), Err("graph..a".to_owned()));
+        let ok = notifications(&[("/communications/calls/call-a", "established")]);
+        assert_eq!(post(&l.callback_url_for(a), &ok).await, 202);
+        // Batched: one entry for b's call on b's path, one for a's call on b's path.
+        let mixed = notifications(&[
+            ("/communications/calls/call-b", "established"),
+            ("/communications/calls/call-a", "terminated"),
+        ]);
+        assert_eq!(post(&l.callback_url_for(b), &mixed).await, 202);
+        // And one for b's call on the untagged callbackUri.
+        let untagged = notifications(&[("/communications/calls/call-b", "terminated")]);
+        assert_eq!(post(l.callback_url(), &untagged).await, 202);
+
+        let for_a = l.misrouted_for(a);
+        assert_eq!(for_a.len(), 1, "{for_a:?}");
+        assert_eq!(for_a[0].entry.state(), Some("terminated"));
+        assert_eq!(for_a[0].owner, "graph..a");
+        assert_eq!(for_a[0].arrived_on.as_deref(), Some("graph..b"));
+        let for_b = l.misrouted_for(b);
+        let seen: Vec<_> = for_b
+            .iter()
+            .map(|m| {
+                (
+                    m.entry.call_id.as_deref(),
+                    m.owner.as_str(),
+                    m.arrived_on.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("call-a"), "graph..a", Some("graph..b")),
+                (Some("call-b"), "graph..b", None)
+            ]
+        );
+        // Waiting by case and call sees only what arrived on the case's own path.
+        let a_sees = l
+            .wait_call(a, "call-a", 0, 2, now() + Duration::from_millis(100))
+            .await;
+        assert_eq!(a_sees.len(), 1);
+        assert_eq!(a_sees[0].state(), Some("established"));
+        // Waiting by call alone (the runner before it names its case) sees every path.
+        assert_eq!(l.wait("call-a", 0, 2, soon()).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_budget_and_the_per_call_cap_are_charged_per_entry() {
+        let entry = |i: usize| (format!("/communications/calls/c{i}"), "x".repeat(500));
+        let single = |i: usize| {
+            let (url, pad) = entry(i);
+            notifications(&[(url.as_str(), pad.as_str())])
+        };
+        // What one entry costs, measured on a listener that keeps it.
+        let probe = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        assert_eq!(post(probe.callback_url(), &single(0)).await, 202);
+        let one = probe.summary().stored_bytes;
+        drop(probe);
+        // Room for about four entries: a batch of eight is refused whole.
+        let l = Listener::start(ListenerConfig {
+            byte_budget: one * 4 + one / 2,
+            ..ListenerConfig::default()
+        })
+        .await
+        .expect("listener");
+        let eight: Vec<(String, String)> = (0..8).map(entry).collect();
+        let refs: Vec<(&str, &str)> = eight
+            .iter()
+            .map(|(u, p)| (u.as_str(), p.as_str()))
+            .collect();
+        assert_eq!(post(l.callback_url(), &notifications(&refs)).await, 507);
+        let s = l.summary();
+        assert_eq!(s.stored_bytes, 0, "nothing of a refused POST is kept");
+        assert_eq!((s.overflow, s.budget_overflow), (8, 8));
+        // A batch of three fits, and is charged about three times one entry.
+        assert_eq!(
+            post(l.callback_url(), &notifications(&refs[..3])).await,
+            202
+        );
+        let three = l.summary().stored_bytes;
+        assert!(three > 2 * one && three < 4 * one, "{three} vs {one}");
+        assert_eq!(l.received("c2").len(), 1);
+
+        // The per-call cap counts entries, not POSTs.
+        let l = Listener::start(ListenerConfig {
+            max_per_call: 3,
+            ..ListenerConfig::default()
+        })
+        .await
+        .expect("listener");
+        let two = notifications(&[
+            ("/communications/calls/k", "a"),
+            ("/communications/calls/k", "b"),
+        ]);
+        assert_eq!(post(l.callback_url(), &two).await, 202);
+        assert_eq!(post(l.callback_url(), &two).await, 507);
+        assert_eq!(l.received("k").len(), 2);
+        let s = l.summary();
+        assert_eq!((s.overflow, s.budget_overflow), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn a_secret_in_a_batched_entry_is_redacted_before_the_cut() {
+        const SECRET: &str = "batched-secret-0123456789";
+        let l = Listener::start(ListenerConfig {
+            redact: vec![SECRET.to_owned()],
+            ..ListenerConfig::default()
+        })
+        .await
+        .expect("listener");
+        // A top-level key every entry keeps, placing the secret across the preview cut.
+        let head = r##"{"@odata.type":"#microsoft.graph.commsNotifications","a":""##;
+        let pad = "p".repeat(PREVIEW_CHARS - 10 - head.len());
+        let body = serde_json::json!({
+            "@odata.type": "#microsoft.graph.commsNotifications",
+            "a": format!("{pad}{SECRET} and more"),
+            "value": [
+                {"resourceUrl": "/communications/calls/n1"},
+                {"resourceUrl": "/communications/calls/n2"}
+            ]
+        })
+        .to_string();
+        assert_eq!(post(l.callback_url(), &body).await, 202);
+        let s = l.summary();
+        assert_eq!(s.unrouted.len(), 2, "{:?}", s.unrouted);
+        for (_, preview) in &s.unrouted {
+            assert!(!leaks(preview, SECRET), "{preview}");
+            assert!(preview.contains("[redac"), "{preview}");
+        }
+        // The secret starts before the cut and ends after it: a cut-then-redact would leak.
+        let at = l.received("n2")[0]
+            .body
+            .windows(SECRET.len())
+            .position(|w| w == SECRET.as_bytes());
+        assert!(
+            at.is_some_and(|at| at + 6 < PREVIEW_CHARS && at + SECRET.len() > PREVIEW_CHARS),
+            "{at:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_post_of_too_many_entries_is_refused_and_listed() {
+        let l = Listener::start(ListenerConfig::default())
+            .await
+            .expect("listener");
+        let tiny = vec![r#"{"resourceUrl":"/communications/calls/t"}"#; entries::MAX_ENTRIES + 1];
+        let body = format!(r#"{{"value":[{}]}}"#, tiny.join(","));
+        assert_eq!(post(l.callback_url(), &body).await, 413);
+        let s = l.summary();
+        assert_eq!(s.refused.len(), 1, "{:?}", s.refused);
+        assert!(s.refused[0].reason.contains("entries in one POST"));
+        assert!(!leaks(&s.refused[0].path, l.token()));
+        assert!(l.received("t").is_empty());
     }
 }

@@ -30,6 +30,8 @@
 //! [timeouts]
 //! request_secs = 10                           # like --timeout
 //! notification_secs = 5                       # like --notification-timeout
+//! progress_interval_secs = 0.25               # like --progress-interval
+//! progress_deadline_secs = 60                 # like --progress-deadline
 //!
 //! [listener]
 //! listen = "0.0.0.0:8443"                     # like --listen [default: 127.0.0.1:0]
@@ -156,6 +158,12 @@ pub struct Timeouts {
     pub request_secs: Option<f64>,
     #[serde(default)]
     pub notification_secs: Option<f64>,
+    /// How often a progressing step (a call that rings first) is repeated.
+    #[serde(default)]
+    pub progress_interval_secs: Option<f64>,
+    /// How long it may take to reach its documented state.
+    #[serde(default)]
+    pub progress_deadline_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -226,6 +234,8 @@ pub struct ResolvedProfile {
     pub vars: BTreeMap<String, String>,
     pub request_timeout: Option<Duration>,
     pub notification_timeout: Option<Duration>,
+    pub progress_interval: Option<Duration>,
+    pub progress_deadline: Option<Duration>,
     pub listen: Option<SocketAddr>,
     pub callback_url: Option<String>,
     /// `[listener] tls_cert_file` and `tls_key_file`, read and checked.
@@ -419,6 +429,14 @@ impl Profile {
             "[timeouts] notification_secs",
             self.timeouts.notification_secs,
         )?;
+        check_secs(
+            "[timeouts] progress_interval_secs",
+            self.timeouts.progress_interval_secs,
+        )?;
+        check_secs(
+            "[timeouts] progress_deadline_secs",
+            self.timeouts.progress_deadline_secs,
+        )?;
         if let Some(c) = &self.listener.callback_url {
             check_base_url("[listener] callback_url", c)?;
         }
@@ -502,6 +520,14 @@ impl Profile {
                 .map(|c| c.trim().trim_end_matches('/').to_owned()),
             request_timeout: self.timeouts.request_secs.map(Duration::from_secs_f64),
             notification_timeout: self.timeouts.notification_secs.map(Duration::from_secs_f64),
+            progress_interval: self
+                .timeouts
+                .progress_interval_secs
+                .map(Duration::from_secs_f64),
+            progress_deadline: self
+                .timeouts
+                .progress_deadline_secs
+                .map(Duration::from_secs_f64),
             exact_values: self.run.exact_values,
             ..ResolvedProfile::default()
         };

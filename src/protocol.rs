@@ -271,7 +271,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         out.push(Check::from_bool(
             CheckId::ResourceUrlNamesCall,
             subject,
-            named == Some(rules.routed_by),
+            named.as_deref() == Some(rules.routed_by),
             || {
                 format!(
                     "{}: Expected: a resourceUrl naming call [call_id]\nActual:   {}",

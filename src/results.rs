@@ -71,6 +71,10 @@ check_ids! {
     NotificationContentType => "notification-content-type",
     /// The notification body is a JSON `commsNotifications` object.
     NotificationJson => "notification-json",
+    /// The notification arrived on the callback of the case whose call it names.
+    NotificationCallback => "notification-callback",
+    /// A live resource reached its documented state by way of documented states only.
+    StateProgress => "state-progress",
 }
 
 impl fmt::Display for CheckId {
@@ -203,12 +207,26 @@ pub struct StepResult {
     /// step's own list (`transfer-failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// A progressing step's answers, in order (`Connecting`, `Alerted`, `Connected`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<Observed>,
+}
+
+/// One answer of a progressing step: the state it held and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    /// Milliseconds after the step's first request was sent.
+    pub after_ms: f64,
+    pub value: String,
 }
 
 /// One notification as it arrived: its order in the run, its state and when it came.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotificationRecord {
     pub seq: u64,
+    /// `(index, count)` when the entry came batched with others in one POST.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<(usize, usize)>,
     pub state: Option<String>,
     /// Milliseconds after the step's request was sent.
     pub after_ms: f64,
@@ -233,6 +251,7 @@ impl StepResult {
             written: Vec::new(),
             notifications: Vec::new(),
             outcome: None,
+            progress: Vec::new(),
         }
     }
 

@@ -135,7 +135,8 @@ pub fn documented(file: &CaseFile) -> Vec<Documented<'_>> {
                 redact: &step.expect.redact,
             });
         }
-        for n in &step.notifications {
+        let alternatives = step.alternatives.iter().flat_map(|a| &a.notifications);
+        for n in step.notifications.iter().chain(alternatives) {
             if let (Some(snapshot), Some(text)) = (&n.snapshot, &n.documented) {
                 out.push(Documented {
                     step: &step.name,

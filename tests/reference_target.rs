@@ -1160,7 +1160,14 @@ async fn graph_observation(
     let base = t.base_url();
     let (callback, mut rx) = receiver().await;
     let (id, _) = create_call(&base, "/communications", &callback).await;
-    let mut notes = vec![next(&mut rx).await, next(&mut rx).await];
+    let mut notes = vec![next(&mut rx).await];
+    // The second of create's two; a batching target sent both in the first POST.
+    while notes.len() < 2 {
+        match tokio::time::timeout(Duration::from_millis(400), rx.recv()).await {
+            Ok(Some(n)) => notes.push(n),
+            _ => break,
+        }
+    }
     let r = client()
         .delete(format!("{base}/communications/calls/{id}"))
         .bearer_auth("x")

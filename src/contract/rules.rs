@@ -18,7 +18,7 @@ pub const FILE_NAME: &str = "_contract.toml";
 pub const END_REASONS: &str = "end-reasons";
 
 /// Where a set or a field class was documented.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
     pub file: String,
@@ -50,7 +50,7 @@ impl ValueSet {
 }
 
 /// How a field's value is judged; structure (presence, JSON type) is always exact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldClass {
     /// Equal to the example (anything not listed).
@@ -76,7 +76,7 @@ impl FieldClass {
 }
 
 /// A `[[field]]` (family) or `[[contract.field]]` (case) entry as written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     pub path: String,

@@ -80,6 +80,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS")]
     pub notification_timeout: Option<f64>,
 
+    /// Seconds between repeats of a step whose live resource is still on its way to the
+    /// documented state (a call that rings before it connects) [default: 0.25].
+    #[arg(long, value_name = "SECS")]
+    pub progress_interval: Option<f64>,
+
+    /// Seconds such a step may take to reach the documented state [default: 60: a phone
+    /// must be answered].
+    #[arg(long, value_name = "SECS")]
+    pub progress_deadline: Option<f64>,
+
     /// Seconds one request may take, body included [default: 10].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,

@@ -28,12 +28,16 @@ pub struct InProcessRun {
 
 /// Loads the committed corpus (for tests and benchmarks).
 pub fn load_default_corpus() -> Result<(Arc<Corpus>, EndReasons), String> {
-    let corpus = Corpus::load(&default_dir("cases")).map_err(|errs| {
+    let join = |errs: Vec<crate::diag::CaseError>| {
         errs.iter()
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
             .join("\n")
-    })?;
+    };
+    let mut corpus = Corpus::load(&default_dir("cases")).map_err(join)?;
+    corpus
+        .prepare_expected(&default_dir("snapshots"), false, false)
+        .map_err(join)?;
     let reasons = corpus.reasons.clone();
     Ok((Arc::new(corpus), reasons))
 }

@@ -57,7 +57,12 @@ fn load(plan: &plan::Plan, args: &RunArgs) -> Result<(Arc<Corpus>, EndReasons), 
         Some(name) if exact_one => Scope::One(name),
         _ => Scope::All,
     };
-    let corpus = Corpus::load_scope(&plan.cases_dir, scope)?;
+    let mut corpus = Corpus::load_scope(&plan.cases_dir, scope)?;
+    corpus.prepare_expected(
+        &plan.snapshots_dir,
+        plan.as_printed,
+        plan.update == crate::snapshot::Update::Always,
+    )?;
     if corpus.cases.is_empty() && scope == Scope::All {
         return Err(vec![CaseError {
             path: plan.cases_dir.clone(),

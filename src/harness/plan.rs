@@ -59,6 +59,8 @@ pub struct Plan {
     /// `--exact-values` or the profile's `[run] exact_values`: notes fail.
     pub exact_values: bool,
     pub notification_timeout: Duration,
+    pub progress_interval: Duration,
+    pub progress_deadline: Duration,
     pub http: HttpOptions,
     /// Values redacted from every output (tokens, passwords).
     pub secrets: Vec<String>,
@@ -253,7 +255,12 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             })?,
         );
     }
-    for t in [args.notification_timeout, args.timeout]
+    for t in [
+        args.notification_timeout,
+        args.timeout,
+        args.progress_interval,
+        args.progress_deadline,
+    ]
         .into_iter()
         .flatten()
     {
@@ -353,6 +360,16 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             || profile
                 .as_ref()
                 .is_some_and(|p| p.exact_values == Some(true)),
+        progress_interval: args
+            .progress_interval
+            .map(Duration::from_secs_f64)
+            .or(profile.as_ref().and_then(|p| p.progress_interval))
+            .unwrap_or(Duration::from_millis(250)),
+        progress_deadline: args
+            .progress_deadline
+            .map(Duration::from_secs_f64)
+            .or(profile.as_ref().and_then(|p| p.progress_deadline))
+            .unwrap_or(Duration::from_secs(60)),
         notification_timeout: args
             .notification_timeout
             .map(Duration::from_secs_f64)

@@ -93,7 +93,10 @@ pub async fn start(
         update: plan.update,
         as_printed: plan.as_printed,
         strict: plan.strict,
+        exact_values: plan.exact_values,
         notification_timeout: plan.notification_timeout,
+        progress_interval: plan.progress_interval,
+        progress_deadline: plan.progress_deadline,
         expected_notify_token: plan.expected_notify_token.clone(),
         secrets: plan.secrets.clone(),
         ..RunConfig::default()

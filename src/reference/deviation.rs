@@ -45,6 +45,8 @@ pub enum Deviation {
     GraphResultInfoStrings,
     GraphNoAuthorization,
     GraphLateNotifications,
+    GraphBatchDropsEntry,
+    GraphBatchReorders,
     // Graph, equivalent forms: a conformant harness must pass these.
     GraphEstablishedFirst,
     GraphKeysReordered,
@@ -102,6 +104,8 @@ const ALL: &[Deviation] = &[
     GraphResultInfoStrings,
     GraphNoAuthorization,
     GraphLateNotifications,
+    GraphBatchDropsEntry,
+    GraphBatchReorders,
     GraphEstablishedFirst,
     GraphKeysReordered,
     GraphExtraResourceData,
@@ -155,6 +159,8 @@ impl Deviation {
             GraphResultInfoStrings => "graph-result-info-strings",
             GraphNoAuthorization => "graph-no-authorization",
             GraphLateNotifications => "graph-late-notifications",
+            GraphBatchDropsEntry => "graph-batch-drops-entry",
+            GraphBatchReorders => "graph-batch-reorders",
             GraphEstablishedFirst => "graph-established-first",
             GraphKeysReordered => "graph-keys-reordered",
             GraphExtraResourceData => "graph-extra-resource-data",
@@ -232,6 +238,12 @@ impl Deviation {
             GraphNoAuthorization => "notifications carry no Authorization header",
             GraphLateNotifications => {
                 "terminating/terminated sent only after the configured late delay"
+            }
+            GraphBatchDropsEntry => {
+                "a call's queued notifications go in one POST, and the last entry of each batch is lost"
+            }
+            GraphBatchReorders => {
+                "a call's queued notifications go in one POST, their entries in reverse order"
             }
             GraphEstablishedFirst => {
                 "after create, `established` is sent before `establishing` (allowed)"

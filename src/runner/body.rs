@@ -4,10 +4,11 @@
 use super::{CaseState, Runner, redact, rel};
 use crate::canon;
 use crate::case::{BodyKind, Step};
-use crate::compare;
+use crate::compare::{self, Prepared};
 use crate::response::Response;
 use crate::results::{Check, CheckId, StepResult};
 use crate::snapshot::{self, Update};
+use std::sync::Arc;
 
 pub(super) enum CanonActual {
     Xml(String),
@@ -25,29 +26,37 @@ impl Runner {
             .collect()
     }
 
-    /// The expected canonical text: the committed snapshot, or with `--as-printed` the
-    /// canonical form of the documented text without errata.
-    pub(super) fn expected(
+    /// The expected form of a snapshot: prepared once per corpus when the run started
+    /// (see [`crate::corpus::Corpus::prepare_expected`]), else read and prepared now.
+    fn expected(
         &self,
         st: &CaseState<'_>,
         snapshot_name: &str,
-    ) -> Result<Option<String>, String> {
-        if self.config.as_printed {
+        kind: BodyKind,
+    ) -> Result<Option<Arc<Prepared>>, String> {
+        if let Some(p) = self.corpus.expected.get(snapshot_name) {
+            return Ok(Some(p.clone()));
+        }
+        let text = if self.config.as_printed {
             let docs = snapshot::documented(&st.case.file);
             let doc = docs
                 .iter()
                 .find(|d| d.snapshot == snapshot_name)
                 .ok_or_else(|| format!("no documented body for snapshot `{snapshot_name}`"))?;
-            return snapshot::canonical_documented(
+            snapshot::canonical_documented(
                 st.case.family,
                 &st.case.file,
                 doc,
                 &self.corpus.errata,
                 true,
-            )
-            .map(Some);
-        }
-        snapshot::read(&snapshot::path(&self.config.snapshots, snapshot_name))
+            )?
+        } else {
+            match snapshot::read(&snapshot::path(&self.config.snapshots, snapshot_name))? {
+                Some(t) => t,
+                None => return Ok(None),
+            }
+        };
+        crate::corpus::prepare(&text, kind).map(|p| Some(Arc::new(p)))
     }
 
     pub(super) fn snapshot_label(&self, name: &str) -> String {
@@ -58,14 +67,15 @@ impl Runner {
         }
     }
 
-    /// Compares one canonical actual body with its snapshot, and writes the snapshot when
-    /// the update mode allows it.
+    /// Judges one canonical answer against its snapshot by the case's contract, and writes
+    /// the snapshot when it fails and the update mode allows it.
     pub(super) fn judge_canonical(
         &self,
         st: &CaseState<'_>,
         snapshot_name: &str,
         subject: &str,
         actual: Result<CanonActual, String>,
+        truncated: bool,
         sr: &mut StepResult,
     ) {
         let actual = match actual {
@@ -76,38 +86,49 @@ impl Runner {
             }
         };
         let label = self.snapshot_label(snapshot_name);
-        let expected = match self.expected(st, snapshot_name) {
-            Ok(e) => e,
+        let kind = match actual {
+            CanonActual::Xml(_) => BodyKind::Xml,
+            CanonActual::Json(_) => BodyKind::Json,
+        };
+        let expected = match self.expected(st, snapshot_name, kind) {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                sr.checks.push(Check::fail(
+                    CheckId::Snapshot,
+                    subject,
+                    format!(
+                        "{label} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation"
+                    ),
+                ));
+                return;
+            }
             Err(e) => {
                 sr.checks.push(Check::fail(CheckId::Snapshot, subject, e));
                 return;
             }
         };
-        let checks = match (&expected, &actual) {
-            (None, _) => vec![Check::fail(
-                CheckId::Snapshot,
-                subject,
-                format!(
-                    "{label} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation"
-                ),
-            )],
-            (Some(exp), CanonActual::Xml(text)) => vec![compare::exact(subject, &label, exp, text)],
-            (Some(exp), CanonActual::Json(value)) => {
-                match canon::json::parse(exp.as_bytes(), &canon::Limits::default()) {
-                    Ok(exp_v) => {
-                        compare::json_subset(subject, &label, &exp_v, value, self.config.strict)
-                    }
-                    Err(e) => vec![Check::fail(
-                        CheckId::Snapshot,
-                        subject,
-                        format!("{label} is not JSON: {e}"),
-                    )],
-                }
-            }
+        let opts = compare::JudgeOptions {
+            strict: self.config.strict,
+            exact_values: self.config.exact_values,
+            truncated,
         };
+        let contract = self.corpus.contract_for(st.case);
+        let view = match &actual {
+            CanonActual::Xml(t) => compare::Actual::Xml(t),
+            CanonActual::Json(v) => compare::Actual::Json(v),
+        };
+        let checks = compare::judge(
+            subject,
+            &label,
+            &expected,
+            view,
+            &contract,
+            &self.reasons,
+            &opts,
+        );
         let mismatch = checks
             .iter()
-            .any(|c| c.id == CheckId::Snapshot && c.verdict != compare::Verdict::Pass);
+            .any(|c| c.id == CheckId::Snapshot && c.verdict == compare::Verdict::Fail);
         sr.checks.extend(checks);
         if mismatch && !self.config.as_printed {
             let rendered = match &actual {
@@ -192,6 +213,13 @@ impl Runner {
             }
             BodyKind::Any => return,
         };
-        self.judge_canonical(st, snapshot_name, subject, actual, sr);
+        self.judge_canonical(
+            st,
+            snapshot_name,
+            subject,
+            actual,
+            step.expect.truncated,
+            sr,
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 mod body;
 mod notify;
+mod progress;
 mod trigger;
 
 use crate::case::{Case, Corpus, Family, Step};
@@ -33,9 +34,15 @@ pub struct RunConfig {
     pub update: Update,
     pub as_printed: bool,
     pub strict: bool,
+    /// `--exact-values`: notes (another documented value, other text) fail.
+    pub exact_values: bool,
     pub notification_timeout: Duration,
     /// Quiet period after the last expected notification, to catch extra ones.
     pub settle: Duration,
+    /// A progressing step is repeated this often...
+    pub progress_interval: Duration,
+    /// ...until its documented state arrives or this much time has passed.
+    pub progress_deadline: Duration,
     pub expected_notify_token: Option<String>,
     /// Values redacted from every output.
     pub secrets: Vec<String>,
@@ -51,8 +58,11 @@ impl Default for RunConfig {
             update: Update::Never,
             as_printed: false,
             strict: false,
+            exact_values: false,
             notification_timeout: Duration::from_secs(5),
             settle: Duration::from_millis(250),
+            progress_interval: Duration::from_millis(250),
+            progress_deadline: Duration::from_secs(60),
             expected_notify_token: None,
             secrets: Vec::new(),
         }
@@ -142,6 +152,15 @@ impl Runner {
                 }
             }
         }
+        let misrouted = self.misrouted(&case.trial_name());
+        if !misrouted.is_empty() {
+            let mut sr = StepResult::new("(notifications)", false);
+            sr.checks = misrouted;
+            result.steps.push(sr);
+            if result.outcome == Outcome::Passed {
+                result.outcome = Outcome::Failed;
+            }
+        }
         if let Some(e) = result.steps.iter().find_map(|s| s.error.as_ref())
             && result.outcome == Outcome::Failed
             && e.starts_with("cannot render")
@@ -197,8 +216,28 @@ impl Runner {
             body: req.body.clone(),
         });
         let sent_at = Instant::now();
-        let resp = match self.transport.send(&req).await {
-            Ok(r) => r,
+        let subject = if is_setup {
+            format!("set-up `{}`", step.name)
+        } else {
+            format!("`{}`", step.name)
+        };
+        let first = self.transport.send(&req).await;
+        let polled = match first {
+            Ok(r) if step.expect.progress.is_some() && !is_setup => {
+                self.progress(st, step, &subject, &req, r, sent_at)
+                    .await
+                    .map(|(r, seen, check)| (r, Some((seen, check))))
+            }
+            other => other.map(|r| (r, None)),
+        };
+        let resp = match polled {
+            Ok((r, progress)) => {
+                if let Some((seen, check)) = progress {
+                    sr.progress = seen;
+                    sr.checks.push(check);
+                }
+                r
+            }
             Err(e) => {
                 sr.error = Some(e.to_string());
                 return (sr, Some(e));
@@ -207,11 +246,6 @@ impl Runner {
         sr.status = Some(resp.status);
         sr.content_type = resp.header("content-type").map(str::to_owned);
         sr.elapsed = resp.elapsed;
-        let subject = if is_setup {
-            format!("set-up `{}`", step.name)
-        } else {
-            format!("`{}`", step.name)
-        };
         let mut status = compare::status(&subject, step.expect.status, resp.status);
         if status.verdict == compare::Verdict::Fail
             && let Some(hint) =

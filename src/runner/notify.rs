@@ -56,6 +56,7 @@ impl Runner {
     async fn collect(
         &self,
         listener: &Listener,
+        tag: &str,
         key: &(Route, String),
         cursor: usize,
         outcomes: &[Outcome<'_>],
@@ -63,8 +64,8 @@ impl Runner {
         let deadline = tokio::time::Instant::now() + self.config.notification_timeout;
         let wait = |count: usize, until: tokio::time::Instant| async move {
             match key.0 {
-                Route::Call => listener.wait(&key.1, cursor, count, until).await,
-                Route::Tag => listener.wait_tag(&key.1, cursor, count, until).await,
+                Route::Call => listener.wait_call(tag, &key.1, cursor, count, until).await,
+                Route::Tag => listener.wait_tag(tag, cursor, count, until).await,
             }
         };
         let mut want = outcomes.iter().map(|o| o.expected.len()).min().unwrap_or(0);
@@ -133,12 +134,14 @@ impl Runner {
         };
         let cursor = st.cursors.get(&key.1).copied().unwrap_or(0);
         let all = outcomes(step);
-        let got = self.collect(&listener, &key, cursor, &all).await;
+        let tag = st.case.trial_name();
+        let got = self.collect(&listener, &tag, &key, cursor, &all).await;
         st.cursors.insert(key.1.clone(), cursor + got.len());
         sr.notifications = got
             .iter()
             .map(|r| NotificationRecord {
                 seq: r.seq,
+                batch: r.batch,
                 state: r.state().map(str::to_owned),
                 after_ms: r.at.saturating_duration_since(sent_at).as_secs_f64() * 1000.0,
             })
@@ -160,8 +163,12 @@ impl Runner {
         if route == Route::Tag {
             self.capture_from(st, step, &subject, &got, &matched, sr);
             if let Some(call) = st.vars.get(routing_var).cloned() {
-                // What the trigger step saw of that call is consumed.
-                let seen = listener.received(&call).len();
+                // What the trigger step saw of that call is consumed: later steps go on
+                // from there.
+                let seen = got
+                    .iter()
+                    .filter(|r| r.call_id.as_deref() == Some(call.as_str()))
+                    .count();
                 st.cursors.insert(call, seen);
             }
         }
@@ -193,7 +200,7 @@ impl Runner {
                         CanonActual::Json(v)
                     })
                     .map_err(|e| format!("the notification is not JSON: {e}"));
-                self.judge_canonical(st, snap, &nsubject, actual, sr);
+                self.judge_canonical(st, snap, &nsubject, actual, false, sr);
             }
         }
     }
@@ -267,5 +274,37 @@ impl Runner {
                 ));
             }
         }
+    }
+}
+
+impl Runner {
+    /// After the case: notifications for its calls that arrived on another case's callback,
+    /// or on its callback naming another case's call. Each fails the case.
+    pub(super) fn misrouted(&self, tag: &str) -> Vec<Check> {
+        let Some(listener) = &self.listener else {
+            return Vec::new();
+        };
+        listener
+            .misrouted_for(tag)
+            .into_iter()
+            .map(|m| {
+                let what = protocol::entry(&m.entry)
+                    .and_then(|e| e.get("resourceUrl"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("an entry without resourceUrl")
+                    .to_owned();
+                Check::fail(
+                    CheckId::NotificationCallback,
+                    "notifications",
+                    format!(
+                        "Expected: notifications for a case's calls on that case's callbackUri\nActual:   `{what}` (call of `{}`) arrived on {}",
+                        m.owner,
+                        m.arrived_on
+                            .as_deref()
+                            .map_or("the callbackUri without a case".to_owned(), |t| format!("the callbackUri of `{t}`"))
+                    ),
+                )
+            })
+            .collect()
     }
 }

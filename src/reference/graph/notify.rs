@@ -3,8 +3,9 @@
 //! Every call has a queue drained by one task, so a call's notifications reach its callback
 //! in the order the actions produced them (create's before delete's, an operation's
 //! completion before a later roster update). With `Config.batch_notifications` the task
-//! sends everything queued for the call at that moment in one POST with several `value`
-//! entries, as Graph does with queued notifications; otherwise one entry per POST.
+//! sends everything queued for the call within a short window in one POST with several
+//! `value` entries, as Graph does with queued notifications; otherwise one entry per POST.
+//! The `graph-batch-*` deviations batch too, and then lose or reverse entries of a batch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,10 @@ use crate::reference::{Deviation, State};
 
 /// Per-POST limit for notification deliveries (the client also has it as its timeout).
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a batching target waits after a call's first queued notification for the rest
+/// an action queues (all of them are queued before the action answers, so a few ms would
+/// do; this is generous on a loaded machine and still far below any notification timeout).
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// Batches a call may have waiting; beyond this new ones are dropped (and logged).
 const QUEUE_DEPTH: usize = 256;
 
@@ -141,8 +146,9 @@ async fn drain(state: &State, mut rx: mpsc::Receiver<Batch>) {
         }
         let url = batch.url;
         let mut entries = batch.entries;
-        if state.config.batch_notifications {
-            // Everything already queued for the same callback goes in the same POST.
+        if batching(state) {
+            // Everything queued for the same callback meanwhile goes in the same POST.
+            tokio::time::sleep(BATCH_WINDOW).await;
             while let Ok(next) = rx.try_recv() {
                 if next.url != url || !next.delay.is_zero() {
                     pending = Some(next);
@@ -153,6 +159,14 @@ async fn drain(state: &State, mut rx: mpsc::Receiver<Batch>) {
                 }
                 entries.extend(next.entries);
             }
+            if entries.len() > 1 {
+                if state.has(Deviation::GraphBatchDropsEntry) {
+                    entries.pop();
+                }
+                if state.has(Deviation::GraphBatchReorders) {
+                    entries.reverse();
+                }
+            }
             if !entries.is_empty() {
                 deliver(state, &url, body(state, entries)).await;
             }
@@ -162,6 +176,14 @@ async fn drain(state: &State, mut rx: mpsc::Receiver<Batch>) {
             }
         }
     }
+}
+
+/// Whether a call's queued notifications go out together: on request, or because a
+/// deviation needs batches to break.
+fn batching(state: &State) -> bool {
+    state.config.batch_notifications
+        || state.has(Deviation::GraphBatchDropsEntry)
+        || state.has(Deviation::GraphBatchReorders)
 }
 
 /// A commsNotifications body, keys in documented order (reversed under
