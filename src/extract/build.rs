@@ -168,6 +168,7 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
             documented: Some(resp.text.clone()),
             redact: Vec::new(),
             truncated: false,
+            progress: None,
         }),
         notifications: Vec::new(),
         alternatives: Vec::new(),
@@ -395,6 +396,7 @@ fn graph(
             documented: None,
             redact: Vec::new(),
             truncated: false,
+            progress: None,
         }
     } else {
         ExpectV2 {
@@ -407,6 +409,7 @@ fn graph(
             documented: resp.body.clone(),
             redact: Vec::new(),
             truncated,
+            progress: None,
         }
     };
 

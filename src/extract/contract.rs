@@ -32,6 +32,20 @@ pub struct ValueSet {
     pub progress: Vec<String>,
 }
 
+/// The set a step after a set-up waits on: the documented answer shows a state of a
+/// resource the set-up just created that is not the set's first value (a call placed by
+/// PlayOnPhone shows `Connected`; it rings first). The rule the contract's `progress` order
+/// follows too.
+pub fn progressing_set(sets: &[ValueSet], family: Family, documented_xml: &str) -> Option<String> {
+    xml_leaves(documented_xml)
+        .into_iter()
+        .find_map(|(_, name, text)| {
+            let set = sets.iter().find(|s| s.family == family && s.name == name)?;
+            let pos = set.values.iter().position(|v| *v == text)?;
+            (pos > 0).then(|| name.clone())
+        })
+}
+
 /// The enumerations a page documents: UM element pages print a bulleted list after
 /// "possible values"; Graph resource pages say "Possible values are: `a`, `b`" in a
 /// property table row.
@@ -278,7 +292,7 @@ fn is_call_id(text: &str) -> bool {
 
 /// Leaf elements of a SOAP document: (path of local names from the document element,
 /// local name, text).
-fn xml_leaves(xml: &str) -> Vec<(String, String, String)> {
+pub fn xml_leaves(xml: &str) -> Vec<(String, String, String)> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml.trim());
     let mut stack: Vec<String> = Vec::new();

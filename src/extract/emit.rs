@@ -104,6 +104,7 @@ fn expect(s: &mut String, e: &ExpectV2) {
     if e.truncated {
         let _ = writeln!(s, "truncated = true");
     }
+    opt(s, "progress", e.progress.as_deref());
     opt(s, "snapshot", e.snapshot.as_deref());
     opt(s, "documented", e.documented.as_deref());
     list(s, "redact", &e.redact);

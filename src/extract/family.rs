@@ -23,9 +23,12 @@ fn graph_v2_setups() -> String {
     let mut s = String::new();
     if let Some(start) = GRAPH_FAMILY.find("[setup.create-call]") {
         let section = &GRAPH_FAMILY[start..];
-        let end = section[1..]
-            .find("\n[setup.")
-            .map_or(section.len(), |e| e + 1);
+        // The set-up ends where the next one starts: a `[setup.NAME]` header whose name is
+        // not create-call's own sub-table (`[setup.create-call.step.expect]`).
+        let end = section
+            .match_indices("\n[setup.")
+            .find(|(i, _)| !section[i + 1..].starts_with("[setup.create-call."))
+            .map_or(section.len(), |(i, _)| i + 1);
         let copy = section[..end]
             .replace("setup.create-call", "setup.create-call-participant")
             .replace(

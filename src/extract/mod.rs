@@ -351,7 +351,17 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut unknown_snapshots: BTreeSet<PathBuf> = BTreeSet::new();
     let mut kept: Vec<(Family, String, CaseV2, Option<String>)> = Vec::new();
-    for (name, m) in named {
+    for (name, mut m) in named {
+        if m.family == Family::UM && m.file.setup.is_some() {
+            for step in &mut m.file.steps {
+                if let Some(e) = &mut step.expect
+                    && e.body == BodyKind::Xml
+                    && let Some(doc) = &e.documented
+                {
+                    e.progress = contract::progressing_set(&sets, m.family, doc);
+                }
+            }
+        }
         let rel = PathBuf::from("cases")
             .join(m.family.as_str())
             .join(format!("{name}.toml"));

@@ -96,6 +96,9 @@ pub struct ExpectV2 {
     /// The documented body is a subset (apidoctor `truncated`).
     #[serde(default)]
     pub truncated: bool,
+    /// The value set whose documented state the step waits for (a call just placed).
+    #[serde(default)]
+    pub progress: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

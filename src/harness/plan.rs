@@ -261,8 +261,8 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
         args.progress_interval,
         args.progress_deadline,
     ]
-        .into_iter()
-        .flatten()
+    .into_iter()
+    .flatten()
     {
         if !(t > 0.0 && t.is_finite()) {
             return Err("timeouts must be positive numbers of seconds".into());

@@ -223,11 +223,10 @@ impl Runner {
         };
         let first = self.transport.send(&req).await;
         let polled = match first {
-            Ok(r) if step.expect.progress.is_some() && !is_setup => {
-                self.progress(st, step, &subject, &req, r, sent_at)
-                    .await
-                    .map(|(r, seen, check)| (r, Some((seen, check))))
-            }
+            Ok(r) if step.expect.progress.is_some() && !is_setup => self
+                .progress(st, step, &subject, &req, r, sent_at)
+                .await
+                .map(|(r, seen, check)| (r, Some((seen, check)))),
             other => other.map(|r| (r, None)),
         };
         let resp = match polled {

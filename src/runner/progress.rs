@@ -88,12 +88,22 @@ impl Runner {
         sent_at: Instant,
     ) -> Result<(Response, Vec<Observed>, Check), TransportError> {
         let Some(set_name) = step.expect.progress.as_deref() else {
-            return Ok((resp, Vec::new(), Check::pass(CheckId::StateProgress, subject)));
+            return Ok((
+                resp,
+                Vec::new(),
+                Check::pass(CheckId::StateProgress, subject),
+            ));
         };
         let contract = self.corpus.contract_for(st.case);
         let goal = match goal(step, &contract, set_name) {
             Ok(g) => g,
-            Err(e) => return Ok((resp, Vec::new(), Check::fail(CheckId::StateProgress, subject, e))),
+            Err(e) => {
+                return Ok((
+                    resp,
+                    Vec::new(),
+                    Check::fail(CheckId::StateProgress, subject, e),
+                ));
+            }
         };
         let deadline = sent_at + self.config.progress_deadline;
         let mut seen = Vec::new();
@@ -104,18 +114,27 @@ impl Runner {
                 value: value.clone().unwrap_or_else(|| "(none)".into()),
             });
             let verdict = match value.as_deref() {
-                Some(v) if v == goal.documented => Some(Check::pass(CheckId::StateProgress, subject)),
-                Some(v) if !goal.set.contains(v) => Some(self.stuck(&goal, subject, &seen, "is not a documented value")),
+                Some(v) if v == goal.documented => {
+                    Some(Check::pass(CheckId::StateProgress, subject))
+                }
+                Some(v) if !goal.set.contains(v) => {
+                    Some(self.stuck(&goal, subject, &seen, "is not a documented value"))
+                }
                 Some(v) if !can_lead(goal.set, v, &goal.documented) => {
                     Some(self.stuck(&goal, subject, &seen, "cannot lead to the documented state"))
                 }
                 None => Some(self.stuck(&goal, subject, &seen, "is missing")),
-                Some(_) if Instant::now() + self.config.progress_interval > deadline => Some(self.stuck(
-                    &goal,
-                    subject,
-                    &seen,
-                    &format!("was still not reached after {:?}", self.config.progress_deadline),
-                )),
+                Some(_) if Instant::now() + self.config.progress_interval > deadline => {
+                    Some(self.stuck(
+                        &goal,
+                        subject,
+                        &seen,
+                        &format!(
+                            "was still not reached after {:?}",
+                            self.config.progress_deadline
+                        ),
+                    ))
+                }
                 Some(_) => None,
             };
             if let Some(check) = verdict {
@@ -159,7 +178,9 @@ mod tests {
                 .map(String::from)
                 .to_vec(),
             provenance: None,
-            progress: ["Idle", "Connecting", "Alerted", "Connected"].map(String::from).to_vec(),
+            progress: ["Idle", "Connecting", "Alerted", "Connected"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 
