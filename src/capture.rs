@@ -3,7 +3,8 @@
 //!
 //! - `xpath:/Envelope/Body/PlayOnPhoneResponse/PlayOnPhoneResponse`: element text by local names;
 //! - `json:/id`: a JSON pointer into the body (strings and numbers);
-//! - `header:Location`, `header:Location#last-segment`: a response header, or its last path segment.
+//! - `header:Location`, `header:Location#last-segment`: a response header, or its last path
+//!   segment percent-decoded.
 
 use crate::response::Response;
 
@@ -71,8 +72,12 @@ impl Selector {
                         .next()
                         .unwrap_or("")
                         .trim_end_matches('/');
+                    // A segment is percent-encoded; the value is what it encodes (it is
+                    // encoded again where it is spliced into a path).
                     match trimmed.rsplit('/').next() {
-                        Some(seg) if !seg.is_empty() => Ok(seg.to_owned()),
+                        Some(seg) if !seg.is_empty() => {
+                            Ok(crate::template::percent_decode(seg).into_owned())
+                        }
                         _ => Err(format!("`{name}` header has no path segment")),
                     }
                 } else {
@@ -115,5 +120,20 @@ mod tests {
         assert!(Selector::parse("xpath:Envelope").is_err());
         assert!(Selector::parse("css:.x").is_err());
         assert!(Selector::parse("header:Location#first").is_err());
+    }
+
+    #[test]
+    fn last_segment_is_percent_decoded() {
+        let resp = Response::new(
+            201,
+            vec![(
+                "location".into(),
+                "https://g.test/v1.0/communications/calls/a%2Fb%3Fc%20d".into(),
+            )],
+            bytes::Bytes::new(),
+            std::time::Duration::ZERO,
+        );
+        let sel = Selector::parse("header:Location#last-segment").unwrap();
+        assert_eq!(sel.apply(&resp).as_deref(), Ok("a/b?c d"));
     }
 }

@@ -246,15 +246,23 @@ impl Runner {
         target: &Target,
         step: &Step,
     ) -> Result<PreparedRequest, String> {
-        let path = crate::template::render(&step.path, &st.vars)?;
+        let path =
+            crate::template::render_in(&step.path, &st.vars, crate::template::Context::Path)?;
         let url = format!("{}{}", target.base_url.trim_end_matches('/'), path);
         let mut headers = Vec::new();
         for (k, v) in &step.headers {
-            headers.push((k.clone(), crate::template::render(v, &st.vars)?));
+            headers.push((
+                k.clone(),
+                crate::template::render_in(v, &st.vars, crate::template::Context::Header)?,
+            ));
         }
         let body = match &step.body {
             Some(b) => {
-                let b = crate::template::render(b, &st.vars)?;
+                let b = crate::template::render_in(
+                    b,
+                    &st.vars,
+                    crate::template::Context::for_body(&step.headers, b),
+                )?;
                 let b = if self.config.as_printed {
                     b
                 } else {
