@@ -536,7 +536,7 @@ impl Runner {
             &step.notifications,
             step.notification_order,
             &got,
-            timeout,
+            protocol::Deadline::new(deadline.into_std(), timeout),
         );
         sr.checks.extend(seq_checks);
         let missing: Vec<&str> = step

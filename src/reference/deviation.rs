@@ -3,7 +3,8 @@
 //! Each variant makes the reference target break (or, for the equivalent-form ones, merely
 //! vary) exactly one documented behaviour, so the harness can be checked against targets
 //! that it must fail and targets that it must still pass. UM response deviations touch only
-//! the GetCallInfo and Disconnect responses; PlayOnPhone stays intact because it is set-up.
+//! the GetCallInfo and Disconnect responses; PlayOnPhone stays intact because it is set-up,
+//! except for the two that are about the CallId it hands out.
 //! The SOAPAction and endpoint-path ones change how every UM request is routed.
 
 use std::fmt;
@@ -27,6 +28,10 @@ pub enum Deviation {
     UmSuccessWith500,
     UmWrongContentType,
     UmForgetDisconnected,
+    UmPlayOnPhoneNoCallId,
+    // UM, a CallId holding XML markup characters: a harness that escapes what it splices
+    // must pass.
+    UmHostileCallId,
     // UM, stricter or elsewhere: a conformant harness must pass these with its defaults
     // (or, for the path, with the endpoint URL given).
     UmRequireSoapAction,
@@ -42,10 +47,15 @@ pub enum Deviation {
     GraphResultInfoStrings,
     GraphNoAuthorization,
     GraphLateNotifications,
+    GraphTerminatedPastDeadline,
+    GraphWrongChangeType,
+    GraphNotificationTextPlain,
+    GraphNotificationDoubleEncoded,
     // Graph, equivalent forms: a conformant harness must pass these.
     GraphEstablishedFirst,
     GraphKeysReordered,
     GraphExtraResourceData,
+    GraphHostileCallId,
     // Graph call-control operations beyond create/delete, real deviations (they leave
     // create and delete intact, which other cases use as set-up).
     GraphOperationWrongStatus,
@@ -84,6 +94,8 @@ const ALL: &[Deviation] = &[
     UmSuccessWith500,
     UmWrongContentType,
     UmForgetDisconnected,
+    UmPlayOnPhoneNoCallId,
+    UmHostileCallId,
     UmRequireSoapAction,
     UmExchange2007PathOnly,
     Graph200InsteadOf204,
@@ -96,9 +108,14 @@ const ALL: &[Deviation] = &[
     GraphResultInfoStrings,
     GraphNoAuthorization,
     GraphLateNotifications,
+    GraphTerminatedPastDeadline,
+    GraphWrongChangeType,
+    GraphNotificationTextPlain,
+    GraphNotificationDoubleEncoded,
     GraphEstablishedFirst,
     GraphKeysReordered,
     GraphExtraResourceData,
+    GraphHostileCallId,
     GraphOperationWrongStatus,
     GraphOperationNoLocation,
     GraphOperationResultInfoUndocumented,
@@ -134,6 +151,8 @@ impl Deviation {
             UmSuccessWith500 => "um-success-with-500",
             UmWrongContentType => "um-wrong-content-type",
             UmForgetDisconnected => "um-forget-disconnected",
+            UmPlayOnPhoneNoCallId => "um-play-on-phone-no-call-id",
+            UmHostileCallId => "um-hostile-call-id",
             UmRequireSoapAction => "um-require-soap-action",
             UmExchange2007PathOnly => "um-exchange-2007-path-only",
             Graph200InsteadOf204 => "graph-200-instead-of-204",
@@ -146,9 +165,14 @@ impl Deviation {
             GraphResultInfoStrings => "graph-result-info-strings",
             GraphNoAuthorization => "graph-no-authorization",
             GraphLateNotifications => "graph-late-notifications",
+            GraphTerminatedPastDeadline => "graph-terminated-past-deadline",
+            GraphWrongChangeType => "graph-wrong-change-type",
+            GraphNotificationTextPlain => "graph-notification-text-plain",
+            GraphNotificationDoubleEncoded => "graph-notification-double-encoded",
             GraphEstablishedFirst => "graph-established-first",
             GraphKeysReordered => "graph-keys-reordered",
             GraphExtraResourceData => "graph-extra-resource-data",
+            GraphHostileCallId => "graph-hostile-call-id",
             GraphOperationWrongStatus => "graph-operation-wrong-status",
             GraphOperationNoLocation => "graph-operation-no-location",
             GraphOperationResultInfoUndocumented => "graph-operation-result-info-undocumented",
@@ -193,6 +217,12 @@ impl Deviation {
             UmForgetDisconnected => {
                 "a disconnected call is forgotten: GetCallInfo on it faults instead of answering Disconnected"
             }
+            UmPlayOnPhoneNoCallId => {
+                "PlayOnPhone answers an empty PlayOnPhoneResponse: no CallId to capture"
+            }
+            UmHostileCallId => {
+                "PlayOnPhone hands out CallIds ending in `&<>\"'` (escaped in the response; equivalent)"
+            }
             UmRequireSoapAction => {
                 "like ASMX, every request needs SOAPAction \"<messages ns>/<Operation>\" (HTTP 500 fault without it)"
             }
@@ -215,6 +245,16 @@ impl Deviation {
             GraphLateNotifications => {
                 "terminating/terminated sent only after the configured late delay"
             }
+            GraphTerminatedPastDeadline => {
+                "`terminating` on time, `terminated` only after the configured late delay"
+            }
+            GraphWrongChangeType => "`terminated` is sent with changeType `updated`",
+            GraphNotificationTextPlain => {
+                "notifications are POSTed with Content-Type text/plain (the body is JSON)"
+            }
+            GraphNotificationDoubleEncoded => {
+                "each notification's `value` also holds the entry double-encoded, as a JSON string"
+            }
             GraphEstablishedFirst => {
                 "after create, `established` is sent before `establishing` (allowed)"
             }
@@ -223,6 +263,9 @@ impl Deviation {
             }
             GraphExtraResourceData => {
                 "an undocumented `callChainId` in resourceData (reported; fails only under --strict)"
+            }
+            GraphHostileCallId => {
+                "call ids hold `/`, `?` and a space (percent-encoded in Location and resourceUrl; equivalent)"
             }
             GraphOperationWrongStatus => {
                 "operation-ended notifications (playPrompt, record, DTMF, invite) say status `running`"
@@ -293,9 +336,11 @@ impl Deviation {
                 | UmNoXsiXsd
                 | UmOtherXmlDeclaration
                 | UmRequireSoapAction
+                | UmHostileCallId
                 | GraphEstablishedFirst
                 | GraphKeysReordered
                 | GraphExtraResourceData
+                | GraphHostileCallId
         )
     }
 }
