@@ -231,7 +231,11 @@ impl Runner {
             }
         }
         if sr.failed() {
-            sr.response_preview = Some(resp.body_preview(2000));
+            sr.response_preview = Some(crate::response::preview_redacted(
+                &resp.body,
+                2000,
+                &self.config.secrets,
+            ));
         }
         if !step.notifications.is_empty() && !sr.failed() {
             self.check_notifications(st, step, is_setup, sent_at, &mut sr)
@@ -427,7 +431,11 @@ impl Runner {
     ) {
         let Some(snapshot_name) = step.expect.snapshot.as_deref() else {
             if step.expect.body == BodyKind::Empty {
-                sr.checks.push(compare::empty_body(subject, &resp.body));
+                sr.checks.push(compare::empty_body(
+                    subject,
+                    &resp.body,
+                    &self.config.secrets,
+                ));
             }
             return;
         };
@@ -439,7 +447,7 @@ impl Runner {
                 .map_err(|e| {
                     format!(
                         "the response has no canonical XML form: {e}\nbody: {}",
-                        resp.body_preview(500)
+                        crate::response::preview_redacted(&resp.body, 500, &self.config.secrets)
                     )
                 }),
             BodyKind::Json => resp
@@ -453,11 +461,15 @@ impl Runner {
                 .map_err(|e| {
                     format!(
                         "the response is not JSON: {e}\nbody: {}",
-                        resp.body_preview(500)
+                        crate::response::preview_redacted(&resp.body, 500, &self.config.secrets)
                     )
                 }),
             BodyKind::Empty => {
-                sr.checks.push(compare::empty_body(subject, &resp.body));
+                sr.checks.push(compare::empty_body(
+                    subject,
+                    &resp.body,
+                    &self.config.secrets,
+                ));
                 return;
             }
             BodyKind::Any => return,

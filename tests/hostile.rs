@@ -749,3 +749,61 @@ async fn a_call_id_holding_url_syntax_is_percent_encoded_in_the_path() {
     }
     running.shutdown();
 }
+
+// ---------------------------------------------------------------------------------------
+// Redact, then truncate: a secret the target echoes across a preview's cut leaves nothing.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_across_every_preview_cut_leaves_no_prefix() {
+    const SECRET: &str = "echoed-s3cr3t-value-0123456789";
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut served = 0;
+        while let Ok((mut s, _)) = l.accept().await {
+            served += 1;
+            if served > 20 {
+                break;
+            }
+            tokio::spawn(async move {
+                while let Some(req) = read_request(&mut s).await {
+                    let body = if String::from_utf8_lossy(&req).contains("<PlayOnPhone") {
+                        PLAY_ON_PHONE.to_owned()
+                    } else {
+                        // Not XML, with the secret straddling the 300, 500 and 2000 char cuts.
+                        let mut b = String::new();
+                        for cut in [300, 500, 2000] {
+                            b.push_str(&"x".repeat(cut - 10 - b.chars().count()));
+                            b.push_str(SECRET);
+                        }
+                        b
+                    };
+                    if s.write_all(&xml_response(body.as_bytes())).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut o = opts(Some(format!("http://127.0.0.1:{port}")), None);
+    o.config.secrets.push(SECRET.to_owned());
+    let got = run(o).await;
+    for name in ["um::get-call-info", "um::disconnect"] {
+        let r = case(&got.results, name);
+        assert_eq!(r.outcome, Outcome::Failed, "{name}");
+        let mut shown = vec![callconform::report::failure_text(r)];
+        for s in &r.steps {
+            shown.extend(s.response_preview.clone());
+            shown.extend(s.checks.iter().map(|c| c.detail.clone()));
+        }
+        assert!(
+            shown.iter().any(|t| t.contains("[redacted]")),
+            "{name}: the echo was not shown at all"
+        );
+        for text in &shown {
+            for n in 4..=SECRET.len() {
+                assert!(!text.contains(&SECRET[..n]), "{name}: {text}");
+            }
+        }
+    }
+}
