@@ -26,28 +26,7 @@ fn last_segment(v: &str) -> Option<String> {
         .unwrap_or("")
         .trim_end_matches('/');
     let seg = trimmed.rsplit('/').next().filter(|s| !s.is_empty())?;
-    Some(percent_decode(seg))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(crate::template::percent_decode(seg).into_owned())
 }
 
 impl Selector {
@@ -217,5 +196,20 @@ mod tests {
         assert!(
             capture_notification(&["notification:/value/1/resourceUrl".into()], &body).is_err()
         );
+    }
+
+    #[test]
+    fn last_segment_is_percent_decoded() {
+        let resp = Response::new(
+            201,
+            vec![(
+                "location".into(),
+                "https://g.test/v1.0/communications/calls/a%2Fb%3Fc%20d".into(),
+            )],
+            bytes::Bytes::new(),
+            std::time::Duration::ZERO,
+        );
+        let sel = Selector::parse("header:Location#last-segment").unwrap();
+        assert_eq!(sel.apply(&resp).as_deref(), Ok("a/b?c d"));
     }
 }

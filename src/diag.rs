@@ -74,3 +74,81 @@ pub fn valid_var_name(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
+
+/// Longest snapshot name accepted (file names stay well under any file system's limit).
+pub const MAX_SNAPSHOT_NAME: usize = 120;
+
+/// A snapshot name is one flat file name in `snapshots/`: letters, digits, `_` and `-`
+/// only, so no name can climb out (`../x`), be absolute, or hide (`.x`).
+pub fn valid_snapshot_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_SNAPSHOT_NAME
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Checks a `snapshot` field of a case: `field` names it for the message (`step[0]
+/// (GetCallInfo): field `expect.snapshot``), `compared` says whether the body it belongs
+/// to is compared at all (`expect.body` is `xml` or `json`; a notification always is).
+/// A snapshot on an `any` or `empty` body would never be read, so it is refused.
+pub fn check_snapshot(field: &str, name: &str, compared: bool) -> Result<(), String> {
+    if !valid_snapshot_name(name) {
+        let shown: String = name.chars().take(60).collect();
+        return Err(format!(
+            "{field} = {shown:?}: a snapshot name is letters, digits, `_` and `-` only (at most {MAX_SNAPSHOT_NAME}), naming a file in snapshots/"
+        ));
+    }
+    if !compared {
+        return Err(format!(
+            "{field} = {name:?}: a snapshot needs `expect.body = \"xml\"` or `\"json\"`; with `any` or `empty` it would never be compared"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_names_stay_inside_the_snapshots_directory() {
+        for ok in [
+            "um__get-call-info",
+            "graph__delete-call__terminated",
+            "A_1-b",
+        ] {
+            assert!(valid_snapshot_name(ok), "{ok}");
+        }
+        let long = "a".repeat(MAX_SNAPSHOT_NAME + 1);
+        for bad in [
+            "",
+            "../x",
+            "..",
+            "/etc/passwd",
+            "C:\\x",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "x.snap",
+            "a b",
+            "ü",
+            "a\0b",
+            long.as_str(),
+        ] {
+            assert!(!valid_snapshot_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn snapshot_fields_are_checked_with_the_field_named() {
+        let field = "step[0] (GetCallInfo): field `expect.snapshot`";
+        assert_eq!(check_snapshot(field, "um__get-call-info", true), Ok(()));
+        let e = check_snapshot(field, "../outside", true).unwrap_err();
+        assert!(e.contains(field) && e.contains("\"../outside\""), "{e}");
+        let e = check_snapshot(field, "um__x", false).unwrap_err();
+        assert!(e.contains(field) && e.contains("never be compared"), "{e}");
+        // A hostile name is shown cut short and escaped, never as raw control characters.
+        let e = check_snapshot(field, &format!("\n{}", "x".repeat(500)), true).unwrap_err();
+        assert!(!e.contains('\n') && e.len() < 400, "{e}");
+    }
+}

@@ -292,6 +292,71 @@ pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String 
     format!("{file}: {}", crate::diag::toml_error(text, e))
 }
 
+/// Secrets shorter than this are refused where they are read: redaction replaces every
+/// occurrence of a secret, and a 1 to 3 character one occurs everywhere (it would blank
+/// out the reports) or would be guessed from what is left.
+pub const MIN_SECRET_CHARS: usize = 4;
+
+/// Refuses a secret too short to redact safely; `source` names where it came from (an
+/// environment variable, a profile key). The message never shows the value.
+pub fn check_secret(source: &str, value: &str) -> Result<(), String> {
+    let n = value.chars().count();
+    if n < MIN_SECRET_CHARS {
+        return Err(format!(
+            "{source} holds a secret of {n} character{}: too short to redact safely from logs and reports (at least {MIN_SECRET_CHARS})",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
+}
+
+/// A TOML error in a profile, as [`toml_error`] but without the source line and with
+/// quoted values masked: a profile may hold a secret where a variable name belongs
+/// (`auth = { token = "..." }`), and the error must not print it.
+fn profile_toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
+    let msg = mask_quoted(text, e.message().trim());
+    match e.span() {
+        Some(span) => {
+            let (line, col) = crate::diag::line_col(text, span.start);
+            format!("{file}: line {line}, column {col}: {msg}")
+        }
+        None => format!("{file}: {msg}"),
+    }
+}
+
+/// `"..."` in a message becomes `"…"` (serde quotes values, and backticks field names),
+/// and so does the backticked name after `unknown variant` when the file has it as a
+/// quoted string (a string where a table belongs: `auth = "<token>"`; a bare key such as
+/// `auth = { token = ... }` is a name and stays).
+fn mask_quoted(text: &str, msg: &str) -> String {
+    let quoted_in_file =
+        |v: &str| text.contains(&format!("\"{v}\"")) || text.contains(&format!("'{v}'"));
+    let msg = match msg.split_once("unknown variant `") {
+        Some((before, rest)) => match rest.split_once('`') {
+            Some((v, after)) if quoted_in_file(v) => {
+                format!("{before}unknown variant `…`{after}")
+            }
+            _ => msg.to_owned(),
+        },
+        None => msg.to_owned(),
+    };
+    let mut out = String::with_capacity(msg.len());
+    let mut parts = msg.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut inside = true;
+    for part in parts {
+        if inside {
+            out.push_str("\"…\"");
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    out
+}
+
 /// Reads, parses and checks a profile. Secrets are not read yet: see [`Profile::resolve`].
 pub fn load(path: &Path) -> Result<Profile, String> {
     let shown = path.display().to_string();
@@ -309,7 +374,7 @@ pub fn load(path: &Path) -> Result<Profile, String> {
 /// [`load`] without reading: `path` is where the text came from.
 pub fn parse(path: &Path, text: &str) -> Result<Profile, String> {
     let shown = path.display().to_string();
-    let mut p: Profile = toml::from_str(text).map_err(|e| toml_error(&shown, text, &e))?;
+    let mut p: Profile = toml::from_str(text).map_err(|e| profile_toml_error(&shown, text, &e))?;
     p.path = path.to_owned();
     p.validate().map_err(|m| format!("{shown}: {m}"))?;
     Ok(p)
@@ -337,8 +402,9 @@ fn check_env_name(key: &str, name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
+        // The value is not echoed: what is not a variable name may well be the secret itself.
         Err(format!(
-            "{key} = \"{name}\": expected the NAME of an environment variable (letters, digits, _), not its value"
+            "{key}: expected the NAME of an environment variable (letters, digits, _), not its value (the value given is not shown)"
         ))
     }
 }
@@ -545,7 +611,9 @@ impl Profile {
                 Ok(match auth {
                     None => vec![],
                     Some(Auth::BearerEnv(n)) => {
-                        let t = read(&format!("[{section}] auth.bearer_env"), n)?;
+                        let key = format!("[{section}] auth.bearer_env");
+                        let t = read(&key, n)?;
+                        check_secret(&format!("{file}: {key} ({n})"), &t)?;
                         secrets.push(t.clone());
                         vec![("Authorization".to_owned(), format!("Bearer {t}"))]
                     }
@@ -554,10 +622,9 @@ impl Profile {
                             &format!("[{section}] auth.basic.username_env"),
                             &b.username_env,
                         )?;
-                        let pass = read(
-                            &format!("[{section}] auth.basic.password_env"),
-                            &b.password_env,
-                        )?;
+                        let key = format!("[{section}] auth.basic.password_env");
+                        let pass = read(&key, &b.password_env)?;
+                        check_secret(&format!("{file}: {key} ({})", b.password_env), &pass)?;
                         let encoded = base64::engine::general_purpose::STANDARD
                             .encode(format!("{user}:{pass}"));
                         secrets.push(pass);
@@ -603,6 +670,7 @@ impl Profile {
             });
             if let Some(n) = &g.notification_token_env {
                 let t = read("[graph] notification_token_env", n)?;
+                check_secret(&format!("{file}: [graph] notification_token_env ({n})"), &t)?;
                 secrets.push(t.clone());
                 out.notify_token = Some(t);
             }
@@ -1027,5 +1095,68 @@ insecure = false
         let p = parse(Path::new("t.toml"), "").expect("empty profile is fine");
         let r = p.resolve(env(&[])).expect("resolves");
         assert!(r.um.is_none() && r.graph.is_none() && r.secrets.is_empty());
+    }
+
+    #[test]
+    fn errors_never_echo_a_misplaced_secret() {
+        const SECRET: &str = "eyJ0eXAiOiJKV1Qi.s3cr3t-v4lue";
+        for text in [
+            format!(
+                "[graph]\nbase_url = \"https://g.test\"\nauth = {{ bearer_env = \"{SECRET}\" }}\n"
+            ),
+            format!("[graph]\nbase_url = \"https://g.test\"\nauth = {{ token = \"{SECRET}\" }}\n"),
+            format!("[graph]\nbase_url = \"https://g.test\"\nauth = \"{SECRET}\"\n"),
+            format!(
+                "[graph]\nbase_url = \"https://g.test\"\nnotification_token_env = \"{SECRET}\"\n"
+            ),
+            format!(
+                "[um]\nbase_url = \"https://m.test\"\nauth = {{ basic = {{ username_env = \"U\", password_env = \"{SECRET}\" }} }}\n"
+            ),
+        ] {
+            let err = parse(Path::new("t.toml"), &text).unwrap_err();
+            assert!(!err.contains(SECRET), "{err}");
+            assert!(!err.contains("s3cr3t"), "{err}");
+            assert!(
+                err.contains("t.toml: ") && err.contains("line 3") || err.contains("NAME"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_too_short_to_redact_are_refused() {
+        let p = parse(
+            Path::new("target.toml"),
+            "[graph]\nbase_url = \"https://g.test\"\nauth = { bearer_env = \"MY_TOKEN\" }\nnotification_token_env = \"N\"\n",
+        )
+        .expect("parses");
+        let err = p
+            .resolve(env(&[("MY_TOKEN", "q7Z"), ("N", "long-enough")]))
+            .unwrap_err();
+        assert!(err.contains("too short to redact safely"), "{err}");
+        assert!(
+            err.contains("MY_TOKEN") && err.contains("target.toml"),
+            "{err}"
+        );
+        assert!(!err.contains("q7Z"), "{err}");
+        let err = p
+            .resolve(env(&[("MY_TOKEN", "long-enough"), ("N", "x")]))
+            .unwrap_err();
+        assert!(
+            err.contains("notification_token_env") && err.contains("1 character:"),
+            "{err}"
+        );
+        assert!(
+            p.resolve(env(&[("MY_TOKEN", "abcd"), ("N", "wxyz")]))
+                .is_ok()
+        );
+        let basic = parse(
+            Path::new("t.toml"),
+            "[um]\nbase_url = \"https://m.test\"\nauth = { basic = { username_env = \"U\", password_env = \"P\" } }\n",
+        )
+        .expect("parses");
+        let err = basic.resolve(env(&[("U", "al"), ("P", "pw")])).unwrap_err();
+        assert!(err.contains("password_env") && !err.contains("pw"), "{err}");
+        assert!(check_secret("X", "ab\u{e9}c").is_ok());
     }
 }

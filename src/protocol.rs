@@ -7,7 +7,7 @@ use crate::case::{NotificationExpect, NotificationOrder};
 use crate::listener::Received;
 use crate::results::{Check, CheckId};
 use serde_json::Value;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The subject line for checks on one notification.
 pub fn subject(step: &str, name: &str) -> String {
@@ -69,13 +69,33 @@ fn describe_entry(v: &Value) -> String {
     }
 }
 
+/// When a step's notifications are due: `timeout` after the runner began listening (once
+/// the response arrived). The runner keeps listening past it for the quiet period, so what
+/// arrives then is seen, and judged late by its arrival time.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub due: Instant,
+    pub timeout: Duration,
+}
+
+impl Deadline {
+    pub fn new(due: Instant, timeout: Duration) -> Deadline {
+        Deadline { due, timeout }
+    }
+
+    /// How long past the deadline `r` arrived, if it did.
+    pub fn late(&self, r: &Received) -> Option<Duration> {
+        (r.at > self.due).then(|| r.at - self.due)
+    }
+}
+
 /// Deadline, order and nothing-unexpected checks over one step's arrivals.
 pub fn sequence_checks(
     step: &str,
     expected: &[NotificationExpect],
     order: NotificationOrder,
     got: &[Received],
-    timeout: Duration,
+    deadline: Deadline,
 ) -> (Vec<Check>, Vec<Option<usize>>) {
     let matched = match_arrivals(expected, got);
     let mut checks = Vec::new();
@@ -85,25 +105,38 @@ pub fn sequence_checks(
         .filter(|(_, m)| m.is_none())
         .map(|(e, _)| e.name.as_str())
         .collect();
+    let late: Vec<String> = expected
+        .iter()
+        .zip(&matched)
+        .filter_map(|(e, m)| {
+            let after = deadline.late(&got[(*m)?])?;
+            Some(format!("`{}` {} ms past it", e.name, after.as_millis()))
+        })
+        .collect();
+    let list = |names: &[&str]| {
+        names
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all: Vec<&str> = expected.iter().map(|e| e.name.as_str()).collect();
     checks.push(Check::from_bool(
         CheckId::NotificationDeadline,
         step,
-        missing.is_empty(),
+        missing.is_empty() && late.is_empty(),
         || {
+            let mut actual = format!("{} arrived", states(got));
+            if !missing.is_empty() {
+                actual.push_str(&format!("; missing {}", list(&missing)));
+            }
+            if !late.is_empty() {
+                actual.push_str(&format!("; late: {}", late.join(", ")));
+            }
             format!(
-                "Expected: {} within {:?}\nActual:   {} arrived; missing {}",
-                expected
-                    .iter()
-                    .map(|e| format!("`{}`", e.name))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                timeout,
-                states(got),
-                missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "Expected: {} within {} ms of the response\nActual:   {actual}",
+                list(&all),
+                deadline.timeout.as_millis(),
             )
         },
     ));
@@ -165,6 +198,18 @@ pub fn expected_change_type(state: &str) -> &'static str {
         "terminated" => "deleted",
         "incoming" => "created",
         _ => "updated",
+    }
+}
+
+/// What a JSON value is, for a message that must not print it (it may be large).
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -249,6 +294,19 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
     };
     for (i, entry) in entries.iter().enumerate() {
         let at = |k: &str| format!("/value/{i}/{k}");
+        if !entry.is_object() {
+            // A commsNotification serialised twice arrives as a string: nothing in it can be
+            // judged, and a client reading `value` as objects would choke on it.
+            out.push(Check::fail(
+                CheckId::NotificationJson,
+                subject,
+                format!(
+                    "/value/{i}: Expected a commsNotification object\nActual:   {}",
+                    json_kind(entry)
+                ),
+            ));
+            continue;
+        }
         let state = entry.pointer("/resourceData/state").and_then(Value::as_str);
         let change = entry.get("changeType").and_then(Value::as_str);
         if let Some(state) = state {
@@ -267,6 +325,7 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
             ));
         }
         let url = entry.get("resourceUrl").and_then(Value::as_str);
+        // The URL names the call percent-encoded (a call id may hold `/` or a space).
         let named = url.and_then(crate::listener::call_id_of);
         out.push(Check::from_bool(
             CheckId::ResourceUrlNamesCall,
@@ -278,7 +337,10 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
                     at("resourceUrl"),
                     url.map_or("missing".into(), |u| format!(
                         "`{}`",
-                        u.replace(rules.routed_by, "[call_id]")
+                        u.replace(rules.routed_by, "[call_id]").replace(
+                            &crate::template::encode_segment(rules.routed_by),
+                            "[call_id]"
+                        )
                     ))
                 )
             },
@@ -334,4 +396,158 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn received(at: Instant, body: Value) -> Received {
+        Received {
+            seq: 0,
+            at,
+            path: "/callbacks/t".into(),
+            authorization: Some("Bearer t".into()),
+            content_type: Some("application/json".into()),
+            body: body.to_string().into(),
+            json: Ok(body),
+            call_id: None,
+            tag: None,
+            batch: None,
+        }
+    }
+
+    fn state_entry(url: &str, change: &str, state: &str) -> Value {
+        json!({"changeType": change, "resourceUrl": url, "resourceData": {"state": state}})
+    }
+
+    fn expect(name: &str) -> NotificationExpect {
+        NotificationExpect {
+            name: name.into(),
+            state: Some(name.into()),
+            matches: Default::default(),
+            snapshot: None,
+            documented: None,
+            redact: Vec::new(),
+        }
+    }
+
+    fn verdict(checks: &[Check], id: CheckId) -> Vec<crate::results::Verdict> {
+        checks
+            .iter()
+            .filter(|c| c.id == id)
+            .map(|c| c.verdict)
+            .collect()
+    }
+
+    #[test]
+    fn an_arrival_past_the_deadline_is_late_even_when_received() {
+        use crate::results::Verdict::{Fail, Pass};
+        let t0 = Instant::now();
+        let timeout = Duration::from_millis(100);
+        let deadline = Deadline::new(t0 + timeout, timeout);
+        let on_time = received(
+            t0 + Duration::from_millis(50),
+            json!({"value": [state_entry("/communications/calls/c", "updated", "terminating")]}),
+        );
+        let late = received(
+            t0 + Duration::from_millis(180),
+            json!({"value": [state_entry("/communications/calls/c", "deleted", "terminated")]}),
+        );
+        let want = [expect("terminating"), expect("terminated")];
+        let strict = NotificationOrder::Strict;
+        let got = [on_time.clone(), late];
+        let (checks, matched) = sequence_checks("s", &want, strict, &got, deadline);
+        assert_eq!(matched, vec![Some(0), Some(1)]);
+        assert_eq!(verdict(&checks, CheckId::NotificationDeadline), [Fail]);
+        let detail = &checks[0].detail;
+        assert!(
+            detail.contains("late: `terminated` 80 ms past it"),
+            "{detail}"
+        );
+        assert!(!detail.contains("missing"), "{detail}");
+        // Both on time: the deadline holds.
+        let got = [
+            on_time.clone(),
+            received(t0 + timeout, got[1].json.clone().unwrap()),
+        ];
+        let (checks, _) = sequence_checks("s", &want, strict, &got, deadline);
+        assert_eq!(verdict(&checks, CheckId::NotificationDeadline), [Pass]);
+        // One missing: named as missing.
+        let (checks, _) = sequence_checks("s", &want, strict, &[on_time], deadline);
+        assert!(
+            checks[0].detail.contains("missing `terminated`"),
+            "{}",
+            checks[0].detail
+        );
+    }
+
+    #[test]
+    fn a_percent_encoded_resource_url_names_the_call() {
+        use crate::results::Verdict::{Fail, Pass};
+        let reasons = EndReasons::default();
+        let id = "57dab8b1/leg?1 a";
+        let rules = Rules {
+            routed_by: id,
+            reasons: &reasons,
+            as_printed: false,
+            expected_token: None,
+        };
+        let encoded = format!(
+            "/communications/calls/{}",
+            crate::template::encode_segment(id)
+        );
+        let r = received(
+            Instant::now(),
+            json!({"value": [state_entry(&encoded, "updated", "terminating")]}),
+        );
+        let checks = notification_checks("s", &r, &rules);
+        assert_eq!(verdict(&checks, CheckId::ResourceUrlNamesCall), [Pass]);
+        let other = received(
+            Instant::now(),
+            json!({"value": [state_entry("/communications/calls/57dab8b1%2Fleg", "updated", "terminating")]}),
+        );
+        let checks = notification_checks("s", &other, &rules);
+        assert_eq!(verdict(&checks, CheckId::ResourceUrlNamesCall), [Fail]);
+    }
+
+    #[test]
+    fn change_type_content_type_and_entry_shape_can_fail() {
+        use crate::results::Verdict::{Fail, Pass};
+        let reasons = EndReasons::default();
+        let rules = Rules {
+            routed_by: "c",
+            reasons: &reasons,
+            as_printed: false,
+            expected_token: None,
+        };
+        let entry = state_entry("/communications/calls/c", "updated", "terminated");
+        let mut r = received(
+            Instant::now(),
+            json!({"value": [entry.clone(), entry.to_string()]}),
+        );
+        r.content_type = Some("text/plain; charset=utf-8".into());
+        let checks = notification_checks("s", &r, &rules);
+        assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Fail]);
+        assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Fail]);
+        assert_eq!(verdict(&checks, CheckId::NotificationJson), [Fail]);
+        let json_check = checks
+            .iter()
+            .find(|c| c.id == CheckId::NotificationJson)
+            .map(|c| c.detail.as_str())
+            .unwrap_or_default();
+        assert!(
+            json_check.contains("/value/1") && json_check.contains("a string"),
+            "{json_check}"
+        );
+        let good = received(
+            Instant::now(),
+            json!({"value": [state_entry("/communications/calls/c", "deleted", "terminated")]}),
+        );
+        let checks = notification_checks("s", &good, &rules);
+        assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Pass]);
+        assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Pass]);
+        assert!(verdict(&checks, CheckId::NotificationJson).is_empty());
+    }
 }

@@ -70,20 +70,68 @@ impl Response {
             .get_or_init(|| canon::json::parse(&self.body, &self.limits))
             .as_ref()
     }
+}
 
-    /// The body for a human: text when it is UTF-8, else a byte count, cut to `max` chars.
-    pub fn body_preview(&self, max: usize) -> String {
-        preview(&self.body, max)
+/// [`preview`] of the body with every secret replaced first: cut before redaction, a
+/// secret straddling the cut would leave its prefix in the preview.
+pub fn preview_redacted(body: &[u8], max: usize, secrets: &[String]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(s) => cut(&crate::report::redact(s, secrets), max, body.len()),
+        Err(_) => not_utf8(body),
     }
 }
 
+/// The body for a human: text when it is UTF-8, else a byte count, cut to `max` chars.
 pub fn preview(body: &[u8], max: usize) -> String {
     match std::str::from_utf8(body) {
-        Ok(s) if s.chars().count() > max => {
-            let cut: String = s.chars().take(max).collect();
-            format!("{cut}… ({} bytes in all)", body.len())
+        Ok(s) => cut(s, max, body.len()),
+        Err(_) => not_utf8(body),
+    }
+}
+
+/// `text` cut to `max` chars, naming the size of the whole body when it was cut.
+fn cut(text: &str, max: usize, body_bytes: usize) -> String {
+    if text.chars().count() > max {
+        let kept: String = text.chars().take(max).collect();
+        format!("{kept}… ({body_bytes} bytes in all)")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn not_utf8(body: &[u8]) -> String {
+    format!("<{} bytes, not UTF-8>", body.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "s3cr3t-token-value";
+
+    #[test]
+    fn a_secret_straddling_the_cut_leaves_no_prefix() {
+        let secrets = vec![SECRET.to_owned()];
+        for at in 0..40 {
+            let body = format!("{}{SECRET} tail", "x".repeat(at));
+            let p = preview_redacted(body.as_bytes(), 30, &secrets);
+            for n in 4..=SECRET.len() {
+                assert!(!p.contains(&SECRET[..n]), "cut at {at}: {p}");
+            }
+            if body.chars().count() > 30 && at + "[redacted]".len() + 5 > 30 {
+                assert!(
+                    p.ends_with(&format!("… ({} bytes in all)", body.len())),
+                    "{p}"
+                );
+            }
         }
-        Ok(s) => s.to_owned(),
-        Err(_) => format!("<{} bytes, not UTF-8>", body.len()),
+        // Cutting first would have kept a prefix: the reason for the helper.
+        let naive = preview(format!("{}{SECRET}", "x".repeat(20)).as_bytes(), 30);
+        assert!(naive.contains(&SECRET[..10]), "{naive}");
+        assert_eq!(
+            preview_redacted(b"\xff\xfe", 10, &secrets),
+            "<2 bytes, not UTF-8>"
+        );
+        assert_eq!(preview_redacted(b"short", 10, &secrets), "short");
     }
 }

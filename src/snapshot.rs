@@ -70,6 +70,68 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
     result
 }
 
+/// The writer's pid in a temporary file name made by [`write_atomic`]
+/// (`.<name>.snap.<pid>-<12 hex>.tmp`), or `None` for any other name.
+fn temp_writer_pid(file_name: &str) -> Option<u32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (name, tail) = inner.rsplit_once(".snap.")?;
+    let (pid, rnd) = tail.split_once('-')?;
+    let ok = !name.is_empty()
+        && !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && rnd.len() == 12
+        && rnd.bytes().all(|b| b.is_ascii_hexdigit());
+    if ok { pid.parse().ok() } else { None }
+}
+
+/// Whether the process that named a temporary file may still be writing it. Where this
+/// cannot be known (no `/proc`), only files older than an hour count as abandoned.
+fn writer_may_be_alive(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() {
+        return proc.join(pid.to_string()).exists();
+    }
+    modified
+        .and_then(|m| m.elapsed().ok())
+        .is_none_or(|age| age < std::time::Duration::from_secs(3600))
+}
+
+/// Removes the temporary files a killed `--bless` left in `dir` (never a snapshot: those
+/// are renamed into place whole). Only regular files directly in `dir` whose names
+/// [`write_atomic`] makes, and whose writer is gone, are touched; symbolic links and
+/// subdirectories are left alone. Returns one note per file removed or not removable.
+pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new(); // no snapshots directory yet: nothing to clean
+    };
+    let mut notes = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_writer_pid) else {
+            continue;
+        };
+        // symlink_metadata: a link is not followed, so nothing outside `dir` is reached.
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.file_type().is_file() || writer_may_be_alive(pid, meta.modified().ok()) {
+            continue;
+        }
+        let shown = entry.path().display().to_string();
+        notes.push(match std::fs::remove_file(entry.path()) {
+            Ok(()) => format!(
+                "removed {shown}: a temporary snapshot file left by a killed run (pid {pid}); no snapshot was touched"
+            ),
+            Err(e) => format!("cannot remove the stale temporary snapshot file {shown}: {e}"),
+        });
+    }
+    notes.sort();
+    notes
+}
+
 /// When a snapshot may be written. `CI` wins over everything: CI never writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Update {
@@ -266,5 +328,68 @@ mod tests {
         .unwrap();
         assert_eq!(read(&p).unwrap().as_deref(), Some("line 1\n  line \"2\""));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        assert_eq!(
+            temp_writer_pid(".um__x.snap.123-0a1b2c3d4e5f.tmp"),
+            Some(123)
+        );
+        assert_eq!(
+            temp_writer_pid(".a.snap.b.snap.7-0a1b2c3d4e5f.tmp"),
+            Some(7)
+        );
+        for other in [
+            "um__x.snap",
+            ".um__x.snap.tmp",
+            ".um__x.snap.123.tmp",
+            ".um__x.snap.123-xyz.tmp",
+            ".um__x.snap.-0a1b2c3d4e5f.tmp",
+            ".snap.1-0a1b2c3d4e5f.tmp",
+            ".um__x.snap.1-0a1b2c3d4e5f.tmp.bak",
+        ] {
+            assert_eq!(temp_writer_pid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn stale_temps_of_a_killed_run_are_removed_and_nothing_else() {
+        let root = std::env::temp_dir().join(format!("callconform-stale-{}", std::process::id()));
+        let dir = root.join("snapshots");
+        let outside = root.join("outside");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // A pid no process can have (over any pid_max): its writer is gone.
+        let dead = ".um__x.snap.4000000000-0a1b2c3d4e5f.tmp";
+        let live = format!(".um__y.snap.{}-0a1b2c3d4e5f.tmp", std::process::id());
+        for f in [dead, live.as_str(), "um__x.snap", ".other.tmp"] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+        std::fs::write(dir.join("sub").join(dead), "x").unwrap();
+        let target = outside.join("precious");
+        std::fs::write(&target, "keep").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, dir.join(".um__z.snap.4000000001-0a1b2c3d4e5f.tmp"))
+            .unwrap();
+
+        let notes = remove_stale_temps(&dir);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains(dead) && notes[0].contains("killed run"),
+            "{notes:?}"
+        );
+        assert!(!dir.join(dead).exists());
+        for kept in [live.as_str(), "um__x.snap", ".other.tmp"] {
+            assert!(dir.join(kept).exists(), "{kept}");
+        }
+        assert!(dir.join("sub").join(dead).exists());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert!(
+            remove_stale_temps(&dir).is_empty(),
+            "a second run finds nothing"
+        );
+        assert!(remove_stale_temps(&root.join("missing")).is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -571,3 +571,239 @@ async fn notifications_for_many_calls_stay_within_the_byte_budget() {
     assert_eq!(s.unrouted.len(), 2, "the report lists at most max_kept");
     assert_eq!(s.unrouted_overflow, accepted - 2);
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile captured values: ids that hold markup or URL syntax reach the target as values.
+
+/// The reference target with `deviation`, on loopback.
+async fn reference_with(deviation: &str) -> callconform::reference::Running {
+    let d = callconform::reference::Deviation::parse(deviation).expect("listed");
+    callconform::reference::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        callconform::reference::Config {
+            deviations: vec![d],
+            ..callconform::reference::Config::default()
+        },
+    )
+    .await
+    .expect("the reference target starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_id_holding_xml_markup_is_escaped_in_the_next_request() {
+    let running = reference_with("um-hostile-call-id").await;
+    let base = running.base_url();
+    let got = run(opts(Some(base.clone()), None)).await;
+    for name in ["um::get-call-info", "um::disconnect"] {
+        let r = case(&got.results, name);
+        assert_eq!(
+            r.outcome,
+            Outcome::Passed,
+            "{}",
+            callconform::report::failure_text(r)
+        );
+        // The documented step sent the CallId escaped: it holds `&<>"'` as entities.
+        let body = r
+            .steps
+            .iter()
+            .rfind(|s| !s.setup)
+            .and_then(|s| s.request.as_ref())
+            .and_then(|q| q.body.as_deref())
+            .unwrap_or_else(|| panic!("{name}: no request body recorded"));
+        assert!(
+            body.contains("&amp;&lt;&gt;&quot;&apos;</CallId>"),
+            "{name}: {body}"
+        );
+    }
+    // Spliced verbatim, the same CallId makes the request malformed: the target refuses it.
+    let raw = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetCallInfo xmlns="http://schemas.microsoft.com/exchange/services/2006/messages"><CallId>{}</CallId></GetCallInfo></soap:Body></soap:Envelope>"#,
+        "QUJD&<>\"'"
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/EWS/UM2007Legacy.asmx"))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .body(raw)
+        .send()
+        .await
+        .expect("the target answers");
+    assert_eq!(resp.status().as_u16(), 500);
+    running.shutdown();
+}
+
+/// The committed corpus with no notification expected anywhere, so a case's requests can
+/// be judged without routing notifications.
+fn without_notifications() -> (
+    std::sync::Arc<callconform::case::Corpus>,
+    callconform::protocol::EndReasons,
+) {
+    let (corpus, reasons) = harness::load_default_corpus().expect("cases load");
+    let mut corpus = (*corpus).clone();
+    for c in &mut corpus.cases {
+        for s in &mut c.file.steps {
+            s.notifications.clear();
+        }
+    }
+    for f in corpus.families.values_mut() {
+        for setup in f.setup.values_mut() {
+            for s in &mut setup.steps {
+                s.notifications.clear();
+            }
+        }
+    }
+    (Arc::new(corpus), reasons)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_id_holding_url_syntax_is_percent_encoded_in_the_path() {
+    let running = reference_with("graph-hostile-call-id").await;
+    let base = running.base_url();
+    let (corpus, reasons) = without_notifications();
+    let got = harness::run_in_process(corpus, reasons, opts(None, Some(base.clone())), |c| {
+        c.family == Family::GRAPH
+    })
+    .await
+    .expect("run completes");
+    let r = case(&got.results, "graph::delete-call");
+    // 204 and an empty body: the target found the call the encoded path names (the raw id
+    // would have made the path `/communications/calls/<uuid>/leg` and a query).
+    assert_eq!(
+        r.outcome,
+        Outcome::Passed,
+        "{}",
+        callconform::report::failure_text(r)
+    );
+    let url = r
+        .steps
+        .iter()
+        .rfind(|s| !s.setup)
+        .and_then(|s| s.request.as_ref())
+        .map(|q| q.url.clone())
+        .expect("the DELETE was recorded");
+    let segment = url
+        .rsplit_once("/communications/calls/")
+        .map(|(_, s)| s)
+        .expect("a call URL");
+    assert!(segment.ends_with("%2Fleg%3F1%20a"), "{url}");
+    assert!(!segment.contains(['/', '?', ' ']), "{url}");
+
+    // The target names the call percent-encoded in Location and resourceUrl.
+    let listener = callconform::listener::Listener::start(ListenerConfig::default())
+        .await
+        .expect("listener");
+    let callback = listener.callback_url_for("hostile");
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/communications/calls"))
+        .bearer_auth("x")
+        .header("Content-Type", "application/json")
+        .body(
+            serde_json::json!({
+            "@odata.type": "#microsoft.graph.call",
+            "callbackUri": callback,
+            "targets": [],
+            "requestedModalities": ["audio"],
+            "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"}
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("create answers");
+    assert_eq!(created.status().as_u16(), 201);
+    let location = created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("a Location header");
+    let body: serde_json::Value =
+        serde_json::from_slice(&created.bytes().await.expect("a body")).expect("JSON");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    assert!(id.ends_with("/leg?1 a"), "{id}");
+    let encoded = callconform::template::encode_segment(&id);
+    assert!(
+        location.ends_with(&format!("/communications/calls/{encoded}")),
+        "{location}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let arrived = loop {
+        let got = listener.unclaimed_for("hostile");
+        if got.len() >= 2 || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(arrived.len(), 2, "establishing and established");
+    for n in &arrived {
+        let url = n
+            .json
+            .as_ref()
+            .ok()
+            .and_then(|v| v.pointer("/value/0/resourceUrl"))
+            .and_then(|v| v.as_str())
+            .expect("a resourceUrl");
+        assert_eq!(url, format!("/communications/calls/{encoded}"));
+        let named = callconform::listener::call_id_of(url).expect("names a call");
+        assert_eq!(named, id, "call_id_of percent-decodes the segment");
+    }
+    running.shutdown();
+}
+
+// ---------------------------------------------------------------------------------------
+// Redact, then truncate: a secret the target echoes across a preview's cut leaves nothing.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_across_every_preview_cut_leaves_no_prefix() {
+    const SECRET: &str = "echoed-s3cr3t-value-0123456789";
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut served = 0;
+        while let Ok((mut s, _)) = l.accept().await {
+            served += 1;
+            if served > 20 {
+                break;
+            }
+            tokio::spawn(async move {
+                while let Some(req) = read_request(&mut s).await {
+                    let body = if String::from_utf8_lossy(&req).contains("<PlayOnPhone") {
+                        PLAY_ON_PHONE.to_owned()
+                    } else {
+                        // Not XML, with the secret straddling the 300, 500 and 2000 char cuts.
+                        let mut b = String::new();
+                        for cut in [300, 500, 2000] {
+                            b.push_str(&"x".repeat(cut - 10 - b.chars().count()));
+                            b.push_str(SECRET);
+                        }
+                        b
+                    };
+                    if s.write_all(&xml_response(body.as_bytes())).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut o = opts(Some(format!("http://127.0.0.1:{port}")), None);
+    o.config.secrets.push(SECRET.to_owned());
+    let got = run(o).await;
+    for name in ["um::get-call-info", "um::disconnect"] {
+        let r = case(&got.results, name);
+        assert_eq!(r.outcome, Outcome::Failed, "{name}");
+        let mut shown = vec![callconform::report::failure_text(r)];
+        for s in &r.steps {
+            shown.extend(s.response_preview.clone());
+            shown.extend(s.checks.iter().map(|c| c.detail.clone()));
+        }
+        assert!(
+            shown.iter().any(|t| t.contains("[redacted]")),
+            "{name}: the echo was not shown at all"
+        );
+        for text in &shown {
+            for n in 4..=SECRET.len() {
+                assert!(!text.contains(&SECRET[..n]), "{name}: {text}");
+            }
+        }
+    }
+}

@@ -506,7 +506,7 @@ fn wrong_listener_files_are_usage_errors_naming_the_file() {
     let profile = profile(&dir, "http://127.0.0.1:9", "other-key.pem");
     let out = run(
         &["run", "--profile", &profile],
-        &[("CC_HTTPS_GRAPH_TOKEN", "x")],
+        &[("CC_HTTPS_GRAPH_TOKEN", "tok-x")],
     );
     assert_eq!(out.code, Some(2), "{}", out.all());
     assert!(

@@ -181,12 +181,14 @@ pub fn content_type(subject: &str, expected: &str, actual: Option<&str>) -> Chec
     }
 }
 
-pub fn empty_body(subject: &str, body: &[u8]) -> Check {
+/// `secrets` are redacted from the preview before it is cut (see
+/// [`crate::response::preview_redacted`]).
+pub fn empty_body(subject: &str, body: &[u8], secrets: &[String]) -> Check {
     Check::from_bool(CheckId::EmptyBody, subject, body.is_empty(), || {
         format!(
             "Expected: no body\nActual:   {} bytes: {}",
             body.len(),
-            crate::response::preview(body, 300)
+            crate::response::preview_redacted(body, 300, secrets)
         )
     })
 }
@@ -330,7 +332,11 @@ mod tests {
     fn status_and_empty_body_fail_when_they_should() {
         assert_eq!(status("s", 204, 200).verdict, Verdict::Fail);
         assert_eq!(status("s", 204, 204).verdict, Verdict::Pass);
-        assert_eq!(empty_body("s", b"x").verdict, Verdict::Fail);
-        assert_eq!(empty_body("s", b"").verdict, Verdict::Pass);
+        assert_eq!(empty_body("s", b"x", &[]).verdict, Verdict::Fail);
+        assert_eq!(empty_body("s", b"", &[]).verdict, Verdict::Pass);
+        let secret = "tok-secret-value".to_owned();
+        let body = format!("{}{secret}", "x".repeat(295));
+        let c = empty_body("s", body.as_bytes(), std::slice::from_ref(&secret));
+        assert!(!c.detail.contains("tok-"), "{}", c.detail);
     }
 }

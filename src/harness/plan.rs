@@ -187,6 +187,10 @@ fn given_targets(
                 if let Some(token) = f.protocol().token_env().and_then(env)
                     && !token.is_empty()
                 {
+                    crate::profile::check_secret(
+                        f.protocol().token_env().unwrap_or("token"),
+                        &token,
+                    )?;
                     headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
                     headers.push(("Authorization".into(), format!("Bearer {token}")));
                     secrets.push(token);
@@ -310,6 +314,7 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
     if targets != Targets::Embedded {
         let from_env = env("CALLCONFORM_NOTIFY_TOKEN").filter(|t| !t.is_empty());
         if let Some(t) = from_env.or(profile.as_ref().and_then(|p| p.notify_token.clone())) {
+            crate::profile::check_secret("CALLCONFORM_NOTIFY_TOKEN", &t)?;
             secrets.push(t.clone());
             expected_notify_token = Some(t);
         }
@@ -470,6 +475,32 @@ mod tests {
                 .contains(&("Authorization".into(), "Bearer tok-123456".into()))
         );
         assert!(p.secrets.contains(&"tok-123456".to_owned()));
+    }
+
+    #[test]
+    fn tokens_too_short_to_redact_are_refused() {
+        let args = || RunArgs {
+            graph: Some("http://g.test/v1.0".into()),
+            ..RunArgs::default()
+        };
+        let e = plan(args(), &[("CALLCONFORM_GRAPH_TOKEN", "t0k")]).unwrap_err();
+        assert!(
+            e.contains("CALLCONFORM_GRAPH_TOKEN") && e.contains("too short"),
+            "{e}"
+        );
+        assert!(!e.contains("t0k"), "{e}");
+        let e = plan(
+            args(),
+            &[
+                ("CALLCONFORM_GRAPH_TOKEN", "tok-123456"),
+                ("CALLCONFORM_NOTIFY_TOKEN", "n"),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("CALLCONFORM_NOTIFY_TOKEN") && e.contains("too short"),
+            "{e}"
+        );
     }
 
     #[test]

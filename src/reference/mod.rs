@@ -20,7 +20,7 @@ mod http;
 mod um;
 mod wsdl;
 
-pub use deviation::{Deviation, Family};
+pub use deviation::{Deviation, Verdict};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -28,6 +28,9 @@ const ERRORS_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/err
 
 /// Second half of every CallId this target issues; `.invalid` so it can never resolve.
 const CALLID_FQDN: &str = "um.reference.callconform.invalid";
+/// Appended to every CallId under `um-hostile-call-id`: XML markup characters a client must
+/// escape when it sends the CallId back.
+pub(crate) const HOSTILE_CALLID_SUFFIX: &str = "&<>\"'";
 /// Exchange 2013/2016 rejects longer CallIds before decoding them.
 const MAX_CALLID_LEN: usize = 1420;
 /// Live calls kept at most; beyond this PlayOnPhone answers a busy fault instead of growing.
@@ -673,7 +676,13 @@ fn play_on_phone(state: &State, req: &SoapRequest, resp: &'static str) -> Resp {
     if req.param("DialString").is_none_or(str::is_empty) {
         return um_fault_500("InvalidArgumentException", "DialString is required.");
     }
-    let call_id = B64.encode(format!("{}|{CALLID_FQDN}", http::uuid_v4()));
+    if state.has(Deviation::UmPlayOnPhoneNoCallId) {
+        return ok(nested(resp, el(resp, Vec::new())));
+    }
+    let mut call_id = B64.encode(format!("{}|{CALLID_FQDN}", http::uuid_v4()));
+    if state.has(Deviation::UmHostileCallId) {
+        call_id.push_str(HOSTILE_CALLID_SUFFIX);
+    }
     {
         let mut um = lock(&state.um);
         if um.calls.len() >= MAX_CALLS {
@@ -693,6 +702,16 @@ fn play_on_phone(state: &State, req: &SoapRequest, resp: &'static str) -> Resp {
         );
     }
     ok(nested(resp, leaf(resp, call_id)))
+}
+
+/// [`call_id_well_formed`], for the CallIds this target hands out (with the hostile
+/// suffix under `um-hostile-call-id`).
+fn known_form(state: &State, id: &str) -> bool {
+    let id = match id.strip_suffix(HOSTILE_CALLID_SUFFIX) {
+        Some(base) if state.has(Deviation::UmHostileCallId) => base,
+        _ => id,
+    };
+    call_id_well_formed(id)
 }
 
 /// The checks Exchange's DecodeCallId makes; all of them end in InvalidCallIdException.
@@ -715,7 +734,7 @@ fn invalid_call_id() -> Resp {
 
 fn get_call_info(state: &State, req: &SoapRequest) -> Resp {
     let id = req.param("CallId").unwrap_or("");
-    if !call_id_well_formed(id) {
+    if !known_form(state, id) {
         return invalid_call_id();
     }
     let found = {
@@ -751,7 +770,7 @@ fn get_call_info(state: &State, req: &SoapRequest) -> Resp {
 
 fn disconnect(state: &State, req: &SoapRequest) -> Resp {
     let id = req.param("CallId").unwrap_or("");
-    if !call_id_well_formed(id) {
+    if !known_form(state, id) {
         return invalid_call_id();
     }
     // Only a live call can be disconnected; an ended one faults like an unknown one.

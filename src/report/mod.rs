@@ -81,10 +81,15 @@ pub fn failure_text(r: &CaseResult) -> String {
     out
 }
 
-/// Replaces every secret (tokens, the callback token) by `[redacted]`.
+/// Replaces every secret (tokens, the callback token) by `[redacted]`, however short:
+/// secrets too short to redact safely are refused where they are read
+/// ([`crate::profile::check_secret`]), not skipped here. Longer secrets go first, so one
+/// that contains another is replaced whole.
 pub fn redact(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
+    let mut ordered: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in ordered {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), "[redacted]");
         }
@@ -646,6 +651,16 @@ mod tests {
             assert!(!text.contains(fixtures::SECRET), "{name} leaks:\n{text}");
             assert!(!text.contains("4f9a"), "{name} leaks part of it");
         }
+    }
+
+    #[test]
+    fn every_non_empty_secret_is_redacted_longest_first() {
+        let secrets = vec!["ab".to_owned(), "abcd-1234".to_owned(), String::new()];
+        assert_eq!(
+            redact("x ab abcd-1234 y", &secrets),
+            "x [redacted] [redacted] y"
+        );
+        assert_eq!(redact("nothing", &[]), "nothing");
     }
 
     #[test]

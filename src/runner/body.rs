@@ -178,7 +178,11 @@ impl Runner {
     ) {
         let Some(snapshot_name) = step.expect.snapshot.as_deref() else {
             if step.expect.body == BodyKind::Empty {
-                sr.checks.push(compare::empty_body(subject, &resp.body));
+                sr.checks.push(compare::empty_body(
+                    subject,
+                    &resp.body,
+                    &self.config.secrets,
+                ));
             }
             return;
         };
@@ -190,7 +194,7 @@ impl Runner {
                 .map_err(|e| {
                     format!(
                         "the response has no canonical XML form: {e}\nbody: {}",
-                        resp.body_preview(500)
+                        crate::response::preview_redacted(&resp.body, 500, &self.config.secrets)
                     )
                 }),
             BodyKind::Json => resp
@@ -204,11 +208,15 @@ impl Runner {
                 .map_err(|e| {
                     format!(
                         "the response is not JSON: {e}\nbody: {}",
-                        resp.body_preview(500)
+                        crate::response::preview_redacted(&resp.body, 500, &self.config.secrets)
                     )
                 }),
             BodyKind::Empty => {
-                sr.checks.push(compare::empty_body(subject, &resp.body));
+                sr.checks.push(compare::empty_body(
+                    subject,
+                    &resp.body,
+                    &self.config.secrets,
+                ));
                 return;
             }
             BodyKind::Any => return,

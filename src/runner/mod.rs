@@ -279,7 +279,11 @@ impl Runner {
             }
         }
         if sr.failed() {
-            sr.response_preview = Some(resp.body_preview(2000));
+            sr.response_preview = Some(crate::response::preview_redacted(
+                &resp.body,
+                2000,
+                &self.config.secrets,
+            ));
         }
         if !step.notifications.is_empty() && !sr.failed() {
             self.check_notifications(st, step, is_setup, sent_at, notify::Route::Call, &mut sr)
@@ -294,15 +298,23 @@ impl Runner {
         target: &Target,
         step: &Step,
     ) -> Result<PreparedRequest, String> {
-        let path = crate::template::render(&step.path, &st.vars)?;
+        let path =
+            crate::template::render_in(&step.path, &st.vars, crate::template::Context::Path)?;
         let url = format!("{}{}", target.base_url.trim_end_matches('/'), path);
         let mut headers = Vec::new();
         for (k, v) in &step.headers {
-            headers.push((k.clone(), crate::template::render(v, &st.vars)?));
+            headers.push((
+                k.clone(),
+                crate::template::render_in(v, &st.vars, crate::template::Context::Header)?,
+            ));
         }
         let body = match &step.body {
             Some(b) => {
-                let b = crate::template::render(b, &st.vars)?;
+                let b = crate::template::render_in(
+                    b,
+                    &st.vars,
+                    crate::template::Context::for_body(&step.headers, b),
+                )?;
                 let b = if self.config.as_printed {
                     b
                 } else {

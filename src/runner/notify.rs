@@ -60,8 +60,9 @@ impl Runner {
         key: &(Route, String),
         cursor: usize,
         outcomes: &[Outcome<'_>],
-    ) -> Vec<Received> {
+    ) -> (Vec<Received>, protocol::Deadline) {
         let deadline = tokio::time::Instant::now() + self.config.notification_timeout;
+        let due = protocol::Deadline::new(deadline.into_std(), self.config.notification_timeout);
         let wait = |count: usize, until: tokio::time::Instant| async move {
             match key.0 {
                 Route::Call => listener.wait_call(tag, &key.1, cursor, count, until).await,
@@ -84,7 +85,7 @@ impl Runner {
             let settle = tokio::time::Instant::now() + self.config.settle;
             got = wait(got.len() + 1, settle).await;
         }
-        got
+        (got, due)
     }
 
     pub(super) async fn check_notifications(
@@ -135,7 +136,7 @@ impl Runner {
         let cursor = st.cursors.get(&key.1).copied().unwrap_or(0);
         let all = outcomes(step);
         let tag = st.case.trial_name();
-        let got = self.collect(&listener, &tag, &key, cursor, &all).await;
+        let (got, due) = self.collect(&listener, &tag, &key, cursor, &all).await;
         st.cursors.insert(key.1.clone(), cursor + got.len());
         sr.notifications = got
             .iter()
@@ -147,13 +148,8 @@ impl Runner {
             })
             .collect();
         let outcome = chosen(&all, &got);
-        let (seq_checks, matched) = protocol::sequence_checks(
-            &subject,
-            outcome.expected,
-            outcome.order,
-            &got,
-            self.config.notification_timeout,
-        );
+        let (seq_checks, matched) =
+            protocol::sequence_checks(&subject, outcome.expected, outcome.order, &got, due);
         sr.checks.extend(seq_checks);
         if let Some(alt) = outcome.name
             && protocol::all_matched(outcome.expected, &got)

@@ -79,7 +79,7 @@ impl Runner {
                         req.method,
                         req.url,
                         resp.status,
-                        resp.body_preview(300)
+                        crate::response::preview_redacted(&resp.body, 300, &self.config.secrets)
                     ));
                 }
                 Ok(())

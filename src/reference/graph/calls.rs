@@ -14,13 +14,20 @@ use super::{Ctx, GraphCall, JSON_CT, MAX_CALLS, Sink, not_found, participants};
 use crate::reference::http::{self, Resp};
 use crate::reference::{Deviation, State, lock};
 
+/// Appended to every call id under `graph-hostile-call-id`: a path separator, a query
+/// start and a space, which a client must percent-encode in the call's URL.
+pub(crate) const HOSTILE_CALL_ID_SUFFIX: &str = "/leg?1 a";
+
 pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) -> Resp {
     let callback = match checked_callback(state, input, true) {
         Ok(Some(c)) => c,
         Ok(None) => return ctx.bad_request(&Refusal::Invalid.message()),
         Err(r) => return ctx.bad_request(&r.message()),
     };
-    let id = http::uuid_v4();
+    let mut id = http::uuid_v4();
+    if state.has(Deviation::GraphHostileCallId) {
+        id.push_str(HOSTILE_CALL_ID_SUFFIX);
+    }
     let chain_id = http::uuid_v4();
     let resource = call_resource(&id, &chain_id, &callback, input);
     let sink = match register(state, ctx, &id, resource.clone(), callback, chain_id) {
@@ -181,7 +188,12 @@ pub(super) fn delete(state: &Arc<State>, ctx: &Ctx, id: &str) -> Resp {
             ("state", J::str("terminated")),
             ("resultInfo", delete_result_info(state)),
         ]);
-        sink.call_entry(state, "deleted", data)
+        let change = if state.has(Deviation::GraphWrongChangeType) {
+            "updated"
+        } else {
+            "deleted"
+        };
+        sink.call_entry(state, change, data)
     };
     let mut seq = Vec::new();
     if !state.has(Deviation::GraphNoTerminating) {
@@ -194,9 +206,12 @@ pub(super) fn delete(state: &Arc<State>, ctx: &Ctx, id: &str) -> Resp {
     if state.has(Deviation::GraphTerminatedTwice) {
         seq.push(terminated());
     }
+    let last = seq.len().saturating_sub(1);
     for (i, entry) in seq.into_iter().enumerate() {
         let mut batch = Batch::new(&sink.url, vec![entry]);
-        if i == 0 && state.has(Deviation::GraphLateNotifications) {
+        if (i == 0 && state.has(Deviation::GraphLateNotifications))
+            || (i == last && state.has(Deviation::GraphTerminatedPastDeadline))
+        {
             batch.delay = state.config.late_delay;
         }
         sink.send(batch);

@@ -108,13 +108,13 @@ impl Sink {
         })
     }
 
-    /// `/communications/calls/{id}{suffix}`, naming a random call under
-    /// `graph-wrong-resource-url`.
+    /// `/communications/calls/{id}{suffix}`, the id percent-encoded as a path segment,
+    /// naming a random call under `graph-wrong-resource-url`.
     fn resource_url(&self, state: &State, suffix: &str) -> String {
         let id = if state.has(Deviation::GraphWrongResourceUrl) {
             http::uuid_v4()
         } else {
-            self.id.clone()
+            crate::template::encode_segment(&self.id)
         };
         format!("/communications/calls/{id}{suffix}")
     }
@@ -174,7 +174,8 @@ enum Target {
     Other,
 }
 
-/// Matches `[/v1.0|/beta](/communications/calls|/app/calls)[/...]`, case-insensitive.
+/// Matches `[/v1.0|/beta](/communications/calls|/app/calls)[/...]`, case-insensitive; id
+/// segments are percent-decoded.
 pub(crate) fn route(path: &str) -> Option<Route> {
     let mut segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let mut prefix = String::new();
@@ -196,7 +197,8 @@ pub(crate) fn route(path: &str) -> Option<Route> {
             target: Target::Other,
         });
     }
-    let own = |s: &&str| (*s).to_owned();
+    // Ids arrive percent-encoded (a call id may hold `/`); literals are matched as sent.
+    let own = |s: &&str| crate::template::percent_decode(s).into_owned();
     let is_participants = |s: &str| s.eq_ignore_ascii_case("participants");
     let target = match &segs[2..] {
         [] => Target::Collection,

@@ -189,15 +189,26 @@ fn batching(state: &State) -> bool {
 /// A commsNotifications body, keys in documented order (reversed under
 /// `graph-keys-reordered`).
 fn body(state: &State, entries: Vec<Entry>) -> String {
+    let reverse = state.has(Deviation::GraphKeysReordered);
+    let mut value: Vec<J> = entries.into_iter().map(Entry::into_j).collect();
+    if state.has(Deviation::GraphNotificationDoubleEncoded) {
+        // Each entry again, serialised twice: a JSON string where an object belongs.
+        let strings: Vec<J> = value
+            .iter()
+            .map(|e| {
+                let mut s = String::new();
+                e.write(reverse, &mut s);
+                J::Str(s)
+            })
+            .collect();
+        value.extend(strings);
+    }
     let doc = J::obj(vec![
         ("@odata.type", J::str("#microsoft.graph.commsNotifications")),
-        (
-            "value",
-            J::Arr(entries.into_iter().map(Entry::into_j).collect()),
-        ),
+        ("value", J::Arr(value)),
     ]);
     let mut out = String::new();
-    doc.write(state.has(Deviation::GraphKeysReordered), &mut out);
+    doc.write(reverse, &mut out);
     out
 }
 
@@ -210,7 +221,14 @@ async fn deliver(state: &State, url: &str, body: String) {
     let mut rb = state
         .notifier
         .post(url)
-        .header(CONTENT_TYPE, JSON_CT)
+        .header(
+            CONTENT_TYPE,
+            if state.has(Deviation::GraphNotificationTextPlain) {
+                "text/plain; charset=utf-8"
+            } else {
+                JSON_CT
+            },
+        )
         .body(body);
     if !state.has(Deviation::GraphNoAuthorization) {
         rb = rb.bearer_auth(&state.config.notify_token);

@@ -39,7 +39,9 @@ impl Ctx {
         self.error(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
+    /// The call's URL, its id percent-encoded as one path segment.
     pub(super) fn call_url(&self, id: &str) -> String {
+        let id = crate::template::encode_segment(id);
         format!("{}/communications/calls/{id}", self.base)
     }
 
