@@ -95,6 +95,11 @@ impl Walk<'_> {
     }
 
     fn at(&mut self, e: &Value, a: &Value) {
+        // A documented `null` shows that the property exists but not its type or value:
+        // any value fits it (OData services may also omit nulls, see below).
+        if e.is_null() {
+            return;
+        }
         if kind(e) != kind(a) {
             let msg = format!(
                 "{}: expected {} {}, got {} {}",
@@ -116,6 +121,9 @@ impl Walk<'_> {
                     }
                     match ao.get(k) {
                         Some(av) => self.child(k.clone(), ev, av),
+                        // OData lets a service omit properties whose value is null
+                        // (`omit-values=nulls`): a documented null may be absent.
+                        None if ev.is_null() => {}
                         None => {
                             self.path.push(k.clone());
                             let msg = format!(
@@ -444,6 +452,34 @@ source = "delete-call.md:174"
         // Live values stay silent: they are never the example's.
         let a = with(|v| v["value"][0]["resourceData"]["callChainId"] = json!("x"));
         assert_eq!(judge_with(&a, opts)[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_documented_null_may_be_absent_or_hold_any_value() {
+        let base = with(|v| v["value"][0]["resourceData"]["replacesCallId"] = json!(null));
+        let exp = base.clone();
+        let absent = with(|_| {});
+        let checks = crate::compare::judge_json(
+            "s",
+            "l",
+            &exp,
+            &absent,
+            &Contract::default(),
+            &EndReasons::default(),
+            &JudgeOptions::default(),
+        );
+        assert_eq!(snapshot(&checks).verdict, Verdict::Pass, "{checks:?}");
+        let filled = with(|v| v["value"][0]["resourceData"]["replacesCallId"] = json!("abc"));
+        let checks = crate::compare::judge_json(
+            "s",
+            "l",
+            &exp,
+            &filled,
+            &Contract::default(),
+            &EndReasons::default(),
+            &JudgeOptions::default(),
+        );
+        assert_eq!(snapshot(&checks).verdict, Verdict::Pass, "{checks:?}");
     }
 
     #[test]
