@@ -214,6 +214,8 @@ pub fn fields(
                     }
                     if is_live_key(&key) {
                         found.insert((format!("**/{key}"), "live".into()), (None, None));
+                    } else if is_text_key(&key) {
+                        found.insert((format!("**/{key}"), "text".into()), (None, None));
                     }
                 }
             }
@@ -260,6 +262,15 @@ pub fn fields(
         }
     }
     best.into_values().collect()
+}
+
+/// Free text the resource pages type as a plain String with no enumeration: names people
+/// choose and places a deployment runs in. Judged by type; a difference is a note.
+fn is_text_key(key: &str) -> bool {
+    matches!(
+        key,
+        "displayName" | "region" | "languageId" | "identityProvider" | "message"
+    )
 }
 
 fn is_live_key(key: &str) -> bool {
