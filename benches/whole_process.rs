@@ -18,7 +18,8 @@
 //! `wait4`. The seed corpus against the embedded target is timed last.
 //!
 //! `cargo bench --bench whole_process [-- --n 1000,10000 --rounds 5 --big --no-seed]`
-//! (`--big` adds N = 100,000.)
+//! (`--big` adds N = 100,000.) For profiling by hand: `--write-corpus DIR N` writes a
+//! corpus, `--serve` prints the canned target's URL and serves until killed.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -311,39 +312,85 @@ struct Usage {
     rss_mib: f64,
 }
 
-fn measure(mut cmd: Command, what: &str) -> Usage {
+/// Runs `cmd` through a freshly started copy of this bench (`--measure`), so the child's
+/// peak RSS is its own: `ru_maxrss` counts the memory a child inherits before `exec`, and
+/// this process holds a loaded corpus.
+fn measure(cmd: Command, what: &str) -> Usage {
     let err_path = std::env::temp_dir().join(format!("callconform-wp-{}.err", std::process::id()));
     let err = std::fs::File::create(&err_path).expect("stderr file");
-    let start = Instant::now();
-    let child = cmd
+    let mut m = Command::new(std::env::current_exe().expect("own path"));
+    m.arg("--measure")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => m.env(k, v),
+            None => m.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        m.current_dir(d);
+    }
+    let out = m
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(err)
-        .spawn()
+        .output()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, status and ru point to live locals.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    let wall = start.elapsed().as_secs_f64();
-    assert_eq!(r, pid, "wait4 on {what}");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    if !ok {
-        let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    if !out.status.success() || fields.len() != 3 {
+        let err = std::fs::read_to_string(&err_path).unwrap_or_default();
         panic!(
-            "{what} failed (status {status}):\n{}",
-            text.chars().take(4000).collect::<String>()
+            "{what} failed ({}):\n{}",
+            out.status,
+            err.chars().take(4000).collect::<String>()
         );
     }
     let _ = std::fs::remove_file(&err_path);
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Usage {
-        wall,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        rss_mib: ru.ru_maxrss as f64 / 1024.0,
+        wall: fields[0],
+        cpu: fields[1],
+        rss_mib: fields[2],
     }
+}
+
+/// The `--measure PROGRAM ARGS...` child: runs the program, waits with `wait4`, prints
+/// "wall cpu peak-rss-MiB" and exits with the program's success.
+fn measure_child(argv: &[String]) -> i32 {
+    let Some((program, rest)) = argv.split_first() else {
+        return 2;
+    };
+    let start = Instant::now();
+    let Ok(child) = Command::new(program)
+        .args(rest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+    else {
+        eprintln!("cannot start {program}");
+        return 2;
+    };
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child; status and ru point to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed().as_secs_f64();
+    if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        eprintln!("{program} ended with status {status}");
+        return 1;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    println!(
+        "{wall} {} {}",
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        ru.ru_maxrss as f64 / 1024.0
+    );
+    0
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -454,6 +501,22 @@ fn args() -> Args {
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--measure") {
+        std::process::exit(measure_child(&argv[2..]));
+    }
+    // For profiling by hand: `--write-corpus DIR N`, `--serve` (prints the URL, then serves).
+    if argv.get(1).map(String::as_str) == Some("--write-corpus") {
+        let n = argv.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
+        write_corpus(Path::new(argv.get(2).map_or(".", String::as_str)), n)
+            .expect("corpus written");
+        return;
+    }
+    if argv.get(1).map(String::as_str) == Some("--serve") {
+        println!("{}", start_canned());
+        loop {
+            std::thread::park();
+        }
+    }
     if argv.get(1).map(String::as_str) == Some("--raw-child") {
         let n = argv.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
         let w = argv.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);

@@ -143,6 +143,7 @@ pub fn run_on(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> ExitCode 
         expectations: plan.expectations.clone(),
         collected: Arc::new(trials::Collected::default()),
         fail_fast: args.fail_fast,
+        keep_passed_requests: args.report_json.is_some(),
     };
     let trials = trials::trials(&ctx, &selected);
     if args.libtest.test_threads.is_none() && !listing {

@@ -8,7 +8,6 @@ use crate::expectations::{Expectations, Judgement};
 use crate::results::{CaseResult, Outcome, StepResult};
 use crate::runner::Runner;
 use libtest_mimic::{Completion, Failed, Trial};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +37,9 @@ pub struct TrialContext {
     pub expectations: Option<Arc<Expectations>>,
     pub collected: Arc<Collected>,
     pub fail_fast: bool,
+    /// A JSON report lists every request; without one a passed case keeps no headers or
+    /// bodies, so the records held until the reports are written stay small.
+    pub keep_passed_requests: bool,
 }
 
 /// The judgement of one result, with or without an expectations file.
@@ -67,11 +69,16 @@ fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
         ));
     }
     let case = &ctx.runner.corpus.cases[i];
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        ctx.handle.block_on(ctx.runner.run_case(case))
-    }))
-    .unwrap_or_else(|panic| panicked(case, panic));
-    let verdict = answer(&result, &judge(ctx.expectations.as_deref(), &result));
+    let mut result = match ctx.handle.block_on(spawn_case(ctx, i)) {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => panicked(case, e.into_panic()),
+        Err(e) => panicked(case, Box::new(e.to_string())),
+    };
+    let judgement = judge(ctx.expectations.as_deref(), &result);
+    let verdict = answer(&result, &judgement);
+    if judgement == Judgement::Pass && !ctx.keep_passed_requests {
+        compact_passed(&mut result);
+    }
     if verdict.is_err() && ctx.fail_fast {
         ctx.collected.stop.store(true, Ordering::Relaxed);
     }
@@ -82,6 +89,29 @@ fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
         .push(result);
     ctx.collected.done.fetch_add(1, Ordering::Relaxed);
     verdict
+}
+
+/// The case as a task on the runtime's workers. Polling it there, not on the libtest
+/// thread, keeps each request, the pooled connection's task and the response on one worker:
+/// the libtest thread is woken once per case instead of on every I/O event.
+fn spawn_case(ctx: &TrialContext, i: usize) -> tokio::task::JoinHandle<CaseResult> {
+    let runner = ctx.runner.clone();
+    ctx.handle
+        .spawn(async move { runner.run_case(&runner.corpus.cases[i]).await })
+}
+
+/// A passed case as the reports need it: verdict, timings, statuses and checks; the
+/// request line stays, its headers and body go (no report shows them for a pass).
+fn compact_passed(result: &mut CaseResult) {
+    for step in &mut result.steps {
+        if let Some(req) = &mut step.request {
+            req.headers = Vec::new();
+            req.body = None;
+        }
+        step.response_preview = None;
+        step.checks.shrink_to_fit();
+    }
+    result.steps.shrink_to_fit();
 }
 
 /// What libtest is told about one judged result.
