@@ -7,10 +7,11 @@ use crate::case::Case;
 use crate::expectations::{Expectations, Judgement};
 use crate::results::{CaseResult, Outcome, StepResult};
 use crate::runner::Runner;
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// What the trials share and hand back: the results, a progress count, the fail-fast flag.
 #[derive(Default)]
@@ -50,37 +51,119 @@ pub fn judge(expectations: Option<&Expectations>, r: &CaseResult) -> Judgement {
     }
 }
 
-/// The trials for the cases `selected` keeps, by index into the runner's corpus.
-pub fn trials(ctx: &TrialContext, selected: &[usize]) -> Vec<Trial> {
-    selected
-        .iter()
-        .map(|&i| {
-            let ctx = ctx.clone();
-            let name = ctx.runner.corpus.cases[i].trial_name();
-            Trial::ignorable_test(name, move || run_trial(&ctx, i))
-        })
-        .collect()
+/// How many finished results may wait for their libtest trial, beyond those running.
+const LOOKAHEAD: usize = 16;
+
+/// What the runtime hands a trial: its case's judged result, or word that `--fail-fast`
+/// stopped the run first. The permit bounds how far the runtime runs ahead of libtest.
+enum Delivery {
+    Ran(CaseResult, Judgement),
+    NotRun,
 }
 
-fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
-    if ctx.collected.stop.load(Ordering::Relaxed) {
-        return Ok(Completion::ignored_with(
-            "not run: --fail-fast after a failure",
-        ));
+type Slot = oneshot::Receiver<(Delivery, OwnedSemaphorePermit)>;
+
+/// The trials for the cases `selected` keeps, by index into the runner's corpus, and the
+/// schedule that runs them. The cases libtest will run (its filters applied, in its order)
+/// run as tasks on the runtime, at most `--test-threads` at once, back to back; each trial
+/// waits for its case's result. A worker thread then goes from one case's response to the
+/// next case's request without waiting for a libtest thread to wake, which is most of a
+/// case's cost on a loopback target.
+pub fn trials(ctx: &TrialContext, selected: &[usize], args: &Arguments) -> Vec<Trial> {
+    let mut senders = Vec::with_capacity(selected.len());
+    let trials: Vec<Trial> = selected
+        .iter()
+        .map(|&i| {
+            let (tx, rx) = oneshot::channel();
+            senders.push((i, tx));
+            let ctx = ctx.clone();
+            let name = ctx.runner.corpus.cases[i].trial_name();
+            Trial::ignorable_test(name, move || run_trial(&ctx, i, rx))
+        })
+        .collect();
+    if !args.list {
+        let queue: Vec<_> = trials
+            .iter()
+            .zip(senders)
+            .filter(|(t, _)| !args.is_filtered_out(t) && !args.is_ignored(t))
+            .map(|(_, s)| s)
+            .collect();
+        let parallel = args
+            .test_threads
+            .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
+            .unwrap_or(1)
+            .max(1);
+        ctx.handle.spawn(drive(ctx.clone(), queue, parallel));
     }
+    trials
+}
+
+/// Runs the queued cases in order, `parallel` at a time, and delivers each judged result.
+async fn drive(
+    ctx: TrialContext,
+    queue: Vec<(usize, oneshot::Sender<(Delivery, OwnedSemaphorePermit)>)>,
+    parallel: usize,
+) {
+    let running = Arc::new(Semaphore::new(parallel));
+    let window = Arc::new(Semaphore::new(parallel + LOOKAHEAD));
+    for (i, tx) in queue {
+        let (Ok(waiting), Ok(run)) = (
+            window.clone().acquire_owned().await,
+            running.clone().acquire_owned().await,
+        ) else {
+            return;
+        };
+        if ctx.collected.stop.load(Ordering::Relaxed) {
+            let _ = tx.send((Delivery::NotRun, waiting));
+            continue;
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let result = finish_case(&ctx, i, spawn_case(&ctx, i).await);
+            drop(run);
+            let judgement = judge(ctx.expectations.as_deref(), &result);
+            if judgement.fails_run() && ctx.fail_fast {
+                ctx.collected.stop.store(true, Ordering::Relaxed);
+            }
+            let _ = tx.send((Delivery::Ran(result, judgement), waiting));
+        });
+    }
+}
+
+/// The result of a case task: a panic becomes a failed case naming it.
+fn finish_case(
+    ctx: &TrialContext,
+    i: usize,
+    joined: Result<CaseResult, tokio::task::JoinError>,
+) -> CaseResult {
     let case = &ctx.runner.corpus.cases[i];
-    let mut result = match ctx.handle.block_on(spawn_case(ctx, i)) {
+    match joined {
         Ok(r) => r,
         Err(e) if e.is_panic() => panicked(case, e.into_panic()),
         Err(e) => panicked(case, Box::new(e.to_string())),
+    }
+}
+
+fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Failed> {
+    let (mut result, judgement) = match slot.blocking_recv() {
+        Ok((Delivery::Ran(result, judgement), _permit)) => (result, judgement),
+        Ok((Delivery::NotRun, _)) => return Ok(not_run()),
+        // Not scheduled (libtest ran a trial the schedule did not expect): run it here.
+        Err(_) => {
+            if ctx.collected.stop.load(Ordering::Relaxed) {
+                return Ok(not_run());
+            }
+            let result = finish_case(ctx, i, ctx.handle.block_on(spawn_case(ctx, i)));
+            let judgement = judge(ctx.expectations.as_deref(), &result);
+            if judgement.fails_run() && ctx.fail_fast {
+                ctx.collected.stop.store(true, Ordering::Relaxed);
+            }
+            (result, judgement)
+        }
     };
-    let judgement = judge(ctx.expectations.as_deref(), &result);
     let verdict = answer(&result, &judgement);
     if judgement == Judgement::Pass && !ctx.keep_passed_requests {
         compact_passed(&mut result);
-    }
-    if verdict.is_err() && ctx.fail_fast {
-        ctx.collected.stop.store(true, Ordering::Relaxed);
     }
     ctx.collected
         .results
@@ -91,9 +174,11 @@ fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
     verdict
 }
 
-/// The case as a task on the runtime's workers. Polling it there, not on the libtest
-/// thread, keeps each request, the pooled connection's task and the response on one worker:
-/// the libtest thread is woken once per case instead of on every I/O event.
+fn not_run() -> Completion {
+    Completion::ignored_with("not run: --fail-fast after a failure")
+}
+
+/// The case as a task on the runtime's workers, where the pooled connections' tasks run.
 fn spawn_case(ctx: &TrialContext, i: usize) -> tokio::task::JoinHandle<CaseResult> {
     let runner = ctx.runner.clone();
     ctx.handle
