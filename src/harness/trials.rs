@@ -8,8 +8,12 @@ use crate::expectations::{Expectations, Judgement};
 use crate::results::{CaseResult, Outcome, StepResult};
 use crate::runner::Runner;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
@@ -57,7 +61,7 @@ const LOOKAHEAD: usize = 16;
 /// What the runtime hands a trial: its case's judged result, or word that `--fail-fast`
 /// stopped the run first. The permit bounds how far the runtime runs ahead of libtest.
 enum Delivery {
-    Ran(CaseResult, Judgement),
+    Ran(Box<(CaseResult, Judgement)>),
     NotRun,
 }
 
@@ -81,18 +85,19 @@ pub fn trials(ctx: &TrialContext, selected: &[usize], args: &Arguments) -> Vec<T
             Trial::ignorable_test(name, move || run_trial(&ctx, i, rx))
         })
         .collect();
-    if !args.list {
+    let parallel = args
+        .test_threads
+        .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
+        .unwrap_or(1);
+    // In parallel, polling each case on its own libtest thread measured cheaper (less
+    // work-stealing between the two runtime workers); one at a time, the schedule wins.
+    if !args.list && parallel == 1 {
         let queue: Vec<_> = trials
             .iter()
             .zip(senders)
             .filter(|(t, _)| !args.is_filtered_out(t) && !args.is_ignored(t))
             .map(|(_, s)| s)
             .collect();
-        let parallel = args
-            .test_threads
-            .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
-            .unwrap_or(1)
-            .max(1);
         ctx.handle.spawn(drive(ctx.clone(), queue, parallel));
     }
     trials
@@ -119,41 +124,53 @@ async fn drive(
         }
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let result = finish_case(&ctx, i, spawn_case(&ctx, i).await);
+            let runner = ctx.runner.clone();
+            let case = &runner.corpus.cases[i];
+            let result = CatchPanic(runner.run_case(case))
+                .await
+                .unwrap_or_else(|panic| panicked(case, panic));
             drop(run);
             let judgement = judge(ctx.expectations.as_deref(), &result);
             if judgement.fails_run() && ctx.fail_fast {
                 ctx.collected.stop.store(true, Ordering::Relaxed);
             }
-            let _ = tx.send((Delivery::Ran(result, judgement), waiting));
+            let _ = tx.send((Delivery::Ran(Box::new((result, judgement))), waiting));
         });
     }
 }
 
-/// The result of a case task: a panic becomes a failed case naming it.
-fn finish_case(
-    ctx: &TrialContext,
-    i: usize,
-    joined: Result<CaseResult, tokio::task::JoinError>,
-) -> CaseResult {
-    let case = &ctx.runner.corpus.cases[i];
-    match joined {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => panicked(case, e.into_panic()),
-        Err(e) => panicked(case, Box::new(e.to_string())),
+/// A future whose panic is returned, not propagated: the case's task is the only one it
+/// runs in, so a panicking case costs no second task to catch it.
+struct CatchPanic<F>(F);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: the inner future is never moved out of the pinned wrapper.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
     }
 }
 
 fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Failed> {
     let (mut result, judgement) = match slot.blocking_recv() {
-        Ok((Delivery::Ran(result, judgement), _permit)) => (result, judgement),
+        Ok((Delivery::Ran(ran), _permit)) => *ran,
         Ok((Delivery::NotRun, _)) => return Ok(not_run()),
-        // Not scheduled (libtest ran a trial the schedule did not expect): run it here.
+        // Not scheduled (parallel trials, or one the schedule did not expect): run it here.
         Err(_) => {
             if ctx.collected.stop.load(Ordering::Relaxed) {
                 return Ok(not_run());
             }
-            let result = finish_case(ctx, i, ctx.handle.block_on(spawn_case(ctx, i)));
+            let case = &ctx.runner.corpus.cases[i];
+            let result = ctx
+                .handle
+                .block_on(CatchPanic(ctx.runner.run_case(case)))
+                .unwrap_or_else(|panic| panicked(case, panic));
             let judgement = judge(ctx.expectations.as_deref(), &result);
             if judgement.fails_run() && ctx.fail_fast {
                 ctx.collected.stop.store(true, Ordering::Relaxed);
@@ -176,13 +193,6 @@ fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Fai
 
 fn not_run() -> Completion {
     Completion::ignored_with("not run: --fail-fast after a failure")
-}
-
-/// The case as a task on the runtime's workers, where the pooled connections' tasks run.
-fn spawn_case(ctx: &TrialContext, i: usize) -> tokio::task::JoinHandle<CaseResult> {
-    let runner = ctx.runner.clone();
-    ctx.handle
-        .spawn(async move { runner.run_case(&runner.corpus.cases[i]).await })
 }
 
 /// A passed case as the reports need it: verdict, timings, statuses and checks; the
@@ -264,5 +274,133 @@ mod tests {
                 .contains("panicked while running this case: index out of bounds")
         );
         assert!(answer(&r, &Judgement::from_outcome(&r.outcome)).is_err());
+    }
+
+    /// Answers every request with `status` and counts what it was sent.
+    struct Canned {
+        status: u16,
+        sent: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl crate::request::Transport for Canned {
+        fn send<'a>(
+            &'a self,
+            req: &'a crate::request::PreparedRequest,
+        ) -> crate::request::SendFuture<'a> {
+            self.sent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(req.url.clone());
+            let resp = crate::response::Response::new(
+                self.status,
+                vec![],
+                bytes::Bytes::new(),
+                Duration::ZERO,
+            );
+            Box::pin(async move { Ok(resp) })
+        }
+    }
+
+    /// Runs `n` one-step cases (each expecting 204) through libtest with `flags`; returns
+    /// libtest's conclusion and the URLs the target was sent, in order.
+    fn run_cases(
+        n: usize,
+        status: u16,
+        fail_fast: bool,
+        flags: &[&str],
+    ) -> (libtest_mimic::Conclusion, Vec<String>) {
+        let cases = (0..n)
+            .map(|k| Case {
+                family: crate::family::Family::GRAPH,
+                name: format!("c{k}"),
+                path: format!("cases/graph/c{k}.toml").into(),
+                file: crate::case::parse_case(
+                    std::path::Path::new("c.toml"),
+                    &format!("[provenance]\nexample = \"c\"\n\n[[step]]\nname = \"s\"\nmethod = \"DELETE\"\npath = \"/c{k}\"\n[step.expect]\nstatus = 204\nbody = \"any\"\n"),
+                )
+                .expect("parses"),
+            })
+            .collect();
+        let corpus = crate::case::Corpus {
+            cases,
+            ..Default::default()
+        };
+        let transport = Arc::new(Canned {
+            status,
+            sent: Default::default(),
+        });
+        let mut config = crate::runner::RunConfig::default();
+        config.targets.insert(
+            crate::family::Family::GRAPH,
+            crate::request::Target {
+                base_url: "http://t".into(),
+                ..Default::default()
+            },
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ctx = TrialContext {
+            runner: Arc::new(Runner {
+                corpus: Arc::new(corpus),
+                config,
+                transport: transport.clone(),
+                listener: None,
+                reasons: Default::default(),
+            }),
+            handle: runtime.handle().clone(),
+            expectations: None,
+            collected: Arc::new(Collected::default()),
+            fail_fast,
+            keep_passed_requests: false,
+        };
+        let mut argv = vec!["callconform", "-q"];
+        argv.extend_from_slice(flags);
+        let args = Arguments::from_iter(argv);
+        let selected: Vec<usize> = (0..n).collect();
+        let conclusion = libtest_mimic::run(&args, trials(&ctx, &selected, &args));
+        let sent = transport
+            .sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        assert_eq!(
+            ctx.collected.take().len() as u64,
+            conclusion.num_passed + conclusion.num_failed,
+            "every run trial has a record"
+        );
+        (conclusion, sent)
+    }
+
+    #[test]
+    fn the_schedule_runs_exactly_what_libtest_runs_in_its_order() {
+        let (c, sent) = run_cases(5, 204, false, &["--test-threads", "1", "--skip", "c3"]);
+        assert_eq!((c.num_passed, c.num_filtered_out), (4, 1));
+        assert_eq!(
+            sent,
+            ["http://t/c0", "http://t/c1", "http://t/c2", "http://t/c4"]
+        );
+        let (c, sent) = run_cases(
+            5,
+            204,
+            false,
+            &["--test-threads", "1", "--exact", "graph::c2"],
+        );
+        assert_eq!((c.num_passed, sent.len()), (1, 1));
+        // In parallel the trials run their own cases: the same set.
+        let (c, mut sent) = run_cases(5, 204, false, &["--test-threads", "3", "--skip", "c0"]);
+        sent.sort();
+        assert_eq!((c.num_passed, sent.len()), (4, 4));
+    }
+
+    #[test]
+    fn fail_fast_stops_the_schedule_after_the_first_failure() {
+        let (c, sent) = run_cases(6, 500, true, &["--test-threads", "1"]);
+        assert_eq!((c.num_failed, c.num_ignored), (1, 5));
+        assert_eq!(sent, ["http://t/c0"], "nothing is sent after the failure");
+        let (c, sent) = run_cases(6, 500, false, &["--test-threads", "1"]);
+        assert_eq!((c.num_failed, sent.len()), (6, 6));
     }
 }
