@@ -356,8 +356,19 @@ mod tests {
             fail_fast,
             keep_passed_requests: false,
         };
-        let mut argv = vec!["callconform", "-q"];
-        argv.extend_from_slice(flags);
+        // The inner run's own output goes to a file, not into this test's output.
+        let log = std::env::temp_dir().join(format!(
+            "callconform-trials-{}-{n}-{status}-{}.log",
+            std::process::id(),
+            flags.join("_")
+        ));
+        let mut argv = vec![
+            "callconform".to_owned(),
+            "-q".to_owned(),
+            "--logfile".to_owned(),
+        ];
+        argv.push(log.display().to_string());
+        argv.extend(flags.iter().map(|f| (*f).to_owned()));
         let args = Arguments::from_iter(argv);
         let selected: Vec<usize> = (0..n).collect();
         let conclusion = libtest_mimic::run(&args, trials(&ctx, &selected, &args));
