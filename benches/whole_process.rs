@@ -18,7 +18,7 @@
 //! `wait4`. The seed corpus against the embedded target is timed last.
 //!
 //! `cargo bench --bench whole_process [-- --n 1000,10000 --rounds 5 --big --no-seed]`
-//! (`--big` adds N = 100,000.) For profiling by hand: `--write-corpus DIR N` writes a
+//! (`--big` adds N = 100,000; `--bin PATH` times another build of callconform.) For profiling by hand: `--write-corpus DIR N` writes a
 //! corpus, `--serve` prints the canned target's URL and serves until killed.
 
 use std::fmt::Write as _;
@@ -423,7 +423,7 @@ fn command(v: Variant, dir: &Path, base: &str, n: usize) -> Command {
             c
         }
         Variant::Default | Variant::Threads1 => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_callconform"));
+            let mut c = Command::new(callconform_bin());
             c.arg("run")
                 .arg("--cases")
                 .arg(dir.join("cases"))
@@ -444,6 +444,18 @@ fn command(v: Variant, dir: &Path, base: &str, n: usize) -> Command {
             c
         }
     }
+}
+
+/// The binary under test: this build's, or `--bin PATH` (to compare two builds).
+fn callconform_bin() -> PathBuf {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.iter()
+        .position(|a| a == "--bin")
+        .and_then(|i| argv.get(i + 1))
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_callconform")),
+            PathBuf::from,
+        )
 }
 
 fn on_path(exe: &str) -> bool {
@@ -599,7 +611,7 @@ fn main() {
         let mut walls = Vec::new();
         let mut last = Usage::default();
         for _ in 0..args.rounds {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_callconform"));
+            let mut c = Command::new(callconform_bin());
             c.args(["run", "-q"])
                 .current_dir(root)
                 .env("CI", "true")
