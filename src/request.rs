@@ -174,19 +174,27 @@ impl HttpTransport {
         if resp.content_length().is_some_and(|n| n > cap as u64) {
             return Err(TransportError::TooLarge { limit: cap });
         }
-        let mut body = Vec::new();
+        // A small answer arrives as one chunk: keep it as it came, copy only to join several.
+        let mut first: Option<Bytes> = None;
+        let mut joined: Vec<u8> = Vec::new();
+        let mut len = 0usize;
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > cap {
+            len += chunk.len();
+            if len > cap {
                 return Err(TransportError::TooLarge { limit: cap });
             }
-            body.extend_from_slice(&chunk);
+            match first.take() {
+                None if joined.is_empty() => first = Some(chunk),
+                None => joined.extend_from_slice(&chunk),
+                Some(f) => {
+                    joined.reserve(f.len() + chunk.len());
+                    joined.extend_from_slice(&f);
+                    joined.extend_from_slice(&chunk);
+                }
+            }
         }
-        Ok(Response::new(
-            status,
-            headers,
-            Bytes::from(body),
-            started.elapsed(),
-        ))
+        let body = first.unwrap_or_else(|| Bytes::from(joined));
+        Ok(Response::new(status, headers, body, started.elapsed()))
     }
 }
 

@@ -15,8 +15,13 @@ pub fn path(dir: &Path, name: &str) -> PathBuf {
 /// Reads a snapshot's text (insta's normalisation: trailing whitespace trimmed).
 /// `Ok(None)` when the file does not exist.
 pub fn read(path: &Path) -> Result<Option<String>, String> {
-    if !path.exists() {
-        return Ok(None);
+    let raw = match std::fs::read(path) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+    };
+    if let Some(text) = std::str::from_utf8(&raw).ok().and_then(plain_text_contents) {
+        return Ok(Some(text));
     }
     let snap = insta::Snapshot::from_file(path)
         .map_err(|e| format!("{}: not a readable insta snapshot: {e}", path.display()))?;
@@ -27,6 +32,41 @@ pub fn read(path: &Path) -> Result<Option<String>, String> {
         )
     })?;
     Ok(Some(text.to_string()))
+}
+
+/// The contents of a snapshot file as insta reads them, for the files this project writes:
+/// a `---` header of `key: value` lines with JSON-quoted or plain values, then text.
+/// `None` for anything else (binary kind, other YAML), which insta itself then reads.
+/// Insta's YAML parser costs more than the rest of a case's checks.
+fn plain_text_contents(file: &str) -> Option<String> {
+    let rest = file.strip_prefix("---\n")?;
+    let mut offset = 0;
+    let mut body = None;
+    for line in rest.split_inclusive('\n') {
+        offset += line.len();
+        let l = line.trim_end();
+        if l == "---" {
+            body = Some(&rest[offset..]);
+            break;
+        }
+        let (key, value) = l.split_once(": ")?;
+        let known = matches!(key, "source" | "description" | "expression" | "input_file");
+        let plain = !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b));
+        let quoted = value.starts_with('"')
+            && serde_json::from_str::<String>(value).is_ok_and(|v| !v.contains(['\r', '\n']));
+        if !known || !(plain || quoted) {
+            return None;
+        }
+    }
+    // insta joins the lines (`BufRead::lines` drops `\n` and `\r\n`), then trims the end.
+    let lines: Vec<&str> = body?
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    Some(lines.join("\n").trim_end().to_owned())
 }
 
 /// Renders a `.snap` file in insta's format. The header names the case file so
@@ -300,6 +340,49 @@ pub fn expected_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn via_insta(p: &Path) -> Option<String> {
+        let snap = insta::Snapshot::from_file(p).ok()?;
+        snap.contents().as_text().map(|t| t.to_string())
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_insta_or_defers_to_it() {
+        let dir = std::env::temp_dir().join(format!("callconform-snapread-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut files: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
+                .unwrap()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .collect();
+        assert!(!files.is_empty(), "no committed snapshots to compare");
+        files.extend([
+            render_file(
+                "cases/um/x.toml",
+                "a \"quoted\" — description",
+                "<a>\n  <b/>\n</a>\n\n  ",
+            ),
+            "---\nsource: cases/um/x.toml\n---\nline one\r\nline two  \r\n\n".to_owned(),
+            "---\nsource: \"x\"\nsnapshot_kind: text\n---\nbody\n".to_owned(),
+            "---\nsource: 'single'\n---\nbody\n".to_owned(),
+            "---\nsource: \"x\"\n---\n".to_owned(),
+            "---\nsource: \"x\"\n".to_owned(),
+            "no header\nbody\n".to_owned(),
+        ]);
+        let mut fast_hits = 0;
+        for (i, f) in files.iter().enumerate() {
+            let p = dir.join(format!("{i}.snap"));
+            std::fs::write(&p, f).unwrap();
+            if let Some(fast) = plain_text_contents(f) {
+                fast_hits += 1;
+                assert_eq!(Some(fast), via_insta(&p), "file {i}:\n{f}");
+            }
+            // Whichever path reads it, `read` answers what insta answers.
+            assert_eq!(read(&p).ok().flatten(), via_insta(&p), "file {i}:\n{f}");
+        }
+        assert!(fast_hits > files.len() / 2, "the fast path was not taken");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file_and_leaves_no_temp() {

@@ -152,12 +152,13 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
         expectations: plan.expectations.clone(),
         collected: Arc::new(trials::Collected::default()),
         fail_fast: args.fail_fast,
+        keep_passed_requests: args.report_json.is_some(),
     };
-    let trials = trials::trials(&ctx, &selected);
     if args.libtest.test_threads.is_none() && !listing {
         // Cases wait on the network, not the CPU: overlap them.
         args.libtest.test_threads = Some(8);
     }
+    let trials = trials::trials(&ctx, &selected, &args.libtest);
     let progress = (!listing && std::io::stderr().is_terminal())
         .then(|| progress_line(ctx.collected.clone(), trials.len()));
     let conclusion = libtest_mimic::run(&args.libtest, trials);

@@ -7,11 +7,15 @@ use crate::case::Case;
 use crate::expectations::{Expectations, Judgement};
 use crate::results::{CaseResult, Outcome, StepResult};
 use crate::runner::Runner;
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// What the trials share and hand back: the results, a progress count, the fail-fast flag.
 #[derive(Default)]
@@ -38,6 +42,9 @@ pub struct TrialContext {
     pub expectations: Option<Arc<Expectations>>,
     pub collected: Arc<Collected>,
     pub fail_fast: bool,
+    /// A JSON report lists every request; without one a passed case keeps no headers or
+    /// bodies, so the records held until the reports are written stay small.
+    pub keep_passed_requests: bool,
 }
 
 /// The judgement of one result, with or without an expectations file.
@@ -48,32 +55,132 @@ pub fn judge(expectations: Option<&Expectations>, r: &CaseResult) -> Judgement {
     }
 }
 
-/// The trials for the cases `selected` keeps, by index into the runner's corpus.
-pub fn trials(ctx: &TrialContext, selected: &[usize]) -> Vec<Trial> {
-    selected
-        .iter()
-        .map(|&i| {
-            let ctx = ctx.clone();
-            let name = ctx.runner.corpus.cases[i].trial_name();
-            Trial::ignorable_test(name, move || run_trial(&ctx, i))
-        })
-        .collect()
+/// How many finished results may wait for their libtest trial, beyond those running.
+const LOOKAHEAD: usize = 16;
+
+/// What the runtime hands a trial: its case's judged result, or word that `--fail-fast`
+/// stopped the run first. The permit bounds how far the runtime runs ahead of libtest.
+enum Delivery {
+    Ran(Box<(CaseResult, Judgement)>),
+    NotRun,
 }
 
-fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
-    if ctx.collected.stop.load(Ordering::Relaxed) {
-        return Ok(Completion::ignored_with(
-            "not run: --fail-fast after a failure",
-        ));
+type Slot = oneshot::Receiver<(Delivery, OwnedSemaphorePermit)>;
+
+/// The trials for the cases `selected` keeps, by index into the runner's corpus, and the
+/// schedule that runs them. The cases libtest will run (its filters applied, in its order)
+/// run as tasks on the runtime, at most `--test-threads` at once, back to back; each trial
+/// waits for its case's result. A worker thread then goes from one case's response to the
+/// next case's request without waiting for a libtest thread to wake, which is most of a
+/// case's cost on a loopback target.
+pub fn trials(ctx: &TrialContext, selected: &[usize], args: &Arguments) -> Vec<Trial> {
+    let mut senders = Vec::with_capacity(selected.len());
+    let trials: Vec<Trial> = selected
+        .iter()
+        .map(|&i| {
+            let (tx, rx) = oneshot::channel();
+            senders.push((i, tx));
+            let ctx = ctx.clone();
+            let name = ctx.runner.corpus.cases[i].trial_name();
+            Trial::ignorable_test(name, move || run_trial(&ctx, i, rx))
+        })
+        .collect();
+    let parallel = args
+        .test_threads
+        .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
+        .unwrap_or(1);
+    // In parallel, polling each case on its own libtest thread measured cheaper (less
+    // work-stealing between the two runtime workers); one at a time, the schedule wins.
+    if !args.list && parallel == 1 {
+        let queue: Vec<_> = trials
+            .iter()
+            .zip(senders)
+            .filter(|(t, _)| !args.is_filtered_out(t) && !args.is_ignored(t))
+            .map(|(_, s)| s)
+            .collect();
+        ctx.handle.spawn(drive(ctx.clone(), queue, parallel));
     }
-    let case = &ctx.runner.corpus.cases[i];
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        ctx.handle.block_on(ctx.runner.run_case(case))
-    }))
-    .unwrap_or_else(|panic| panicked(case, panic));
-    let verdict = answer(&result, &judge(ctx.expectations.as_deref(), &result));
-    if verdict.is_err() && ctx.fail_fast {
-        ctx.collected.stop.store(true, Ordering::Relaxed);
+    trials
+}
+
+/// Runs the queued cases in order, `parallel` at a time, and delivers each judged result.
+async fn drive(
+    ctx: TrialContext,
+    queue: Vec<(usize, oneshot::Sender<(Delivery, OwnedSemaphorePermit)>)>,
+    parallel: usize,
+) {
+    let running = Arc::new(Semaphore::new(parallel));
+    let window = Arc::new(Semaphore::new(parallel + LOOKAHEAD));
+    for (i, tx) in queue {
+        let (Ok(waiting), Ok(run)) = (
+            window.clone().acquire_owned().await,
+            running.clone().acquire_owned().await,
+        ) else {
+            return;
+        };
+        if ctx.collected.stop.load(Ordering::Relaxed) {
+            let _ = tx.send((Delivery::NotRun, waiting));
+            continue;
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let runner = ctx.runner.clone();
+            let case = &runner.corpus.cases[i];
+            let result = CatchPanic(runner.run_case(case))
+                .await
+                .unwrap_or_else(|panic| panicked(case, panic));
+            drop(run);
+            let judgement = judge(ctx.expectations.as_deref(), &result);
+            if judgement.fails_run() && ctx.fail_fast {
+                ctx.collected.stop.store(true, Ordering::Relaxed);
+            }
+            let _ = tx.send((Delivery::Ran(Box::new((result, judgement))), waiting));
+        });
+    }
+}
+
+/// A future whose panic is returned, not propagated: the case's task is the only one it
+/// runs in, so a panicking case costs no second task to catch it.
+struct CatchPanic<F>(F);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: the inner future is never moved out of the pinned wrapper.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Failed> {
+    let (mut result, judgement) = match slot.blocking_recv() {
+        Ok((Delivery::Ran(ran), _permit)) => *ran,
+        Ok((Delivery::NotRun, _)) => return Ok(not_run()),
+        // Not scheduled (parallel trials, or one the schedule did not expect): run it here.
+        Err(_) => {
+            if ctx.collected.stop.load(Ordering::Relaxed) {
+                return Ok(not_run());
+            }
+            let case = &ctx.runner.corpus.cases[i];
+            let result = ctx
+                .handle
+                .block_on(CatchPanic(ctx.runner.run_case(case)))
+                .unwrap_or_else(|panic| panicked(case, panic));
+            let judgement = judge(ctx.expectations.as_deref(), &result);
+            if judgement.fails_run() && ctx.fail_fast {
+                ctx.collected.stop.store(true, Ordering::Relaxed);
+            }
+            (result, judgement)
+        }
+    };
+    let verdict = answer(&result, &judgement);
+    if judgement == Judgement::Pass && !ctx.keep_passed_requests {
+        compact_passed(&mut result);
     }
     ctx.collected
         .results
@@ -82,6 +189,24 @@ fn run_trial(ctx: &TrialContext, i: usize) -> Result<Completion, Failed> {
         .push(result);
     ctx.collected.done.fetch_add(1, Ordering::Relaxed);
     verdict
+}
+
+fn not_run() -> Completion {
+    Completion::ignored_with("not run: --fail-fast after a failure")
+}
+
+/// A passed case as the reports need it: verdict, timings, statuses and checks; the
+/// request line stays, its headers and body go (no report shows them for a pass).
+fn compact_passed(result: &mut CaseResult) {
+    for step in &mut result.steps {
+        if let Some(req) = &mut step.request {
+            req.headers = Vec::new();
+            req.body = None;
+        }
+        step.response_preview = None;
+        step.checks.shrink_to_fit();
+    }
+    result.steps.shrink_to_fit();
 }
 
 /// What libtest is told about one judged result.
@@ -151,5 +276,144 @@ mod tests {
                 .contains("panicked while running this case: index out of bounds")
         );
         assert!(answer(&r, &Judgement::from_outcome(&r.outcome)).is_err());
+    }
+
+    /// Answers every request with `status` and counts what it was sent.
+    struct Canned {
+        status: u16,
+        sent: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl crate::request::Transport for Canned {
+        fn send<'a>(
+            &'a self,
+            req: &'a crate::request::PreparedRequest,
+        ) -> crate::request::SendFuture<'a> {
+            self.sent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(req.url.clone());
+            let resp = crate::response::Response::new(
+                self.status,
+                vec![],
+                bytes::Bytes::new(),
+                Duration::ZERO,
+            );
+            Box::pin(async move { Ok(resp) })
+        }
+    }
+
+    /// Runs `n` one-step cases (each expecting 204) through libtest with `flags`; returns
+    /// libtest's conclusion and the URLs the target was sent, in order.
+    fn run_cases(
+        n: usize,
+        status: u16,
+        fail_fast: bool,
+        flags: &[&str],
+    ) -> (libtest_mimic::Conclusion, Vec<String>) {
+        let cases = (0..n)
+            .map(|k| Case {
+                family: crate::family::Family::GRAPH,
+                name: format!("c{k}"),
+                path: format!("cases/graph/c{k}.toml").into(),
+                file: crate::case::parse_case(
+                    std::path::Path::new("c.toml"),
+                    &format!("[provenance]\nexample = \"c\"\n\n[[step]]\nname = \"s\"\nmethod = \"DELETE\"\npath = \"/c{k}\"\n[step.expect]\nstatus = 204\nbody = \"any\"\n"),
+                )
+                .expect("parses"),
+            })
+            .collect();
+        let corpus = crate::case::Corpus {
+            cases,
+            ..Default::default()
+        };
+        let transport = Arc::new(Canned {
+            status,
+            sent: Default::default(),
+        });
+        let mut config = crate::runner::RunConfig::default();
+        config.targets.insert(
+            crate::family::Family::GRAPH,
+            crate::request::Target {
+                base_url: "http://t".into(),
+                ..Default::default()
+            },
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ctx = TrialContext {
+            runner: Arc::new(Runner {
+                corpus: Arc::new(corpus),
+                config,
+                transport: transport.clone(),
+                listener: None,
+                reasons: Default::default(),
+            }),
+            handle: runtime.handle().clone(),
+            expectations: None,
+            collected: Arc::new(Collected::default()),
+            fail_fast,
+            keep_passed_requests: false,
+        };
+        // The inner run's own output goes to a file, not into this test's output.
+        let log = std::env::temp_dir().join(format!(
+            "callconform-trials-{}-{n}-{status}-{}.log",
+            std::process::id(),
+            flags.join("_")
+        ));
+        let mut argv = vec![
+            "callconform".to_owned(),
+            "-q".to_owned(),
+            "--logfile".to_owned(),
+        ];
+        argv.push(log.display().to_string());
+        argv.extend(flags.iter().map(|f| (*f).to_owned()));
+        let args = Arguments::from_iter(argv);
+        let selected: Vec<usize> = (0..n).collect();
+        let conclusion = libtest_mimic::run(&args, trials(&ctx, &selected, &args));
+        let sent = transport
+            .sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        assert_eq!(
+            ctx.collected.take().len() as u64,
+            conclusion.num_passed + conclusion.num_failed,
+            "every run trial has a record"
+        );
+        (conclusion, sent)
+    }
+
+    #[test]
+    fn the_schedule_runs_exactly_what_libtest_runs_in_its_order() {
+        let (c, sent) = run_cases(5, 204, false, &["--test-threads", "1", "--skip", "c3"]);
+        assert_eq!((c.num_passed, c.num_filtered_out), (4, 1));
+        assert_eq!(
+            sent,
+            ["http://t/c0", "http://t/c1", "http://t/c2", "http://t/c4"]
+        );
+        let (c, sent) = run_cases(
+            5,
+            204,
+            false,
+            &["--test-threads", "1", "--exact", "graph::c2"],
+        );
+        assert_eq!((c.num_passed, sent.len()), (1, 1));
+        // In parallel the trials run their own cases: the same set.
+        let (c, mut sent) = run_cases(5, 204, false, &["--test-threads", "3", "--skip", "c0"]);
+        sent.sort();
+        assert_eq!((c.num_passed, sent.len()), (4, 4));
+    }
+
+    #[test]
+    fn fail_fast_stops_the_schedule_after_the_first_failure() {
+        let (c, sent) = run_cases(6, 500, true, &["--test-threads", "1"]);
+        assert_eq!((c.num_failed, c.num_ignored), (1, 5));
+        assert_eq!(sent, ["http://t/c0"], "nothing is sent after the failure");
+        let (c, sent) = run_cases(6, 500, false, &["--test-threads", "1"]);
+        assert_eq!((c.num_failed, sent.len()), (6, 6));
     }
 }
