@@ -54,6 +54,7 @@ async fn run(batch_notifications: bool, deviations: Vec<Deviation>) -> (usize, V
         Target {
             base_url: base,
             headers: vec![("Authorization".into(), "Bearer batching-test".into())],
+            triggers: Family::GRAPH.protocol().embedded_triggers(&base),
             ..Default::default()
         },
     );
