@@ -31,7 +31,9 @@ fn readme_coverage_table_is_the_corpus() {
     let begin = readme
         .find("<!-- coverage:begin -->")
         .expect("coverage:begin marker");
-    let end = readme.find("<!-- coverage:end -->").expect("coverage:end marker");
+    let end = readme
+        .find("<!-- coverage:end -->")
+        .expect("coverage:end marker");
     let shown = readme[begin + "<!-- coverage:begin -->".len()..end].trim();
     let corpus =
         callconform::corpus::Corpus::load(&root.join("cases")).expect("the committed cases load");
