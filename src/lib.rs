@@ -11,6 +11,7 @@ pub mod case;
 pub mod compare;
 pub mod contract;
 pub mod corpus;
+pub mod coverage;
 pub mod diag;
 pub mod errata;
 pub mod expectations;

@@ -27,6 +27,33 @@ enum Command {
     Serve(ServeArgs),
     /// Write cases and snapshots from documentation pages (`--check`: compare only).
     Extract(ExtractArgs),
+    /// Print the coverage table (operations, pages, cases, checks) of a corpus.
+    Coverage(CoverageArgs),
+}
+
+#[derive(clap::Args)]
+struct CoverageArgs {
+    /// Directory of case files [default: ./cases, else the source tree's].
+    #[arg(long, value_name = "DIR")]
+    cases: Option<std::path::PathBuf>,
+}
+
+fn coverage(args: CoverageArgs) -> ExitCode {
+    let dir = args
+        .cases
+        .unwrap_or_else(|| harness::plan::default_dir("cases"));
+    match callconform::corpus::Corpus::load(&dir) {
+        Ok(c) => {
+            print!("{}", callconform::coverage::table(&c));
+            ExitCode::SUCCESS
+        }
+        Err(errs) => {
+            for e in errs {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(harness::exit::USAGE)
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -170,5 +197,6 @@ fn main() -> ExitCode {
         Command::Run(args) => harness::run(*args),
         Command::Serve(args) => serve(args),
         Command::Extract(args) => extract(args),
+        Command::Coverage(args) => coverage(args),
     }
 }

@@ -389,6 +389,13 @@ fn check_base_url(key: &str, url: &str) -> Result<String, String> {
     if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("{key} = \"{url}\": no host"));
     }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        // Not echoed: the part before `@` is a password.
+        return Err(format!(
+            "{key}: credentials in the URL are refused (they would appear in every report); use the section's `auth` with the secret in an environment variable"
+        ));
+    }
     if u.contains(['?', '#']) {
         return Err(format!(
             "{key} = \"{url}\": a base URL has no query or fragment"
@@ -1016,6 +1023,17 @@ insecure = false
                 && hint.contains("--um http")
                 && hint.contains("--um-endpoint")
         );
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_without_echoing_them() {
+        let e = parse(
+            Path::new("t.toml"),
+            "[um]\nbase_url = \"https://alice:hunter2-pw@mail.test\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("credentials in the URL are refused"), "{e}");
+        assert!(!e.contains("hunter2-pw"), "{e}");
     }
 
     #[test]

@@ -52,8 +52,9 @@ async fn run(batch_notifications: bool, deviations: Vec<Deviation>) -> (usize, V
     config.targets.insert(
         Family::GRAPH,
         Target {
-            base_url: base,
+            base_url: base.clone(),
             headers: vec![("Authorization".into(), "Bearer batching-test".into())],
+            triggers: Family::GRAPH.protocol().embedded_triggers(&base),
             ..Default::default()
         },
     );

@@ -81,8 +81,9 @@ async fn run_against_with(
     config.targets.insert(
         Family::GRAPH,
         Target {
-            base_url: base,
+            base_url: base.clone(),
             headers: vec![("Authorization".into(), "Bearer deviation-test".into())],
+            triggers: Family::GRAPH.protocol().embedded_triggers(&base),
             ..Default::default()
         },
     );

@@ -23,3 +23,24 @@ fn readme_lists_exactly_the_check_ids() {
         "README checks table vs CheckId::ALL (same order)"
     );
 }
+
+#[test]
+fn readme_coverage_table_is_the_corpus() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md is readable");
+    let begin = readme
+        .find("<!-- coverage:begin -->")
+        .expect("coverage:begin marker");
+    let end = readme
+        .find("<!-- coverage:end -->")
+        .expect("coverage:end marker");
+    let shown = readme[begin + "<!-- coverage:begin -->".len()..end].trim();
+    let corpus =
+        callconform::corpus::Corpus::load(&root.join("cases")).expect("the committed cases load");
+    let table = callconform::coverage::table(&corpus);
+    assert_eq!(
+        shown,
+        table.trim(),
+        "README coverage table is stale: paste `callconform coverage` between the markers"
+    );
+}

@@ -125,6 +125,13 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
     };
     let listing = args.libtest.list;
     let mut stale = Vec::new();
+    if plan.update != crate::snapshot::Update::Never {
+        // A killed --bless can leave temporary files; CI (Update::Never) writes nothing.
+        for note in crate::snapshot::remove_stale_temps(&plan.snapshots_dir) {
+            eprintln!("note: {note}");
+            stale.push(note);
+        }
+    }
     if let Some(exp) = &plan.expectations
         && corpus.cases.len() > 1
     {

@@ -79,7 +79,7 @@ deviations! {
         "responses use the https:// messages namespace";
     UmMissingEventCause = "um-missing-event-cause", Fails(&[Snapshot]),
         "GetCallInfo response lacks EventCause";
-    UmWrongCallState = "um-wrong-call-state", Fails(&[Snapshot]),
+    UmWrongCallState = "um-wrong-call-state", Fails(&[StateProgress]),
         "GetCallInfo reports CallState Disconnected for a live call";
     UmChildrenSwapped = "um-children-swapped", Fails(&[Snapshot]),
         "GetCallInfo response has EventCause before CallState";
@@ -95,7 +95,7 @@ deviations! {
         "GetCallInfo/Disconnect answer with Content-Type text/plain";
     UmForgetDisconnected = "um-forget-disconnected", Pass,
         "a disconnected call is forgotten: GetCallInfo on it faults instead of answering Disconnected";
-    UmPlayOnPhoneNoCallId = "um-play-on-phone-no-call-id", Fails(&[Capture]),
+    UmPlayOnPhoneNoCallId = "um-play-on-phone-no-call-id", Fails(&[Capture, Snapshot]),
         "PlayOnPhone answers an empty PlayOnPhoneResponse: no CallId to capture";
     UmHostileCallId = "um-hostile-call-id", Pass,
         "PlayOnPhone hands out CallIds ending in `&<>\"'` (escaped in the response; equivalent)";

@@ -16,14 +16,22 @@ pub(super) enum CanonActual {
 }
 
 impl Runner {
-    pub(super) fn placeholders<'v>(&self, st: &'v CaseState<'_>) -> Vec<(&'v str, &'v str)> {
-        st.case
-            .file
-            .placeholders
-            .iter()
-            .filter_map(|p| st.vars.get(p).map(|v| (v.as_str(), p.as_str())))
-            .filter(|(v, _)| !v.is_empty())
-            .collect()
+    /// Live values and the placeholder each becomes in both canonical forms; a value that
+    /// percent-encoding changes (a call id holding `/`) is also replaced in its encoded form,
+    /// as it appears in a `resourceUrl`.
+    pub(super) fn placeholders(&self, st: &CaseState<'_>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for p in &st.case.file.placeholders {
+            let Some(v) = st.vars.get(p).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let encoded = crate::template::encode_segment(v);
+            if encoded != *v {
+                out.push((encoded, p.clone()));
+            }
+            out.push((v.clone(), p.clone()));
+        }
+        out
     }
 
     /// The expected form of a snapshot: prepared once per corpus when the run started
@@ -186,7 +194,11 @@ impl Runner {
             }
             return;
         };
-        let placeholders = self.placeholders(st);
+        let owned = self.placeholders(st);
+        let placeholders: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(v, p)| (v.as_str(), p.as_str()))
+            .collect();
         let actual = match step.expect.body {
             BodyKind::Xml => resp
                 .xml_text(&placeholders)

@@ -179,7 +179,11 @@ impl Runner {
         if is_setup {
             return; // set-up checks arrival only
         }
-        let placeholders = self.placeholders(st);
+        let owned = self.placeholders(st);
+        let placeholders: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(v, p)| (v.as_str(), p.as_str()))
+            .collect();
         for (exp, m) in outcome.expected.iter().zip(matched) {
             let Some(i) = m else { continue };
             let r = &got[i];
