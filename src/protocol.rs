@@ -345,7 +345,13 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
                 )
             },
         ));
-        if let Some(ri) = entry.pointer("/resourceData/resultInfo") {
+        // The call-end reason table documents how calls end: it judges a call's resultInfo,
+        // not an operation's (a playPrompt completes with 200/0).
+        let is_call = entry
+            .pointer("/resourceData/@odata.type")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t == "#microsoft.graph.call");
+        if let Some(ri) = entry.pointer("/resourceData/resultInfo").filter(|_| is_call) {
             let code = ri.get("code");
             let sub = ri.get("subcode");
             let typed = |v: Option<&Value>| match v {

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 // The verdict each deviation demands is declared with it, in src/reference/deviation.rs.
-use callconform::reference::Verdict::{Fails, Pass, Uncovered, Warns};
+use callconform::reference::Verdict::{Fails, Notes, Pass, Uncovered, Warns};
 
 /// The UM cases of the committed corpus (totals follow the corpus).
 fn um_case_names() -> Vec<String> {
@@ -41,11 +41,37 @@ async fn run_against(deviations: Vec<Deviation>, strict: bool) -> Vec<CaseResult
     run_against_with(deviations, strict, "quoted").await
 }
 
+/// How one in-process run is judged.
+#[derive(Clone, Copy)]
+struct Judging<'a> {
+    strict: bool,
+    exact_values: bool,
+    soap_action: &'a str,
+    /// Only this family's cases run (a deviation touches one family).
+    family: Option<Family>,
+}
+
 async fn run_against_with(
     deviations: Vec<Deviation>,
     strict: bool,
     soap_action: &str,
 ) -> Vec<CaseResult> {
+    let judging = Judging {
+        strict,
+        exact_values: false,
+        soap_action,
+        family: None,
+    };
+    run_judged(deviations, judging).await
+}
+
+async fn run_judged(deviations: Vec<Deviation>, judging: Judging<'_>) -> Vec<CaseResult> {
+    let Judging {
+        strict,
+        exact_values,
+        soap_action,
+        family,
+    } = judging;
     let running = reference::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         reference::Config {
@@ -62,7 +88,10 @@ async fn run_against_with(
     let (corpus, reasons) = harness::load_default_corpus().expect("the committed cases load");
     let mut config = RunConfig {
         strict,
+        exact_values,
         notification_timeout: Duration::from_millis(1500),
+        // A call that never connects fails at this deadline (the default waits a minute).
+        progress_deadline: Duration::from_secs(3),
         // A quiet period that outlasts the late delay past the deadline, so a notification
         // that is late but not lost is received and judged by its arrival time.
         settle: Duration::from_millis(2000),
@@ -99,7 +128,7 @@ async fn run_against_with(
             },
             parallel: 4,
         },
-        |_| true,
+        |c| family.is_none_or(|f| c.family == f),
     )
     .await
     .expect("the run completes");
@@ -120,7 +149,7 @@ fn verdict_problems(d: Deviation, results: &[CaseResult]) -> Vec<String> {
         return vec![format!("{name}: no {fam} case ran")];
     }
     match d.verdict() {
-        Pass | Warns(_) | Uncovered => {
+        Pass | Warns(_) | Notes(_) | Uncovered => {
             for r in &mine {
                 if r.outcome != Outcome::Passed {
                     problems.push(format!(
@@ -182,7 +211,13 @@ fn verdict_problems(d: Deviation, results: &[CaseResult]) -> Vec<String> {
 async fn each_deviation_gets_the_verdict_it_deserves() {
     let mut tasks = Vec::new();
     for &d in Deviation::all() {
-        tasks.push((d, tokio::spawn(run_against(vec![d], false))));
+        let judging = Judging {
+            strict: false,
+            exact_values: false,
+            soap_action: "quoted",
+            family: Some(d.family()),
+        };
+        tasks.push((d, tokio::spawn(run_judged(vec![d], judging))));
     }
     let mut problems = Vec::new();
     for (d, task) in tasks {
@@ -190,6 +225,31 @@ async fn each_deviation_gets_the_verdict_it_deserves() {
         problems.extend(verdict_problems(d, &results));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Under `--exact-values` the documented contract's notes fail: another documented end
+/// reason and another message text fail the snapshot check again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_values_turn_notes_into_failures() {
+    for d in Deviation::all()
+        .iter()
+        .copied()
+        .filter(|d| matches!(d.verdict(), Notes(_)))
+    {
+        let judging = Judging {
+            strict: false,
+            exact_values: true,
+            soap_action: "quoted",
+            family: Some(d.family()),
+        };
+        let results = run_judged(vec![d], judging).await;
+        assert!(
+            results.iter().any(|r| r
+                .failed_checks()
+                .any(|(_, c)| c.id == callconform::results::CheckId::Snapshot)),
+            "{d}: nothing failed `snapshot` under --exact-values"
+        );
+    }
 }
 
 /// Every check the harness has is shown to fail by some deviation of the catalogue.
@@ -201,7 +261,7 @@ fn every_check_is_tripped_by_a_deviation() {
         match d.verdict() {
             Fails(checks) => tripped.extend_from_slice(checks),
             Warns(c) => tripped.push(c),
-            Pass | Uncovered => {}
+            Pass | Notes(_) | Uncovered => {}
         }
     }
     let missing: Vec<&str> = CheckId::ALL

@@ -277,7 +277,17 @@ fn is_live_key(key: &str) -> bool {
     key == "id"
         || matches!(
             key,
-            "@odata.context" | "@odata.etag" | "@odata.id" | "callbackUri"
+            "@odata.context"
+                | "@odata.etag"
+                | "@odata.id"
+                | "callbackUri"
+                // The legacy notification's resource path names live ids, like resourceUrl.
+                | "resource"
+                // Echoed from the request; pages print unrelated example values.
+                | "clientContext"
+                // Where and with what a recording can be fetched: per recording.
+                | "recordingLocation"
+                | "recordingAccessToken"
         )
         || (key.len() > 2
             && key.ends_with("Id")

@@ -29,7 +29,9 @@ impl Protocol for Graph {
         let offer = Trigger::Http {
             method: "POST".into(),
             url: format!("{}/_callconform/incoming-call", base.trim_end_matches('/')),
-            body: Some("{\"callbackUri\": \"{{callback_url}}\"}".into()),
+            body: Some(
+                "{\"callbackUri\": \"{{callback_url}}\", \"example\": {{trigger_example}}}".into(),
+            ),
         };
         BTreeMap::from([(INCOMING_CALL.to_owned(), offer)])
     }

@@ -56,7 +56,7 @@ fn goal<'c>(step: &Step, contract: &'c Contract, set_name: &'c str) -> Result<Go
     let path = rule.path.as_str();
     let documented = documented_at(step, path)
         .ok_or_else(|| format!("the documented answer has no value at {path}"))?;
-    if !set.progress.iter().any(|v| *v == documented) {
+    if !set.progress.contains(&documented) {
         return Err(format!(
             "`{documented}` (documented at {path}) is not in the `{set_name}` progress order"
         ));

@@ -10,6 +10,9 @@ use crate::request::{PreparedRequest, Target, Trigger};
 use crate::results::{RequestRecord, StepResult};
 use std::time::{Duration, Instant};
 
+/// The variable holding the documented notification a trigger step expects (JSON).
+pub const EXAMPLE_VAR: &str = "trigger_example";
+
 /// How long a trigger program may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,6 +44,15 @@ impl Runner {
             sr.error = Some(format!("the target has no way to cause `{name}`"));
             return;
         };
+        // The documented notification the event should cause, for a target that can shape
+        // the event after it (the reference target does); `null` when the page shows none.
+        let example = step
+            .notifications
+            .iter()
+            .find_map(|n| n.documented.as_deref())
+            .and_then(|d| crate::canon::json::parse_documented(d).ok())
+            .map_or_else(|| "null".to_owned(), |v| v.to_string());
+        st.vars.insert(EXAMPLE_VAR.to_owned(), example);
         let sent_at = Instant::now();
         if let Err(e) = self.fire(st, trigger, sr).await {
             sr.error = Some(format!("could not cause `{name}`: {e}"));

@@ -244,11 +244,15 @@ pub(super) fn result_info(state: &State, code: i64, subcode: i64, message: &str)
 fn delete_result_info(state: &State) -> J {
     let (code, subcode) = if state.has(Deviation::GraphUndocumentedResultInfo) {
         (999, 1)
+    } else if state.has(Deviation::GraphOtherEndReason) {
+        (200, 7000)
     } else {
         (200, 5001)
     };
     let message = if state.has(Deviation::GraphWrongMessage) {
         "Call ended."
+    } else if state.has(Deviation::GraphOtherEndReason) {
+        "The conversation has ended by bot."
     } else {
         "The conversation has ended."
     };
