@@ -16,6 +16,15 @@ use crate::reference::{Deviation, State, lock};
 
 /// The application id the reference bot uses in rosters and incoming calls.
 pub(super) const BOT_APP_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-00000000c0de";
+/// The application instance (resource account) incoming calls reach the bot through.
+pub(super) const BOT_APP_INSTANCE_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-00000000a11c";
+/// The tenant the reference bot and its directory's users belong to.
+pub(super) const TENANT_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-0000000007e1";
+/// The display name the reference directory gives a user invited by id alone.
+const DIRECTORY_DISPLAY_NAME: &str = "callconform directory user";
+/// The media region and language the service assigns a participant that names none.
+pub(super) const DEFAULT_REGION: &str = "westus";
+pub(super) const DEFAULT_LANGUAGE: &str = "en-US";
 
 /// The roster a new call starts with: the bot, then the other side (the targets of an
 /// outgoing call, the source of an incoming one).
@@ -61,10 +70,14 @@ fn participant(id: String, who: &Value) -> Map<String, Value> {
         "identity".into(),
         who.get("identity").cloned().unwrap_or_else(|| json!({})),
     );
-    for k in ["endpointType", "region", "languageId"] {
-        if let Some(v) = who.get(k).filter(|v| !v.is_null()) {
-            info.insert(k.into(), v.clone());
-        }
+    info.insert("id".into(), json!(http::uuid_v4()));
+    if let Some(v) = who.get("endpointType").filter(|v| !v.is_null()) {
+        info.insert("endpointType".into(), v.clone());
+    }
+    // The service places every participant in a media region and language.
+    for (k, default) in [("region", DEFAULT_REGION), ("languageId", DEFAULT_LANGUAGE)] {
+        let v = who.get(k).filter(|v| v.is_string()).cloned();
+        info.insert(k.into(), v.unwrap_or_else(|| json!(default)));
     }
     let mut p = Map::new();
     p.insert("@odata.type".into(), json!("#microsoft.graph.participant"));
@@ -243,10 +256,18 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     ctx.operation(state, id, &op)
 }
 
-/// An invited participant as the invite response shows it: every identity kind present.
+/// An invited participant as the invite response shows it: every identity kind present,
+/// a user resolved in the tenant's directory (its tenant and display name filled in).
 fn echo_invited(p: &Value) -> Value {
     let mut identity = p["identity"].as_object().cloned().unwrap_or_default();
     identity.remove("@odata.type");
+    if let Some(Value::Object(user)) = identity.get_mut("user") {
+        user.entry("@odata.type")
+            .or_insert_with(|| json!("#microsoft.graph.identity"));
+        user.entry("tenantId").or_insert_with(|| json!(TENANT_ID));
+        user.entry("displayName")
+            .or_insert_with(|| json!(DIRECTORY_DISPLAY_NAME));
+    }
     for k in ["user", "application", "device", "phone"] {
         identity.entry(k).or_insert(Value::Null);
     }
