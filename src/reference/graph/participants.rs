@@ -66,14 +66,13 @@ fn participant(id: String, who: &Value) -> Map<String, Value> {
         "@odata.type".into(),
         json!("#microsoft.graph.participantInfo"),
     );
-    info.insert(
-        "identity".into(),
-        who.get("identity").cloned().unwrap_or_else(|| json!({})),
-    );
+    info.insert("identity".into(), resolved_identity(who));
     info.insert("id".into(), json!(http::uuid_v4()));
-    if let Some(v) = who.get("endpointType").filter(|v| !v.is_null()) {
-        info.insert("endpointType".into(), v.clone());
-    }
+    let endpoint = who.get("endpointType").filter(|v| v.is_string()).cloned();
+    info.insert(
+        "endpointType".into(),
+        endpoint.unwrap_or_else(|| json!("default")),
+    );
     // The service places every participant in a media region and language.
     for (k, default) in [("region", DEFAULT_REGION), ("languageId", DEFAULT_LANGUAGE)] {
         let v = who.get(k).filter(|v| v.is_string()).cloned();
@@ -226,7 +225,7 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
                                 "@odata.type",
                                 J::str("#microsoft.graph.invitationParticipantInfo"),
                             ),
-                            ("identity", J::from_value(&p["identity"])),
+                            ("identity", J::from_value(&resolved_identity(p))),
                         ])
                     })
                     .collect(),
@@ -256,11 +255,10 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     ctx.operation(state, id, &op)
 }
 
-/// An invited participant as the invite response shows it: every identity kind present,
-/// a user resolved in the tenant's directory (its tenant and display name filled in).
-fn echo_invited(p: &Value) -> Value {
+/// An invited participant's identitySet with its user resolved in the tenant's directory
+/// (tenant and display name filled in when the request named the user by id alone).
+fn resolved_identity(p: &Value) -> Value {
     let mut identity = p["identity"].as_object().cloned().unwrap_or_default();
-    identity.remove("@odata.type");
     if let Some(Value::Object(user)) = identity.get_mut("user") {
         user.entry("@odata.type")
             .or_insert_with(|| json!("#microsoft.graph.identity"));
@@ -268,6 +266,14 @@ fn echo_invited(p: &Value) -> Value {
         user.entry("displayName")
             .or_insert_with(|| json!(DIRECTORY_DISPLAY_NAME));
     }
+    Value::Object(identity)
+}
+
+/// An invited participant as the invite response shows it: every identity kind present,
+/// the user resolved in the directory.
+fn echo_invited(p: &Value) -> Value {
+    let mut identity = resolved_identity(p).as_object().cloned().unwrap_or_default();
+    identity.remove("@odata.type");
     for k in ["user", "application", "device", "phone"] {
         identity.entry(k).or_insert(Value::Null);
     }
