@@ -272,7 +272,10 @@ fn resolved_identity(p: &Value) -> Value {
 /// An invited participant as the invite response shows it: every identity kind present,
 /// the user resolved in the directory.
 fn echo_invited(p: &Value) -> Value {
-    let mut identity = resolved_identity(p).as_object().cloned().unwrap_or_default();
+    let mut identity = resolved_identity(p)
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     identity.remove("@odata.type");
     for k in ["user", "application", "device", "phone"] {
         identity.entry(k).or_insert(Value::Null);
