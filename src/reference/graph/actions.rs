@@ -119,7 +119,35 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     let mut batch = Batch::new(&sink.url, vec![second]);
     batch.before = Some(set_state(id, "established"));
     sink.send_op(state, batch);
+    if shares_content(body) {
+        // The caller shares a screen once and stops: the session's start and end.
+        let session = sink.resource_url(
+            state,
+            &format!("/contentsharingsessions/{}", http::uuid_v4()),
+        );
+        for change in ["created", "deleted"] {
+            let entry = Entry::bare(change, session.clone());
+            sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+        }
+    }
     accepted()
+}
+
+/// Whether the bot hears of the caller's content sharing: it asked to
+/// (`callOptions.isContentSharingNotificationEnabled`), or it hosts the media itself and so
+/// receives the shared screen, as the answer page's app-hosted example shows.
+fn shares_content(body: &Map<String, Value>) -> bool {
+    let asked = body
+        .get("callOptions")
+        .and_then(|o| o.get("isContentSharingNotificationEnabled"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    let app_hosted = body
+        .get("mediaConfig")
+        .and_then(|m| m.get("@odata.type"))
+        .and_then(Value::as_str)
+        == Some("#microsoft.graph.appHostedMediaConfig");
+    asked || app_hosted
 }
 
 pub(super) fn reject(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
@@ -166,7 +194,8 @@ pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
     let Some((call, sink)) = remove(state, id) else {
         return not_found(ctx);
     };
-    // The redirect page's notification: the whole incoming call, now terminated.
+    // The redirect page's notification: the whole incoming call, now terminated, answered
+    // by the first redirect target.
     let r = &call.resource;
     let mut pairs = vec![call_type(), ("state", J::str("terminated"))];
     for k in [
@@ -174,6 +203,7 @@ pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
         "callbackUri",
         "source",
         "targets",
+        "tenantId",
         "myParticipantId",
         "id",
     ] {
@@ -181,9 +211,45 @@ pub(super) fn redirect(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
             pairs.push((k, J::from_value(v)));
         }
     }
+    if let Some(first) = body.get("targets").and_then(|t| t.get(0)) {
+        pairs.push(("answeredBy", answered_by(first)));
+    }
     let entry = sink.call_entry(state, "deleted", J::obj(pairs));
     sink.send_op(state, Batch::new(&sink.url, vec![entry]));
     accepted()
+}
+
+/// The participantInfo of the redirect target that answered. A phone number is not given
+/// back in clear: the service names that endpoint by an `encrypted` identity, as the
+/// redirect page's notification shows.
+fn answered_by(target: &Value) -> J {
+    let mut identity = target
+        .get("identity")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if identity.remove("phone").is_some() {
+        identity.insert(
+            "encrypted".into(),
+            json!({
+                "@odata.type": "#microsoft.graph.identity",
+                "id": http::uuid_v4().replace('-', ""),
+            }),
+        );
+    }
+    identity
+        .entry("@odata.type")
+        .or_insert_with(|| json!("#microsoft.graph.identitySet"));
+    let endpoint = target
+        .get("endpointType")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_owned();
+    J::obj(vec![
+        ("@odata.type", J::str("#microsoft.graph.participantInfo")),
+        ("endpointType", J::Str(endpoint)),
+        ("identity", J::from_value(&Value::Object(identity))),
+    ])
 }
 
 pub(super) fn transfer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
@@ -224,13 +290,15 @@ pub(super) fn transfer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<Strin
             Batch::new(&sink.url, vec![transfer_failed(state, &sink)]),
         );
     }
-    // Example 2 and 4 (consultative) end with terminationReason, the others with resultInfo.
+    // Example 2 and 4 (consultative) end with terminationReason, the others with resultInfo:
+    // 200/7015, the Delete call page's "call ended as the transfer completed successfully"
+    // (the transfer page prints code 0, a pair in no documented table).
     let end = if consultative {
         ("terminationReason", J::str("AppTransferred"))
     } else {
         (
             "resultInfo",
-            op_result_info(state, 0, 7015, "GracefulTransferCompleted"),
+            op_result_info(state, 200, 7015, "GracefulTransferCompleted"),
         )
     };
     let data = J::obj(vec![call_type(), ("state", J::str("terminated")), end]);

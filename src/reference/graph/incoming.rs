@@ -17,7 +17,9 @@ use super::callback::Refusal;
 use super::calls::{call_type, checked_callback, register};
 use super::json::J;
 use super::notify::Batch;
-use super::participants::BOT_APP_ID;
+use super::participants::{
+    BOT_APP_ID, BOT_APP_INSTANCE_ID, DEFAULT_LANGUAGE, DEFAULT_REGION, TENANT_ID,
+};
 use super::{Ctx, JSON_CT, method_not_allowed, read_json};
 use crate::reference::http::{self, Resp};
 use crate::reference::{Deviation, State};
@@ -45,15 +47,9 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         Err(r) => return ctx.bad_request(&r.message()),
     };
     let id = http::uuid_v4();
-    let resource = incoming_resource(&id, &callback);
-    let sink = match register(
-        state,
-        &ctx,
-        &id,
-        resource.clone(),
-        callback,
-        http::uuid_v4(),
-    ) {
+    let chain_id = http::uuid_v4();
+    let resource = incoming_resource(&id, &chain_id, &callback);
+    let sink = match register(state, &ctx, &id, resource.clone(), callback, chain_id) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -74,7 +70,10 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         "source",
         "targets",
         "requestedModalities",
+        "tenantId",
         "myParticipantId",
+        "callChainId",
+        "incomingContext",
         "id",
     ] {
         if let Some(v) = resource.get(k) {
@@ -90,21 +89,30 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     )
 }
 
-/// An incoming peer-to-peer audio call from a user to the bot, shaped like the answer,
-/// reject and redirect pages' `incoming` notifications.
-fn incoming_resource(id: &str, callback: &str) -> Map<String, Value> {
+/// An incoming peer-to-peer audio call from a user of the bot's tenant, reaching the bot
+/// through its application instance (the resource account a phone number or a policy
+/// routes to), shaped like the answer, reject and redirect pages' `incoming`
+/// notifications: the source's participant id and identity provider, the tenant, and the
+/// bot's own participant (`myParticipantId`) as the target's participant id.
+fn incoming_resource(id: &str, chain_id: &str, callback: &str) -> Map<String, Value> {
+    let source_id = http::uuid_v4();
+    let my_participant_id = http::uuid_v4();
     let source = json!({
         "@odata.type": "#microsoft.graph.participantInfo",
+        "id": source_id,
         "identity": {
             "@odata.type": "#microsoft.graph.identitySet",
             "user": {
                 "@odata.type": "#microsoft.graph.identity",
                 "displayName": "Test User",
-                "id": http::uuid_v4()
+                "id": http::uuid_v4(),
+                "identityProvider": "AAD",
+                "tenantId": TENANT_ID
             }
         },
-        "region": "westus",
-        "languageId": "en-US"
+        "endpointType": "default",
+        "region": DEFAULT_REGION,
+        "languageId": DEFAULT_LANGUAGE
     });
     let targets = json!([{
         "@odata.type": "#microsoft.graph.invitationParticipantInfo",
@@ -114,8 +122,19 @@ fn incoming_resource(id: &str, callback: &str) -> Map<String, Value> {
                 "@odata.type": "#microsoft.graph.identity",
                 "displayName": "callconform reference bot",
                 "id": BOT_APP_ID
+            },
+            "applicationInstance": {
+                "@odata.type": "#microsoft.graph.identity",
+                "displayName": "callconform reference bot instance",
+                "id": BOT_APP_INSTANCE_ID,
+                "identityProvider": "AAD",
+                "tenantId": TENANT_ID
             }
-        }
+        },
+        "endpointType": "default",
+        "id": my_participant_id,
+        "region": DEFAULT_REGION,
+        "languageId": DEFAULT_LANGUAGE
     }]);
     let mut m = Map::new();
     m.insert("@odata.type".into(), json!("#microsoft.graph.call"));
@@ -126,9 +145,19 @@ fn incoming_resource(id: &str, callback: &str) -> Map<String, Value> {
     m.insert("source".into(), source);
     m.insert("targets".into(), targets);
     m.insert("requestedModalities".into(), json!(["audio"]));
-    m.insert("myParticipantId".into(), json!(http::uuid_v4()));
-    m.insert("callChainId".into(), json!(http::uuid_v4()));
+    m.insert("tenantId".into(), json!(TENANT_ID));
+    m.insert("myParticipantId".into(), json!(my_participant_id));
+    m.insert("callChainId".into(), json!(chain_id));
+    m.insert(
+        "incomingContext".into(),
+        json!({
+            "@odata.type": "#microsoft.graph.incomingContext",
+            "sourceParticipantId": source_id,
+            "observedParticipantId": source_id
+        }),
+    );
     m.insert("activeModalities".into(), json!([]));
     m.insert("resultInfo".into(), Value::Null);
+    m.insert("answeredBy".into(), Value::Null);
     m
 }

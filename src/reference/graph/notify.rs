@@ -49,7 +49,8 @@ pub(super) struct Entry {
     pub(super) resource_url: String,
     /// The legacy `resource` (`/app/calls/...`) some documented notifications also carry.
     pub(super) resource: Option<String>,
-    pub(super) data: J,
+    /// `None` for the notifications printed without resourceData (content sharing).
+    pub(super) data: Option<J>,
 }
 
 impl Entry {
@@ -58,7 +59,17 @@ impl Entry {
             change_type,
             resource_url,
             resource: None,
-            data,
+            data: Some(data),
+        }
+    }
+
+    /// A notification that names its resource by URL only, with no resourceData.
+    pub(super) fn bare(change_type: &'static str, resource_url: String) -> Entry {
+        Entry {
+            change_type,
+            resource_url,
+            resource: None,
+            data: None,
         }
     }
 
@@ -71,7 +82,9 @@ impl Entry {
             pairs.push(("resource", J::Str(r)));
         }
         pairs.push(("resourceUrl", J::Str(self.resource_url)));
-        pairs.push(("resourceData", self.data));
+        if let Some(data) = self.data {
+            pairs.push(("resourceData", data));
+        }
         J::obj(pairs)
     }
 }

@@ -16,6 +16,15 @@ use crate::reference::{Deviation, State, lock};
 
 /// The application id the reference bot uses in rosters and incoming calls.
 pub(super) const BOT_APP_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-00000000c0de";
+/// The application instance (resource account) incoming calls reach the bot through.
+pub(super) const BOT_APP_INSTANCE_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-00000000a11c";
+/// The tenant the reference bot and its directory's users belong to.
+pub(super) const TENANT_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-0000000007e1";
+/// The display name the reference directory gives a user invited by id alone.
+const DIRECTORY_DISPLAY_NAME: &str = "callconform directory user";
+/// The media region and language the service assigns a participant that names none.
+pub(super) const DEFAULT_REGION: &str = "westus";
+pub(super) const DEFAULT_LANGUAGE: &str = "en-US";
 
 /// The roster a new call starts with: the bot, then the other side (the targets of an
 /// outgoing call, the source of an incoming one).
@@ -57,14 +66,17 @@ fn participant(id: String, who: &Value) -> Map<String, Value> {
         "@odata.type".into(),
         json!("#microsoft.graph.participantInfo"),
     );
+    info.insert("identity".into(), resolved_identity(who));
+    info.insert("id".into(), json!(http::uuid_v4()));
+    let endpoint = who.get("endpointType").filter(|v| v.is_string()).cloned();
     info.insert(
-        "identity".into(),
-        who.get("identity").cloned().unwrap_or_else(|| json!({})),
+        "endpointType".into(),
+        endpoint.unwrap_or_else(|| json!("default")),
     );
-    for k in ["endpointType", "region", "languageId"] {
-        if let Some(v) = who.get(k).filter(|v| !v.is_null()) {
-            info.insert(k.into(), v.clone());
-        }
+    // The service places every participant in a media region and language.
+    for (k, default) in [("region", DEFAULT_REGION), ("languageId", DEFAULT_LANGUAGE)] {
+        let v = who.get(k).filter(|v| v.is_string()).cloned();
+        info.insert(k.into(), v.unwrap_or_else(|| json!(default)));
     }
     let mut p = Map::new();
     p.insert("@odata.type".into(), json!("#microsoft.graph.participant"));
@@ -213,7 +225,7 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
                                 "@odata.type",
                                 J::str("#microsoft.graph.invitationParticipantInfo"),
                             ),
-                            ("identity", J::from_value(&p["identity"])),
+                            ("identity", J::from_value(&resolved_identity(p))),
                         ])
                     })
                     .collect(),
@@ -243,9 +255,27 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     ctx.operation(state, id, &op)
 }
 
-/// An invited participant as the invite response shows it: every identity kind present.
-fn echo_invited(p: &Value) -> Value {
+/// An invited participant's identitySet with its user resolved in the tenant's directory
+/// (tenant and display name filled in when the request named the user by id alone).
+fn resolved_identity(p: &Value) -> Value {
     let mut identity = p["identity"].as_object().cloned().unwrap_or_default();
+    if let Some(Value::Object(user)) = identity.get_mut("user") {
+        user.entry("@odata.type")
+            .or_insert_with(|| json!("#microsoft.graph.identity"));
+        user.entry("tenantId").or_insert_with(|| json!(TENANT_ID));
+        user.entry("displayName")
+            .or_insert_with(|| json!(DIRECTORY_DISPLAY_NAME));
+    }
+    Value::Object(identity)
+}
+
+/// An invited participant as the invite response shows it: every identity kind present,
+/// the user resolved in the directory.
+fn echo_invited(p: &Value) -> Value {
+    let mut identity = resolved_identity(p)
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     identity.remove("@odata.type");
     for k in ["user", "application", "device", "phone"] {
         identity.entry(k).or_insert(Value::Null);
