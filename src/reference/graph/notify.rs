@@ -49,6 +49,8 @@ pub(super) struct Entry {
     pub(super) resource_url: String,
     /// The legacy `resource` (`/app/calls/...`) some documented notifications also carry.
     pub(super) resource: Option<String>,
+    /// The entry-level `callbackUri` the create-call pages' notifications show.
+    pub(super) callback_uri: Option<String>,
     pub(super) data: J,
 }
 
@@ -58,6 +60,7 @@ impl Entry {
             change_type,
             resource_url,
             resource: None,
+            callback_uri: None,
             data,
         }
     }
@@ -71,6 +74,9 @@ impl Entry {
             pairs.push(("resource", J::Str(r)));
         }
         pairs.push(("resourceUrl", J::Str(self.resource_url)));
+        if let Some(c) = self.callback_uri {
+            pairs.push(("callbackUri", J::Str(c)));
+        }
         pairs.push(("resourceData", self.data));
         J::obj(pairs)
     }
