@@ -422,3 +422,89 @@ fn delete_result_info(state: &State) -> J {
     };
     result_info(state, code, subcode, message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn a_created_call_echoes_what_the_request_sets() {
+        let req = input(json!({
+            "source": {"identity": {"application": {"id": "app"}}},
+            "targets": [{"identity": {"user": {"id": "u"}}}],
+            "requestedModalities": ["audio", "video"],
+            "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig",
+                            "preFetchMedia": [{"uri": "https://x/beep.wav", "resourceId": "r"}]},
+            "callOptions": {"isContentSharingNotificationEnabled": true},
+            "tenantId": "t",
+            "subject": "s"
+        }));
+        let r = call_resource("id", "chain", "cb", &req);
+        for k in [
+            "source",
+            "targets",
+            "requestedModalities",
+            "mediaConfig",
+            "callOptions",
+            "tenantId",
+            "subject",
+        ] {
+            assert_eq!(r.get(k), req.get(k), "{k}");
+        }
+        assert_eq!(r["chatInfo"], Value::Null);
+        assert_eq!(r["transcription"], Value::Null);
+        assert!(meeting_attendees(&r).is_empty());
+    }
+
+    #[test]
+    fn what_the_request_leaves_out_gets_the_services_values() {
+        let r = call_resource("id", "chain", "cb", &Map::new());
+        assert_eq!(r["state"], "establishing");
+        assert_eq!(r["direction"], "outgoing");
+        assert_eq!(r["callRoutes"], json!([]));
+        assert_eq!(r["targets"], json!([]));
+        assert_eq!(r["tenantId"], BOT_TENANT_ID);
+        assert_eq!(
+            r["source"]["identity"]["application"]["id"],
+            participants::BOT_APP_ID
+        );
+        assert!(!r.contains_key("callOptions"));
+    }
+
+    #[test]
+    fn a_meeting_join_gets_the_meetings_chat_transcription_and_organizer() {
+        let by_id = input(json!({"meetingInfo": {
+            "@odata.type": "#microsoft.graph.joinMeetingIdMeetingInfo", "joinMeetingId": "1"}}));
+        let r = call_resource("id", "chain", "cb", &by_id);
+        let thread = r["chatInfo"]["threadId"].as_str().unwrap_or_default();
+        assert!(
+            thread.starts_with("19:meeting_") && thread.ends_with("@thread.v2"),
+            "{thread}"
+        );
+        assert_eq!(r["transcription"]["state"], "inactive");
+        assert!(meeting_attendees(&r).is_empty(), "no organizer is named");
+        let organizer = json!({"user": {"id": "o", "displayName": "Bob"}});
+        let chat = json!({"threadId": "19:meeting_x@thread.v2", "messageId": "0"});
+        let scheduled = input(json!({"chatInfo": chat,
+            "meetingInfo": {"@odata.type": "#microsoft.graph.organizerMeetingInfo", "organizer": organizer}}));
+        let r = call_resource("id", "chain", "cb", &scheduled);
+        assert_eq!(r["chatInfo"], chat, "a given chatInfo is kept");
+        let attendees = meeting_attendees(&r);
+        assert_eq!(attendees.len(), 1);
+        assert_eq!(attendees[0]["info"]["identity"], organizer);
+        let mut s = String::new();
+        progress_data(&r, "established").write(false, &mut s);
+        let data: Value = serde_json::from_str(&s).unwrap_or_default();
+        assert_eq!(data["state"], "established");
+        assert_eq!(data["chatInfo"], chat);
+        assert_eq!(data["meetingInfo"]["organizer"], organizer);
+        assert_eq!(data["id"], "id");
+    }
+}
