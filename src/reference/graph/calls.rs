@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::callback::{self, Refusal};
 use super::json::J;
-use super::notify::{Batch, Hook, Queue};
+use super::notify::{Batch, Entry, Hook, Queue};
 use super::{Ctx, GraphCall, JSON_CT, MAX_CALLS, Sink, not_found, participants};
 use crate::reference::http::{self, Resp};
 use crate::reference::{Deviation, State, lock};
@@ -30,7 +30,14 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
     }
     let chain_id = http::uuid_v4();
     let resource = call_resource(&id, &chain_id, &callback, input);
-    let sink = match register(state, ctx, &id, resource.clone(), callback, chain_id) {
+    let sink = match register(
+        state,
+        ctx,
+        &id,
+        resource.clone(),
+        callback.clone(),
+        chain_id,
+    ) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -39,19 +46,65 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
         order.reverse();
     }
     for s in order {
-        let data = J::obj(vec![call_type(), ("state", J::str(s))]);
-        let mut batch = Batch::new(&sink.url, vec![sink.call_entry(state, "updated", data)]);
+        let mut entry = sink.call_entry(state, "updated", progress_data(&resource, s));
+        entry.callback_uri = Some(callback.clone());
+        let mut batch = Batch::new(&sink.url, vec![entry]);
         if s == "established" {
             batch.before = Some(set_state(&id, "established"));
         }
         sink.send(batch);
     }
+    if resource.get("meetingInfo").is_some_and(Value::is_object)
+        && let Some(mut entry) = meeting_roster(state, &sink)
+    {
+        entry.callback_uri = Some(callback);
+        sink.send(Batch::new(&sink.url, vec![entry]));
+    }
+    let mut body = resource;
+    body.insert(
+        "@odata.context".into(),
+        json!(entity_context(ctx, "app/calls")),
+    );
     let resp = http::response(
         StatusCode::CREATED,
         Some(JSON_CT),
-        Value::Object(resource).to_string(),
+        Value::Object(body).to_string(),
     );
     http::with_header(resp, LOCATION.as_str(), &ctx.call_url(&id))
+}
+
+/// The resourceData of an establishing/established notification of a created call, as
+/// the create-call pages show it: the state, the meeting the call joins, the call's id
+/// (and its direction once established).
+fn progress_data(resource: &Map<String, Value>, to: &'static str) -> J {
+    let mut pairs = vec![call_type(), ("state", J::str(to))];
+    if to == "established"
+        && let Some(d) = resource.get("direction")
+    {
+        pairs.push(("direction", J::from_value(d)));
+    }
+    for k in ["chatInfo", "meetingInfo"] {
+        if let Some(v) = resource.get(k).filter(|v| v.is_object()) {
+            pairs.push((k, J::from_value(v)));
+        }
+    }
+    if let Some(v) = resource.get("id") {
+        pairs.push(("id", J::from_value(v)));
+    }
+    J::obj(pairs)
+}
+
+/// The roster update a call that joined a meeting receives once in: the attendees
+/// already there, then the bot itself.
+fn meeting_roster(state: &State, sink: &Sink) -> Option<Entry> {
+    let roster = lock(&state.graph)
+        .calls
+        .get(&sink.id)
+        .map(|c| c.roster.clone())?;
+    let (bot, others) = roster.split_first()?;
+    let mut changed = others.to_vec();
+    changed.push(bot.clone());
+    participants::roster_update(state, sink, changed, false)
 }
 
 /// The request's `callbackUri` after the callback policy: `Ok(None)` when absent and not
@@ -77,7 +130,8 @@ pub(super) fn register(
     callback: String,
     chain_id: String,
 ) -> Result<Sink, Box<Resp>> {
-    let roster = participants::initial_roster(&resource);
+    let mut roster = participants::initial_roster(&resource);
+    roster.extend(meeting_attendees(&resource));
     let mut g = lock(&state.graph);
     if g.calls.len() >= MAX_CALLS {
         return Err(Box::new(ctx.error(
@@ -115,15 +169,18 @@ pub(super) fn call_type() -> (&'static str, J) {
     ("@odata.type", J::str("#microsoft.graph.call"))
 }
 
-/// The call resource as the documented create response shapes it, echoing what the
-/// client sent for the properties it owns.
+/// The call resource as the documented create response shapes it: what the client sent
+/// for the properties it owns, and the service's values for the rest (the bot as source,
+/// the app's tenant, the meeting's chat when joining by meeting id).
 fn call_resource(
     id: &str,
     chain_id: &str,
     callback: &str,
     input: &Map<String, Value>,
 ) -> Map<String, Value> {
-    let echo = |k: &str, default: Value| input.get(k).cloned().unwrap_or(default);
+    let given = |k: &str| input.get(k).filter(|v| !v.is_null()).cloned();
+    let echo = |k: &str, default: Value| given(k).unwrap_or(default);
+    let meeting = given("meetingInfo");
     let mut m = Map::new();
     m.insert("@odata.type".into(), json!("#microsoft.graph.call"));
     m.insert("id".into(), json!(id));
@@ -131,22 +188,35 @@ fn call_resource(
     m.insert("direction".into(), json!("outgoing"));
     m.insert("callbackUri".into(), json!(callback));
     m.insert("callChainId".into(), json!(chain_id));
+    m.insert("callRoutes".into(), json!([]));
     m.insert("myParticipantId".into(), json!(http::uuid_v4()));
     m.insert(
         "requestedModalities".into(),
         echo("requestedModalities", json!(["audio"])),
     );
+    m.insert("source".into(), echo("source", bot_source()));
     m.insert("targets".into(), echo("targets", json!([])));
-    for k in [
-        "source",
-        "mediaConfig",
-        "callOptions",
-        "tenantId",
-        "subject",
-        "chatInfo",
-        "meetingInfo",
-    ] {
+    m.insert("tenantId".into(), echo("tenantId", json!(BOT_TENANT_ID)));
+    let chat = match (given("chatInfo"), &meeting) {
+        (Some(c), _) => c,
+        (None, Some(_)) => meeting_chat(),
+        (None, None) => Value::Null,
+    };
+    m.insert("chatInfo".into(), chat);
+    m.insert(
+        "transcription".into(),
+        if meeting.is_some() {
+            inactive_transcription()
+        } else {
+            Value::Null
+        },
+    );
+    m.insert("meetingInfo".into(), meeting.unwrap_or(Value::Null));
+    for k in ["mediaConfig", "subject", "ringingTimeoutInSeconds"] {
         m.insert(k.into(), echo(k, Value::Null));
+    }
+    if let Some(o) = given("callOptions") {
+        m.insert("callOptions".into(), o);
     }
     m.insert("activeModalities".into(), json!([]));
     m.insert("routingPolicies".into(), json!([]));
@@ -154,14 +224,112 @@ fn call_resource(
     m.insert("answeredBy".into(), Value::Null);
     m.insert("mediaState".into(), Value::Null);
     m.insert("toneInfo".into(), Value::Null);
-    m.insert("transcription".into(), Value::Null);
     m
+}
+
+/// The reference bot's name, as its roster entry and incoming calls show it.
+const BOT_DISPLAY_NAME: &str = "callconform reference bot";
+
+/// `@odata.context` of one call, in the form the pages show: create answers with the
+/// `app/calls` entity set, get with `communications/calls`.
+fn entity_context(ctx: &Ctx, entity_set: &str) -> String {
+    format!("{}/$metadata#{entity_set}/$entity", ctx.base)
+}
+
+/// The tenant of the reference bot, for calls whose request names none.
+pub(super) const BOT_TENANT_ID: &str = "5e5b1e7e-7a3b-4c5b-9d0e-00000000c0de";
+
+/// The calling application as a participantInfo: a call's source unless the request
+/// gives one.
+fn bot_source() -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.participantInfo",
+        "identity": {
+            "@odata.type": "#microsoft.graph.identitySet",
+            "application": {
+                "@odata.type": "#microsoft.graph.identity",
+                "displayName": BOT_DISPLAY_NAME,
+                "id": participants::BOT_APP_ID
+            }
+        },
+        "region": null,
+        "languageId": null
+    })
+}
+
+/// The chat of a meeting joined without chatInfo (by joinMeetingId): the service resolves
+/// the meeting's thread; the root message is `0`.
+fn meeting_chat() -> Value {
+    let thread = http::uuid_v4().replace('-', "");
+    json!({
+        "@odata.type": "#microsoft.graph.chatInfo",
+        "threadId": format!("19:meeting_{thread}@thread.v2"),
+        "messageId": "0",
+        "replyChainMessageId": null
+    })
+}
+
+/// A meeting call's transcription, not started.
+fn inactive_transcription() -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.callTranscriptionInfo",
+        "state": "inactive",
+        "lastModifiedDateTime": format!("{}Z", http::utc_now())
+    })
+}
+
+/// Who is already in the meeting a call joins: its organizer, when the meeting info names
+/// one, in the meeting with audio, video and screen sharing and muted.
+fn meeting_attendees(resource: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let Some(organizer) = resource
+        .get("meetingInfo")
+        .and_then(|m| m.get("organizer"))
+        .filter(|o| o.is_object())
+    else {
+        return Vec::new();
+    };
+    let stream = |media: &str, source: &str, direction: &str| {
+        json!({
+            "@odata.type": "#microsoft.graph.mediaStream",
+            "mediaType": media,
+            "sourceId": source,
+            "direction": direction,
+            "serverMuted": false
+        })
+    };
+    let p = json!({
+        "@odata.type": "#microsoft.graph.participant",
+        "id": http::uuid_v4(),
+        "info": {
+            "@odata.type": "#microsoft.graph.participantInfo",
+            "identity": organizer,
+            "languageId": "en-US"
+        },
+        "mediaStreams": [
+            stream("audio", "1", "sendReceive"),
+            stream("video", "2", "receiveOnly"),
+            stream("videoBasedScreenSharing", "8", "receiveOnly")
+        ],
+        "isMuted": true,
+        "isInLobby": false,
+        "metadata": null
+    });
+    match p {
+        Value::Object(m) => vec![m],
+        _ => Vec::new(),
+    }
 }
 
 pub(super) fn get(state: &State, ctx: &Ctx, id: &str) -> Resp {
     let found = lock(&state.graph).calls.get(id).map(|c| c.resource.clone());
     match found {
-        Some(r) => http::response(StatusCode::OK, Some(JSON_CT), Value::Object(r).to_string()),
+        Some(mut r) => {
+            r.insert(
+                "@odata.context".into(),
+                json!(entity_context(ctx, "communications/calls")),
+            );
+            http::response(StatusCode::OK, Some(JSON_CT), Value::Object(r).to_string())
+        }
         None => not_found(ctx),
     }
 }
@@ -257,4 +425,90 @@ fn delete_result_info(state: &State) -> J {
         "The conversation has ended."
     };
     result_info(state, code, subcode, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn a_created_call_echoes_what_the_request_sets() {
+        let req = input(json!({
+            "source": {"identity": {"application": {"id": "app"}}},
+            "targets": [{"identity": {"user": {"id": "u"}}}],
+            "requestedModalities": ["audio", "video"],
+            "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig",
+                            "preFetchMedia": [{"uri": "https://x/beep.wav", "resourceId": "r"}]},
+            "callOptions": {"isContentSharingNotificationEnabled": true},
+            "tenantId": "t",
+            "subject": "s"
+        }));
+        let r = call_resource("id", "chain", "cb", &req);
+        for k in [
+            "source",
+            "targets",
+            "requestedModalities",
+            "mediaConfig",
+            "callOptions",
+            "tenantId",
+            "subject",
+        ] {
+            assert_eq!(r.get(k), req.get(k), "{k}");
+        }
+        assert_eq!(r["chatInfo"], Value::Null);
+        assert_eq!(r["transcription"], Value::Null);
+        assert!(meeting_attendees(&r).is_empty());
+    }
+
+    #[test]
+    fn what_the_request_leaves_out_gets_the_services_values() {
+        let r = call_resource("id", "chain", "cb", &Map::new());
+        assert_eq!(r["state"], "establishing");
+        assert_eq!(r["direction"], "outgoing");
+        assert_eq!(r["callRoutes"], json!([]));
+        assert_eq!(r["targets"], json!([]));
+        assert_eq!(r["tenantId"], BOT_TENANT_ID);
+        assert_eq!(
+            r["source"]["identity"]["application"]["id"],
+            participants::BOT_APP_ID
+        );
+        assert!(!r.contains_key("callOptions"));
+    }
+
+    #[test]
+    fn a_meeting_join_gets_the_meetings_chat_transcription_and_organizer() {
+        let by_id = input(json!({"meetingInfo": {
+            "@odata.type": "#microsoft.graph.joinMeetingIdMeetingInfo", "joinMeetingId": "1"}}));
+        let r = call_resource("id", "chain", "cb", &by_id);
+        let thread = r["chatInfo"]["threadId"].as_str().unwrap_or_default();
+        assert!(
+            thread.starts_with("19:meeting_") && thread.ends_with("@thread.v2"),
+            "{thread}"
+        );
+        assert_eq!(r["transcription"]["state"], "inactive");
+        assert!(meeting_attendees(&r).is_empty(), "no organizer is named");
+        let organizer = json!({"user": {"id": "o", "displayName": "Bob"}});
+        let chat = json!({"threadId": "19:meeting_x@thread.v2", "messageId": "0"});
+        let scheduled = input(json!({"chatInfo": chat,
+            "meetingInfo": {"@odata.type": "#microsoft.graph.organizerMeetingInfo", "organizer": organizer}}));
+        let r = call_resource("id", "chain", "cb", &scheduled);
+        assert_eq!(r["chatInfo"], chat, "a given chatInfo is kept");
+        let attendees = meeting_attendees(&r);
+        assert_eq!(attendees.len(), 1);
+        assert_eq!(attendees[0]["info"]["identity"], organizer);
+        let mut s = String::new();
+        progress_data(&r, "established").write(false, &mut s);
+        let data: Value = serde_json::from_str(&s).unwrap_or_default();
+        assert_eq!(data["state"], "established");
+        assert_eq!(data["chatInfo"], chat);
+        assert_eq!(data["meetingInfo"]["organizer"], organizer);
+        assert_eq!(data["id"], "id");
+    }
 }

@@ -51,6 +51,8 @@ pub(super) struct Entry {
     pub(super) resource: Option<String>,
     /// `None` for the notifications printed without resourceData (content sharing).
     pub(super) data: Option<J>,
+    /// The entry-level `callbackUri` the create-call pages' notifications show.
+    pub(super) callback_uri: Option<String>,
 }
 
 impl Entry {
@@ -59,6 +61,7 @@ impl Entry {
             change_type,
             resource_url,
             resource: None,
+            callback_uri: None,
             data: Some(data),
         }
     }
@@ -69,6 +72,7 @@ impl Entry {
             change_type,
             resource_url,
             resource: None,
+            callback_uri: None,
             data: None,
         }
     }
@@ -82,6 +86,9 @@ impl Entry {
             pairs.push(("resource", J::Str(r)));
         }
         pairs.push(("resourceUrl", J::Str(self.resource_url)));
+        if let Some(c) = self.callback_uri {
+            pairs.push(("callbackUri", J::Str(c)));
+        }
         if let Some(data) = self.data {
             pairs.push(("resourceData", data));
         }
