@@ -48,7 +48,8 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     };
     let id = http::uuid_v4();
     let chain_id = http::uuid_v4();
-    let resource = incoming_resource(&id, &chain_id, &callback);
+    let mut resource = incoming_resource(&id, &chain_id, &callback);
+    shape_after_example(&mut resource, body.get("example"));
     let sink = match register(state, &ctx, &id, resource.clone(), callback, chain_id) {
         Ok(s) => s,
         Err(r) => return *r,
@@ -58,35 +59,87 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     } else {
         "incoming"
     };
+    // What the example's call shows beyond the usual (policy-recording metadata, a
+    // meeting): the offered call carries it too.
+    let extra: Vec<(String, J)> = example_data(body.get("example"))
+        .into_iter()
+        .flat_map(|d| d.iter())
+        .filter(|(k, _)| !SHOWN.contains(&k.as_str()) && !KEPT.contains(&k.as_str()))
+        .filter_map(|(k, _)| resource.get(k).map(|v| (k.clone(), J::from_value(v))))
+        .collect();
     let mut pairs = vec![
         call_type(),
         ("@odata.id", J::Str(sink.resource_url(state, ""))),
         ("@odata.etag", J::str("W/\"5445\"")),
         ("state", J::str(shown_state)),
     ];
-    for k in [
-        "direction",
-        "callbackUri",
-        "source",
-        "targets",
-        "requestedModalities",
-        "tenantId",
-        "myParticipantId",
-        "callChainId",
-        "incomingContext",
-        "id",
-    ] {
+    for k in SHOWN {
         if let Some(v) = resource.get(k) {
             pairs.push((k, J::from_value(v)));
         }
     }
-    let entry = sink.call_entry(state, "created", J::obj(pairs));
+    let mut data = J::obj(pairs);
+    if let J::Obj(fields) = &mut data {
+        fields.extend(extra.into_iter().map(|(k, v)| (std::borrow::Cow::Owned(k), v)));
+    }
+    let entry = sink.call_entry(state, "created", data);
     sink.send_op(state, Batch::new(&sink.url, vec![entry]));
     http::response(
         StatusCode::CREATED,
         Some(JSON_CT),
         json!({ "id": id }).to_string(),
     )
+}
+
+/// The call properties every `incoming` notification shows.
+const SHOWN: [&str; 10] = [
+    "direction",
+    "callbackUri",
+    "source",
+    "targets",
+    "requestedModalities",
+    "tenantId",
+    "myParticipantId",
+    "callChainId",
+    "incomingContext",
+    "id",
+];
+
+/// The resourceData of the example notification the harness passed (`example`), if any.
+fn example_data(example: Option<&Value>) -> Option<&Map<String, Value>> {
+    example?
+        .get("value")?
+        .get(0)?
+        .get("resourceData")?
+        .as_object()
+}
+
+/// Properties the target decides itself, whatever the example shows: ids, state, where it
+/// calls back, and the notification's own bookkeeping.
+const KEPT: [&str; 9] = [
+    "@odata.type",
+    "@odata.id",
+    "@odata.etag",
+    "id",
+    "state",
+    "callbackUri",
+    "callChainId",
+    "myParticipantId",
+    "direction",
+];
+
+/// Offers the call the case's page describes: who calls, whom, with which modalities and
+/// context, taken from the documented `incoming` notification the harness passes; the
+/// target keeps its own ids, state and callback.
+fn shape_after_example(resource: &mut Map<String, Value>, example: Option<&Value>) {
+    let Some(data) = example_data(example) else {
+        return;
+    };
+    for (k, v) in data {
+        if !KEPT.contains(&k.as_str()) && !v.is_null() {
+            resource.insert(k.clone(), v.clone());
+        }
+    }
 }
 
 /// An incoming peer-to-peer audio call from a user of the bot's tenant, reaching the bot
