@@ -82,7 +82,15 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     if let J::Obj(fields) = &mut data {
         fields.extend(extra.into_iter().map(|(k, v)| (std::borrow::Cow::Owned(k), v)));
     }
-    let entry = sink.call_entry(state, "created", data);
+    let mut entry = sink.call_entry(state, "created", data);
+    // Pages from before `resourceUrl` also name the call by its legacy `resource` path.
+    let legacy = body
+        .get("example")
+        .and_then(|e| e.pointer("/value/0/resource"))
+        .is_some();
+    if legacy {
+        entry.resource = Some(format!("/app/calls/{id}"));
+    }
     sink.send_op(state, Batch::new(&sink.url, vec![entry]));
     http::response(
         StatusCode::CREATED,
