@@ -566,6 +566,18 @@ fn graph(
         None
     };
     placeholders.sort();
+    // A request that creates a call and is followed by that call's notifications: the
+    // notifications are routed by the new call's id, taken from the answer.
+    let mut capture = BTreeMap::new();
+    if method == "POST" && !results.is_empty() && !vars.contains_key("call_id") {
+        capture.insert(
+            "call_id".to_string(),
+            vec![
+                "json:/id".to_string(),
+                "header:Location#last-segment".to_string(),
+            ],
+        );
+    }
     steps.push(StepV2 {
         name: example.clone(),
         trigger: None,
@@ -573,7 +585,7 @@ fn graph(
         path: Some(path),
         headers,
         body,
-        capture: BTreeMap::new(),
+        capture,
         notification_order: if any_order {
             NotificationOrder::Any
         } else {

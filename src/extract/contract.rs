@@ -269,12 +269,14 @@ pub fn fields(
 fn is_text_key(key: &str) -> bool {
     matches!(
         key,
-        "displayName" | "region" | "languageId" | "identityProvider" | "message"
+        "displayName" | "region" | "languageId" | "identityProvider" | "message" | "subject"
     )
 }
 
 fn is_live_key(key: &str) -> bool {
     key == "id"
+        // When something happened: per run.
+        || key.ends_with("DateTime")
         || matches!(
             key,
             "@odata.context"
