@@ -351,7 +351,10 @@ pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Ve
             .pointer("/resourceData/@odata.type")
             .and_then(Value::as_str)
             .is_none_or(|t| t == "#microsoft.graph.call");
-        if let Some(ri) = entry.pointer("/resourceData/resultInfo").filter(|_| is_call) {
+        if let Some(ri) = entry
+            .pointer("/resourceData/resultInfo")
+            .filter(|_| is_call)
+        {
             let code = ri.get("code");
             let sub = ri.get("subcode");
             let typed = |v: Option<&Value>| match v {

@@ -115,6 +115,18 @@ impl Walk<'_> {
         match (e, a) {
             (Value::Object(eo), Value::Object(ao)) => {
                 let pair = self.end_reason_pair(eo, ao);
+                let choice = self.contract.class(&self.path) == FieldClass::Choice;
+                if choice && !ao.keys().any(|k| !k.starts_with('@')) {
+                    self.found.failures.push(format!(
+                        "{}: expected at least one of {} (alternatives), got none",
+                        self.pointer(),
+                        eo.keys()
+                            .filter(|k| !k.starts_with('@'))
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
                 for (k, ev) in eo {
                     if pair && (k == "code" || k == "subcode") {
                         continue;
@@ -124,6 +136,8 @@ impl Walk<'_> {
                         // OData lets a service omit properties whose value is null
                         // (`omit-values=nulls`): a documented null may be absent.
                         None if ev.is_null() => {}
+                        // Another alternative stands in for this one.
+                        None if choice => {}
                         None => {
                             self.path.push(k.clone());
                             let msg = format!(
@@ -136,7 +150,7 @@ impl Walk<'_> {
                         }
                     }
                 }
-                if !self.opts.truncated {
+                if !self.opts.truncated && !choice {
                     for k in ao.keys().filter(|k| !eo.contains_key(*k)) {
                         self.path.push(k.clone());
                         let p = self.pointer();
@@ -452,6 +466,36 @@ source = "delete-call.md:174"
         // Live values stay silent: they are never the example's.
         let a = with(|v| v["value"][0]["resourceData"]["callChainId"] = json!("x"));
         assert_eq!(judge_with(&a, opts)[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_choice_object_holds_any_of_its_alternatives_but_not_none() {
+        let contract = Contract::parse("[[field]]\npath = \"**/identity\"\nclass = \"choice\"\n")
+            .expect("contract");
+        let exp = json!({"identity": {"@odata.type": "#x.identitySet", "user": {"id": "1"}}});
+        let judge_one = |a: &Value| {
+            crate::compare::judge_json(
+                "s",
+                "l",
+                &exp,
+                a,
+                &contract,
+                &EndReasons::default(),
+                &JudgeOptions::default(),
+            )
+        };
+        let other =
+            json!({"identity": {"@odata.type": "#x.identitySet", "application": {"id": "2"}}});
+        assert_eq!(snapshot(&judge_one(&other)).verdict, Verdict::Pass);
+        let none = json!({"identity": {"@odata.type": "#x.identitySet"}});
+        let c = judge_one(&none);
+        assert_eq!(snapshot(&c).verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            snapshot(&c).detail.contains("at least one of `user`"),
+            "{c:?}"
+        );
+        let wrong = json!({"identity": {"@odata.type": "#x.identitySet", "user": {"id": 3}}});
+        assert_eq!(snapshot(&judge_one(&wrong)).verdict, Verdict::Fail);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub enum FieldClass {
     Text,
     /// Any value of the documented JSON type, silently (ids, contexts).
     Live,
+    /// An object whose documented members are alternatives (an identitySet holds a user,
+    /// an application, a phone, ... "one or more"): the answer must hold at least one
+    /// member; each member present is judged as documented.
+    Choice,
 }
 
 impl FieldClass {
@@ -71,6 +75,7 @@ impl FieldClass {
             FieldClass::Set => "set",
             FieldClass::Text => "text",
             FieldClass::Live => "live",
+            FieldClass::Choice => "choice",
         }
     }
 }

@@ -220,6 +220,9 @@ pub fn fields(
                 }
             }
             found.insert(("/value/*/resourceUrl".into(), "live".into()), (None, None));
+            // identitySet: "one or more" of user, application, device, phone, ... The kind
+            // an example shows is one instance.
+            found.insert(("**/identity".into(), "choice".into()), (None, None));
             found.insert(
                 ("**/resultInfo/message".into(), "text".into()),
                 (None, None),

@@ -80,7 +80,11 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     }
     let mut data = J::obj(pairs);
     if let J::Obj(fields) = &mut data {
-        fields.extend(extra.into_iter().map(|(k, v)| (std::borrow::Cow::Owned(k), v)));
+        fields.extend(
+            extra
+                .into_iter()
+                .map(|(k, v)| (std::borrow::Cow::Owned(k), v)),
+        );
     }
     let mut entry = sink.call_entry(state, "created", data);
     // Pages from before `resourceUrl` also name the call by its legacy `resource` path.
