@@ -373,7 +373,7 @@ impl Listener {
         loop {
             // Marked seen before counting: an entry admitted after the count wakes us.
             rx.borrow_and_update();
-            if select(&lock(&self.state)).len() >= cursor + count {
+            if select(&lock(&self.state)).len() >= cursor.saturating_add(count) {
                 break;
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {

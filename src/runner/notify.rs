@@ -60,6 +60,7 @@ impl Runner {
         key: &(Route, String),
         cursor: usize,
         outcomes: &[Outcome<'_>],
+        is_setup: bool,
     ) -> (Vec<Received>, protocol::Deadline) {
         let deadline = tokio::time::Instant::now() + self.config.notification_timeout;
         let due = protocol::Deadline::new(deadline.into_std(), self.config.notification_timeout);
@@ -81,9 +82,15 @@ impl Runner {
             }
             want = got.len() + 1;
         }
-        if chosen(outcomes, &got).order.is_strict() {
+        // Strict order: anything after the last documented notification is seen and fails.
+        // A set-up consumes what its call sends meanwhile, so the case's own steps start
+        // from the notifications their request causes.
+        if chosen(outcomes, &got).order.is_strict() || is_setup {
             let settle = tokio::time::Instant::now() + self.config.settle;
-            got = wait(got.len() + 1, settle).await;
+            // A set-up takes all that arrives in the quiet period; a step needs one extra
+            // arrival to fail.
+            let count = if is_setup { usize::MAX } else { got.len() + 1 };
+            got = wait(count, settle).await;
         }
         (got, due)
     }
@@ -136,7 +143,9 @@ impl Runner {
         let cursor = st.cursors.get(&key.1).copied().unwrap_or(0);
         let all = outcomes(step);
         let tag = st.case.trial_name();
-        let (got, due) = self.collect(&listener, &tag, &key, cursor, &all).await;
+        let (got, due) = self
+            .collect(&listener, &tag, &key, cursor, &all, is_setup)
+            .await;
         st.cursors.insert(key.1.clone(), cursor + got.len());
         sr.notifications = got
             .iter()

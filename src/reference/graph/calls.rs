@@ -54,6 +54,19 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
         }
         sink.send(batch);
     }
+    if content_sharing_notified(&resource) {
+        // The far end shares a screen and stops: the session starts, changes and ends, as
+        // create-call example 1 shows for a bot that asked to hear of it.
+        let data = J::Arr(vec![J::obj(vec![
+            ("@odata.type", J::str("#microsoft.graph.contentSharingSession")),
+            ("id", J::Str(http::uuid_v4().replace('-', "").to_ascii_uppercase())),
+        ])]);
+        for change in ["created", "updated", "deleted"] {
+            let url = sink.resource_url(state, "/contentsharingsessions");
+            let entry = super::notify::Entry::new(change, url, data.clone());
+            sink.send(Batch::new(&sink.url, vec![entry]));
+        }
+    }
     if resource.get("meetingInfo").is_some_and(Value::is_object)
         && let Some(mut entry) = meeting_roster(state, &sink)
     {
@@ -71,6 +84,15 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
         Value::Object(body).to_string(),
     );
     http::with_header(resp, LOCATION.as_str(), &ctx.call_url(&id))
+}
+
+/// Whether the bot asked to hear of content sharing (`callOptions`).
+fn content_sharing_notified(resource: &Map<String, Value>) -> bool {
+    resource
+        .get("callOptions")
+        .and_then(|o| o.get("isContentSharingNotificationEnabled"))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 /// The resourceData of an establishing/established notification of a created call, as
