@@ -62,12 +62,24 @@ pub const INCOMING_ACTIONS: [&str; 3] = ["answer", "reject", "redirect"];
 /// the bot's own participant (`myParticipantId`).
 pub const PARTICIPANT_SETUP: &str = "create-call-participant";
 pub const INCOMING_SETUP: &str = "incoming-call";
+/// The set-up for reading a call that joined a meeting (the page's answer shows one).
+pub const MEETING_SETUP: &str = "join-meeting";
 
 pub fn rules(family: Family) -> &'static Rules {
     match family.as_str() {
         "um" => &RULES[0],
         _ => &RULES[1],
     }
+}
+
+/// Whether a documented answer shows a call that joined a meeting (`meetingInfo` set).
+fn shows_meeting(expect: &ExpectV2) -> bool {
+    expect
+        .documented
+        .as_deref()
+        .and_then(super::pair::lenient_json)
+        .and_then(|v| v.get("meetingInfo").cloned())
+        .is_some_and(|m| m.is_object())
 }
 
 /// A case built from one page, before locale copies are merged and names are settled.
@@ -560,6 +572,8 @@ fn graph(
         Some(INCOMING_SETUP.to_string())
     } else if vars.contains_key("participant_id") {
         Some(PARTICIPANT_SETUP.to_string())
+    } else if vars.contains_key("call_id") && method == "GET" && shows_meeting(&expect) {
+        Some(MEETING_SETUP.to_string())
     } else if vars.contains_key("call_id") {
         Some(rules(Family::GRAPH).call_id_setup.to_string())
     } else {

@@ -17,54 +17,13 @@ const UM_FAMILY: &str = include_str!("../../cases/um/_family.toml");
 const GRAPH_FAMILY: &str = include_str!("../../cases/graph/_family.toml");
 const ERRATA: &str = include_str!("../../cases/errata.toml");
 
-/// The set-ups format v2 adds for Graph: a created call whose own participant id is
-/// captured, and an incoming call offered by the target (format v2 §3).
-fn graph_v2_setups() -> String {
-    let mut s = String::new();
-    if let Some(start) = GRAPH_FAMILY.find("[setup.create-call]") {
-        let section = &GRAPH_FAMILY[start..];
-        // The set-up ends where the next one starts: a `[setup.NAME]` header whose name is
-        // not create-call's own sub-table (`[setup.create-call.step.expect]`).
-        let end = section
-            .match_indices("\n[setup.")
-            .find(|(i, _)| !section[i + 1..].starts_with("[setup.create-call."))
-            .map_or(section.len(), |(i, _)| i + 1);
-        let copy = section[..end]
-            .replace("setup.create-call", "setup.create-call-participant")
-            .replace(
-                "about = \"Creates an outgoing call",
-                "about = \"For actions on a participant: the bot's own participant (myParticipantId) of a call created",
-            )
-            .replace(
-                "capture = { call_id = [\"json:/id\", \"header:Location#last-segment\"] }",
-                "capture = { call_id = [\"json:/id\", \"header:Location#last-segment\"], participant_id = [\"json:/myParticipantId\"] }",
-            );
-        s.push('\n');
-        s.push_str(copy.trim_end());
-        s.push('\n');
-    }
-    s.push_str(
-        "\n[setup.incoming-call]\n\
-         about = \"The target offers an incoming call to the case's callback (answer, reject and redirect act on one); see case-format v2 section 3.\"\n\
-         \n[[setup.incoming-call.step]]\n\
-         name = \"incoming\"\n\
-         trigger = \"incoming-call\"\n\
-         capture = { call_id = [\"notification:/value/0/resourceUrl#last-segment\"] }\n\
-         \n[[setup.incoming-call.step.notification]]\n\
-         name = \"incoming\"\n\
-         state = \"incoming\"\n",
-    );
-    s
-}
-
 /// The family file extract writes where a folder has none.
 pub fn default_family(family: Family) -> String {
     match family.as_str() {
         "um" => UM_FAMILY.to_string(),
-        _ => format!("{}{}", GRAPH_FAMILY.trim_end(), {
-            let extra = graph_v2_setups();
-            format!("\n{extra}")
-        }),
+        // The committed family file holds every set-up the cases use (create-call,
+        // create-call-participant, incoming-call, join-meeting).
+        _ => GRAPH_FAMILY.to_string(),
     }
 }
 

@@ -58,8 +58,14 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
         // The far end shares a screen and stops: the session starts, changes and ends, as
         // create-call example 1 shows for a bot that asked to hear of it.
         let data = J::Arr(vec![J::obj(vec![
-            ("@odata.type", J::str("#microsoft.graph.contentSharingSession")),
-            ("id", J::Str(http::uuid_v4().replace('-', "").to_ascii_uppercase())),
+            (
+                "@odata.type",
+                J::str("#microsoft.graph.contentSharingSession"),
+            ),
+            (
+                "id",
+                J::Str(http::uuid_v4().replace('-', "").to_ascii_uppercase()),
+            ),
         ])]);
         for change in ["created", "updated", "deleted"] {
             let url = sink.resource_url(state, "/contentsharingsessions");
