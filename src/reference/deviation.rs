@@ -120,7 +120,7 @@ deviations! {
         "`terminated` is sent before `terminating`";
     GraphTerminatedTwice = "graph-terminated-twice", Fails(&[NothingAfterLast]),
         "`terminated` is sent twice";
-    GraphWrongResourceUrl = "graph-wrong-resource-url", Fails(&[ResourceUrlNamesCall]),
+    GraphWrongResourceUrl = "graph-wrong-resource-url", Fails(&[ResourceUrlNamesCall, Status]),
         "notifications name another call id in resourceUrl";
     GraphWrongMessage = "graph-wrong-message", Notes(Snapshot),
         "resultInfo message is \"Call ended.\" instead of the documented text (free text: a note)";
@@ -128,7 +128,7 @@ deviations! {
         "`terminated` carries resultInfo 200/7000 'The conversation has ended by bot.', another row of the documented table (a note)";
     GraphUndocumentedResultInfo = "graph-undocumented-result-info", Fails(&[ResultInfoDocumented]),
         "resultInfo code 999 / subcode 1";
-    GraphResultInfoStrings = "graph-result-info-strings", Fails(&[ResultInfoType]),
+    GraphResultInfoStrings = "graph-result-info-strings", Fails(&[ResultInfoType, Snapshot]),
         "resultInfo code/subcode as strings \"200\"/\"5001\" (as the docs print)";
     GraphNoAuthorization = "graph-no-authorization", Fails(&[NotificationAuthorization]),
         "notifications carry no Authorization header";
@@ -144,7 +144,7 @@ deviations! {
         "`terminated` is sent with changeType `updated`";
     GraphNotificationTextPlain = "graph-notification-text-plain", Fails(&[NotificationContentType]),
         "notifications are POSTed with Content-Type text/plain (the body is JSON)";
-    GraphNotificationDoubleEncoded = "graph-notification-double-encoded", Fails(&[NotificationJson]),
+    GraphNotificationDoubleEncoded = "graph-notification-double-encoded", Fails(&[NotificationJson, NothingAfterLast]),
         "each notification's `value` also holds the entry double-encoded, as a JSON string";
     GraphEstablishedFirst = "graph-established-first", Pass,
         "after create, `established` is sent before `establishing` (allowed)";
@@ -154,23 +154,23 @@ deviations! {
         "an undocumented `callChainId` in resourceData (reported; fails only under --strict)";
     GraphHostileCallId = "graph-hostile-call-id", Pass,
         "call ids hold `/`, `?` and a space (percent-encoded in Location and resourceUrl; equivalent)";
-    GraphOperationWrongStatus = "graph-operation-wrong-status", Uncovered,
+    GraphOperationWrongStatus = "graph-operation-wrong-status", Fails(&[NotificationDeadline, NothingAfterLast]),
         "operation-ended notifications (playPrompt, record, DTMF, invite) say status `running`";
     GraphOperationNoLocation = "graph-operation-no-location", Uncovered,
         "operation responses (playPrompt, mute, invite, ...) carry no Location header";
-    GraphOperationResultInfoUndocumented = "graph-operation-result-info-undocumented", Uncovered,
+    GraphOperationResultInfoUndocumented = "graph-operation-result-info-undocumented", Fails(&[ResultInfoDocumented]),
         "operation and transfer resultInfo code 299 / subcode 9999 (in no documented table)";
-    GraphNoRosterUpdate = "graph-no-roster-update", Uncovered,
+    GraphNoRosterUpdate = "graph-no-roster-update", Fails(&[NotificationDeadline]),
         "no roster update after invite, mute, unmute or changeScreenSharingRole";
-    GraphTransferMixedOutcomes = "graph-transfer-mixed-outcomes", Uncovered,
+    GraphTransferMixedOutcomes = "graph-transfer-mixed-outcomes", Fails(&[NothingAfterLast]),
         "transfer sends the failed outcome (`established`, 500/7000) and then the completed one";
-    GraphIncomingWrongState = "graph-incoming-wrong-state", Uncovered,
+    GraphIncomingWrongState = "graph-incoming-wrong-state", Fails(&[NotificationDeadline, Capture]),
         "the incoming-call notification says state `established`";
-    GraphUndocumentedCallState = "graph-undocumented-call-state", Uncovered,
+    GraphUndocumentedCallState = "graph-undocumented-call-state", Fails(&[NotificationDeadline]),
         "after answer the call reaches state `connected` (not a Graph callState) instead of `established`";
-    GraphOtherCallback = "graph-other-callback", Uncovered,
+    GraphOtherCallback = "graph-other-callback", Fails(&[NotificationCallback, NotificationDeadline, Capture, Status, Snapshot]),
         "notifications of the operations beyond create/delete go to another call's callback";
-    GraphOtherCallResourceUrl = "graph-other-call-resource-url", Uncovered,
+    GraphOtherCallResourceUrl = "graph-other-call-resource-url", Fails(&[NotificationCallback, NotificationDeadline, Status]),
         "notifications of the operations beyond create/delete name another live call in resourceUrl";
 }
 

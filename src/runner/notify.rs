@@ -193,6 +193,14 @@ impl Runner {
             .iter()
             .map(|(v, p)| (v.as_str(), p.as_str()))
             .collect();
+        // Every arrival obeys the protocol's rules, documented or not (a body that is not a
+        // notification entry is a `notification-json` failure, not only an extra).
+        for (i, r) in got.iter().enumerate() {
+            if !matched.contains(&Some(i)) {
+                let nsubject = protocol::subject(&subject, "(undocumented)");
+                sr.checks.extend(family_rules.checks(&nsubject, r, &rules));
+            }
+        }
         for (exp, m) in outcome.expected.iter().zip(matched) {
             let Some(i) = m else { continue };
             let r = &got[i];

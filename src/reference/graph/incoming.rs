@@ -67,14 +67,27 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         .filter(|(k, _)| !SHOWN.contains(&k.as_str()) && !KEPT.contains(&k.as_str()))
         .filter_map(|(k, _)| resource.get(k).map(|v| (k.clone(), J::from_value(v))))
         .collect();
-    let mut pairs = vec![
-        call_type(),
-        ("@odata.id", J::Str(sink.resource_url(state, ""))),
-        ("@odata.etag", J::str("W/\"5445\"")),
-        ("state", J::str(shown_state)),
-    ];
+    // With an example, the notification shows what the example shows; without, the
+    // properties every incoming notification of the pages shows.
+    let example_keys: Option<Vec<String>> =
+        example_data(body.get("example")).map(|d| d.keys().cloned().collect());
+    let show = |k: &str| {
+        example_keys
+            .as_ref()
+            .is_none_or(|ks| ks.iter().any(|x| x == k))
+    };
+    let mut pairs = vec![call_type()];
+    if show("@odata.id") {
+        pairs.push(("@odata.id", J::Str(sink.resource_url(state, ""))));
+    }
+    if show("@odata.etag") {
+        pairs.push(("@odata.etag", J::str("W/\"5445\"")));
+    }
+    pairs.push(("state", J::str(shown_state)));
     for k in SHOWN {
-        if let Some(v) = resource.get(k) {
+        if show(k)
+            && let Some(v) = resource.get(k)
+        {
             pairs.push((k, J::from_value(v)));
         }
     }
