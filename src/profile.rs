@@ -380,6 +380,60 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile, String> {
     Ok(p)
 }
 
+/// Reads the secrets a profile names by environment variable, remembering each (and
+/// each encoding of it) so reports can redact them. Errors name the key, never the value.
+struct Secrets<'a> {
+    file: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    found: Vec<String>,
+}
+
+impl Secrets<'_> {
+    /// The value of environment variable `name`, which profile key `key` names.
+    fn read(&self, key: &str, name: &str) -> Result<String, String> {
+        match (self.env)(name) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!(
+                "{}: {key} names the environment variable {name}, which is unset or empty",
+                self.file
+            )),
+        }
+    }
+
+    /// The Authorization header a section's `auth` asks for.
+    fn auth_headers(
+        &mut self,
+        section: &str,
+        auth: &Option<Auth>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let file = self.file;
+        Ok(match auth {
+            None => vec![],
+            Some(Auth::BearerEnv(n)) => {
+                let key = format!("[{section}] auth.bearer_env");
+                let t = self.read(&key, n)?;
+                check_secret(&format!("{file}: {key} ({n})"), &t)?;
+                self.found.push(t.clone());
+                vec![("Authorization".to_owned(), format!("Bearer {t}"))]
+            }
+            Some(Auth::Basic(b)) => {
+                let user = self.read(
+                    &format!("[{section}] auth.basic.username_env"),
+                    &b.username_env,
+                )?;
+                let key = format!("[{section}] auth.basic.password_env");
+                let pass = self.read(&key, &b.password_env)?;
+                check_secret(&format!("{file}: {key} ({})", b.password_env), &pass)?;
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                self.found.push(pass);
+                self.found.push(encoded.clone());
+                vec![("Authorization".to_owned(), format!("Basic {encoded}"))]
+            }
+        })
+    }
+}
+
 fn check_base_url(key: &str, url: &str) -> Result<String, String> {
     let u = url.trim();
     let rest = u
@@ -604,84 +658,89 @@ impl Profile {
             exact_values: self.run.exact_values,
             ..ResolvedProfile::default()
         };
-        let read = |key: &str, name: &str| -> Result<String, String> {
-            match env(name) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(format!(
-                    "{file}: {key} names the environment variable {name}, which is unset or empty"
-                )),
-            }
+        let mut secrets = Secrets {
+            file: &file,
+            env: &env,
+            found: Vec::new(),
         };
-        let mut secrets = Vec::new();
-        let mut auth_headers =
-            |section: &str, auth: &Option<Auth>| -> Result<Vec<(String, String)>, String> {
-                Ok(match auth {
-                    None => vec![],
-                    Some(Auth::BearerEnv(n)) => {
-                        let key = format!("[{section}] auth.bearer_env");
-                        let t = read(&key, n)?;
-                        check_secret(&format!("{file}: {key} ({n})"), &t)?;
-                        secrets.push(t.clone());
-                        vec![("Authorization".to_owned(), format!("Bearer {t}"))]
-                    }
-                    Some(Auth::Basic(b)) => {
-                        let user = read(
-                            &format!("[{section}] auth.basic.username_env"),
-                            &b.username_env,
-                        )?;
-                        let key = format!("[{section}] auth.basic.password_env");
-                        let pass = read(&key, &b.password_env)?;
-                        check_secret(&format!("{file}: {key} ({})", b.password_env), &pass)?;
-                        let encoded = base64::engine::general_purpose::STANDARD
-                            .encode(format!("{user}:{pass}"));
-                        secrets.push(pass);
-                        secrets.push(encoded.clone());
-                        vec![("Authorization".to_owned(), format!("Basic {encoded}"))]
-                    }
-                })
-            };
         if let Some(um) = &self.um {
-            check_base_url("[um] base_url", &um.base_url)?;
-            let (base_url, endpoint) = self.um_split(um).map_err(|m| format!("{file}: {m}"))?;
-            let mut options = BTreeMap::new();
-            if let Some(f) = &um.soap_action {
-                options.insert(crate::family::um::SOAP_ACTION_OPTION.to_owned(), f.clone());
-            }
-            out.um = Some(Target {
-                base_url,
-                headers: auth_headers("um", &um.auth)?,
-                options,
-                triggers: BTreeMap::new(),
-            });
-            if let Some(e) = endpoint {
-                out.vars.insert("um_endpoint".to_owned(), e);
-            }
+            self.um_target(um, &mut secrets, &mut out)?;
         }
         if let Some(g) = &self.graph {
-            out.graph = Some(Target {
-                base_url: format!(
-                    "{}{}",
-                    check_base_url("[graph] base_url", &g.base_url)?,
-                    g.version
-                ),
-                headers: auth_headers("graph", &g.auth)?,
-                options: BTreeMap::new(),
-                triggers: g
-                    .triggers
-                    .iter()
-                    .map(|(name, t)| {
-                        t.resolve(&format!("{file}: [graph.triggers.{name}]"))
-                            .map(|t| (name.clone(), t))
-                    })
-                    .collect::<Result<_, _>>()?,
-            });
-            if let Some(n) = &g.notification_token_env {
-                let t = read("[graph] notification_token_env", n)?;
-                check_secret(&format!("{file}: [graph] notification_token_env ({n})"), &t)?;
-                secrets.push(t.clone());
-                out.notify_token = Some(t);
-            }
+            self.graph_target(g, &mut secrets, &mut out)?;
         }
+        self.tls_files(&file, &mut out)?;
+        let mut secrets = secrets.found;
+        secrets.sort();
+        secrets.dedup();
+        out.secrets = secrets;
+        Ok(out)
+    }
+
+    /// The `[um]` target: its base URL and endpoint variable, SOAPAction form and auth.
+    fn um_target(
+        &self,
+        um: &UmSection,
+        secrets: &mut Secrets<'_>,
+        out: &mut ResolvedProfile,
+    ) -> Result<(), String> {
+        check_base_url("[um] base_url", &um.base_url)?;
+        let (base_url, endpoint) = self
+            .um_split(um)
+            .map_err(|m| format!("{}: {m}", secrets.file))?;
+        let mut options = BTreeMap::new();
+        if let Some(f) = &um.soap_action {
+            options.insert(crate::family::um::SOAP_ACTION_OPTION.to_owned(), f.clone());
+        }
+        out.um = Some(Target {
+            base_url,
+            headers: secrets.auth_headers("um", &um.auth)?,
+            options,
+            triggers: BTreeMap::new(),
+        });
+        if let Some(e) = endpoint {
+            out.vars.insert("um_endpoint".to_owned(), e);
+        }
+        Ok(())
+    }
+
+    /// The `[graph]` target: base URL with its API version, auth, triggers, and the token
+    /// notifications must carry.
+    fn graph_target(
+        &self,
+        g: &GraphSection,
+        secrets: &mut Secrets<'_>,
+        out: &mut ResolvedProfile,
+    ) -> Result<(), String> {
+        let file = secrets.file;
+        out.graph = Some(Target {
+            base_url: format!(
+                "{}{}",
+                check_base_url("[graph] base_url", &g.base_url)?,
+                g.version
+            ),
+            headers: secrets.auth_headers("graph", &g.auth)?,
+            options: BTreeMap::new(),
+            triggers: g
+                .triggers
+                .iter()
+                .map(|(name, t)| {
+                    t.resolve(&format!("{file}: [graph.triggers.{name}]"))
+                        .map(|t| (name.clone(), t))
+                })
+                .collect::<Result<_, _>>()?,
+        });
+        if let Some(n) = &g.notification_token_env {
+            let t = secrets.read("[graph] notification_token_env", n)?;
+            check_secret(&format!("{file}: [graph] notification_token_env ({n})"), &t)?;
+            secrets.found.push(t.clone());
+            out.notify_token = Some(t);
+        }
+        Ok(())
+    }
+
+    /// The CA, client identity and listener certificate files the profile names.
+    fn tls_files(&self, file: &str, out: &mut ResolvedProfile) -> Result<(), String> {
         out.ca_pem = self.read_pem(
             "[tls] ca_file",
             self.tls.ca_file.as_deref(),
@@ -698,10 +757,7 @@ impl Profile {
                     .map_err(|e| format!("{file}: [listener] tls_cert_file / tls_key_file: {e}"))?;
             out.listener_tls = Some(tls);
         }
-        secrets.sort();
-        secrets.dedup();
-        out.secrets = secrets;
-        Ok(out)
+        Ok(())
     }
 
     /// Where a path in the profile points: relative to the profile's directory.

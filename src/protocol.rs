@@ -1,7 +1,7 @@
-//! Graph notification rules beyond the snapshot, each a named check: what the Delete call
-//! page says about the sequence (terminating, then terminated, nothing after), how
-//! changeType follows state, which call a notification names, which end reasons exist,
-//! and that notifications authenticate.
+//! The generic notification sequence rules, each a named check: that what a step expects
+//! arrives before its deadline, in order (terminating, then terminated), with nothing after
+//! the last. The rules on each notification's content belong to its family
+//! (`family::graph::rules` for Graph).
 
 use crate::case::{NotificationExpect, NotificationOrder};
 use crate::listener::Received;
@@ -89,7 +89,8 @@ impl Deadline {
     }
 }
 
-/// Deadline, order and nothing-unexpected checks over one step's arrivals.
+/// Deadline, order and nothing-unexpected checks over one step's arrivals. Order and
+/// nothing-after-last apply only to a strict sequence.
 pub fn sequence_checks(
     step: &str,
     expected: &[NotificationExpect],
@@ -98,314 +99,129 @@ pub fn sequence_checks(
     deadline: Deadline,
 ) -> (Vec<Check>, Vec<Option<usize>>) {
     let matched = match_arrivals(expected, got);
-    let mut checks = Vec::new();
+    let mut checks = vec![deadline_check(step, expected, got, &matched, deadline)];
+    if order == NotificationOrder::Strict {
+        checks.push(order_check(step, expected, got, &matched));
+        checks.push(nothing_after_last_check(step, expected, got, &matched));
+    }
+    (checks, matched)
+}
+
+/// Names as a comma-separated list of code spans.
+fn name_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every expected notification arrived, none past the deadline; the message names the
+/// missing and the late ones apart.
+fn deadline_check(
+    step: &str,
+    expected: &[NotificationExpect],
+    got: &[Received],
+    matched: &[Option<usize>],
+    deadline: Deadline,
+) -> Check {
     let missing: Vec<&str> = expected
         .iter()
-        .zip(&matched)
+        .zip(matched)
         .filter(|(_, m)| m.is_none())
         .map(|(e, _)| e.name.as_str())
         .collect();
     let late: Vec<String> = expected
         .iter()
-        .zip(&matched)
+        .zip(matched)
         .filter_map(|(e, m)| {
             let after = deadline.late(&got[(*m)?])?;
             Some(format!("`{}` {} ms past it", e.name, after.as_millis()))
         })
         .collect();
-    let list = |names: &[&str]| {
-        names
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let all: Vec<&str> = expected.iter().map(|e| e.name.as_str()).collect();
-    checks.push(Check::from_bool(
+    Check::from_bool(
         CheckId::NotificationDeadline,
         step,
         missing.is_empty() && late.is_empty(),
         || {
             let mut actual = format!("{} arrived", states(got));
             if !missing.is_empty() {
-                actual.push_str(&format!("; missing {}", list(&missing)));
+                actual.push_str(&format!("; missing {}", name_list(&missing)));
             }
             if !late.is_empty() {
                 actual.push_str(&format!("; late: {}", late.join(", ")));
             }
             format!(
                 "Expected: {} within {} ms of the response\nActual:   {actual}",
-                list(&all),
+                name_list(&all),
                 deadline.timeout.as_millis(),
             )
         },
-    ));
-    if order == NotificationOrder::Strict {
-        let present: Vec<(usize, &NotificationExpect)> = matched
-            .iter()
-            .zip(expected)
-            .filter_map(|(m, e)| m.map(|i| (i, e)))
-            .collect();
-        let in_order = present.windows(2).all(|w| w[0].0 < w[1].0);
-        checks.push(Check::from_bool(
-            CheckId::NotificationOrder,
-            step,
-            in_order,
-            || {
-                format!(
-                    "Expected: {} in this order\nActual:   {}",
-                    expected
-                        .iter()
-                        .map(|e| format!("`{}`", e.name))
-                        .collect::<Vec<_>>()
-                        .join(" then "),
-                    states(got)
-                )
-            },
-        ));
-        let unexpected: Vec<&Received> = got
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !matched.contains(&Some(*i)))
-            .map(|(_, r)| r)
-            .collect();
-        let last = expected.last().map(|e| e.name.as_str()).unwrap_or("");
-        checks.push(Check::from_bool(
-            CheckId::NothingAfterLast,
-            step,
-            unexpected.is_empty(),
-            || {
-                format!(
-                    "Expected: nothing after `{last}`\nActual:   also {}",
-                    unexpected
-                        .iter()
-                        .map(|r| r
-                            .state()
-                            .map_or("a notification without state".into(), |s| format!("`{s}`")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        ));
-    }
-    (checks, matched)
+    )
 }
 
-/// changeType follows state: `deleted` for terminated, `created` for incoming,
-/// `updated` for every other state (domain notes 2.4).
-pub fn expected_change_type(state: &str) -> &'static str {
-    match state {
-        "terminated" => "deleted",
-        "incoming" => "created",
-        _ => "updated",
-    }
+/// The expected notifications that arrived did so in the order the case lists them.
+fn order_check(
+    step: &str,
+    expected: &[NotificationExpect],
+    got: &[Received],
+    matched: &[Option<usize>],
+) -> Check {
+    let present: Vec<(usize, &NotificationExpect)> = matched
+        .iter()
+        .zip(expected)
+        .filter_map(|(m, e)| m.map(|i| (i, e)))
+        .collect();
+    let in_order = present.windows(2).all(|w| w[0].0 < w[1].0);
+    Check::from_bool(CheckId::NotificationOrder, step, in_order, || {
+        format!(
+            "Expected: {} in this order\nActual:   {}",
+            expected
+                .iter()
+                .map(|e| format!("`{}`", e.name))
+                .collect::<Vec<_>>()
+                .join(" then "),
+            states(got)
+        )
+    })
 }
 
-/// What a JSON value is, for a message that must not print it (it may be large).
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+/// Nothing arrived that no expected notification claims (the Delete page: nothing after
+/// `terminated`).
+fn nothing_after_last_check(
+    step: &str,
+    expected: &[NotificationExpect],
+    got: &[Received],
+    matched: &[Option<usize>],
+) -> Check {
+    let unexpected: Vec<&Received> = got
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matched.contains(&Some(*i)))
+        .map(|(_, r)| r)
+        .collect();
+    let last = expected.last().map(|e| e.name.as_str()).unwrap_or("");
+    Check::from_bool(
+        CheckId::NothingAfterLast,
+        step,
+        unexpected.is_empty(),
+        || {
+            format!(
+                "Expected: nothing after `{last}`\nActual:   also {}",
+                unexpected
+                    .iter()
+                    .map(|r| r
+                        .state()
+                        .map_or("a notification without state".into(), |s| format!("`{s}`")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    )
 }
 
 pub use crate::contract::EndReasons;
-pub use crate::family::RuleContext as Rules;
-
-fn as_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Vec<Check> {
-    let mut out = Vec::new();
-    // Authorization: the docs say every notification carries a bearer token.
-    let auth = r.authorization.as_deref().unwrap_or("");
-    let bearer = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    out.push(match (bearer, rules.expected_token) {
-        (None, _) if r.authorization.is_none() => Check::fail(
-            CheckId::NotificationAuthorization,
-            subject,
-            "Expected: Authorization: Bearer <token>\nActual:   no Authorization header",
-        ),
-        (None, _) => Check::fail(
-            CheckId::NotificationAuthorization,
-            subject,
-            "Expected: Authorization: Bearer <token>\nActual:   an Authorization header that is not a bearer token",
-        ),
-        (Some(t), Some(want)) if t != want => Check::fail(
-            CheckId::NotificationAuthorization,
-            subject,
-            "Expected: the configured bearer token\nActual:   another token ([redacted])",
-        ),
-        _ => Check::pass(CheckId::NotificationAuthorization, subject),
-    });
-    let ct = r.content_type.as_deref().map(|v| {
-        v.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    });
-    out.push(Check::from_bool(
-        CheckId::NotificationContentType,
-        subject,
-        ct.as_deref() == Some("application/json"),
-        || {
-            format!(
-                "Expected: application/json\nActual:   {}",
-                ct.as_deref().unwrap_or("none")
-            )
-        },
-    ));
-    let json = match &r.json {
-        Ok(v) => v,
-        Err(e) => {
-            out.push(Check::fail(
-                CheckId::NotificationJson,
-                subject,
-                format!("body is not JSON: {e}"),
-            ));
-            return out;
-        }
-    };
-    let Some(entries) = json
-        .get("value")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    else {
-        out.push(Check::fail(
-            CheckId::NotificationJson,
-            subject,
-            "Expected: a commsNotifications object with a non-empty `value` array",
-        ));
-        return out;
-    };
-    for (i, entry) in entries.iter().enumerate() {
-        let at = |k: &str| format!("/value/{i}/{k}");
-        if !entry.is_object() {
-            // A commsNotification serialised twice arrives as a string: nothing in it can be
-            // judged, and a client reading `value` as objects would choke on it.
-            out.push(Check::fail(
-                CheckId::NotificationJson,
-                subject,
-                format!(
-                    "/value/{i}: Expected a commsNotification object\nActual:   {}",
-                    json_kind(entry)
-                ),
-            ));
-            continue;
-        }
-        let state = entry.pointer("/resourceData/state").and_then(Value::as_str);
-        let change = entry.get("changeType").and_then(Value::as_str);
-        if let Some(state) = state {
-            let want = expected_change_type(state);
-            out.push(Check::from_bool(
-                CheckId::ChangeTypeMatchesState,
-                subject,
-                change == Some(want),
-                || {
-                    format!(
-                        "{}: state `{state}` needs changeType `{want}`\nActual:   {}",
-                        at("changeType"),
-                        change.map_or("missing".into(), |c| format!("`{c}`"))
-                    )
-                },
-            ));
-        }
-        let url = entry.get("resourceUrl").and_then(Value::as_str);
-        // The URL names the call percent-encoded (a call id may hold `/` or a space).
-        let named = url.and_then(crate::listener::call_id_of);
-        out.push(Check::from_bool(
-            CheckId::ResourceUrlNamesCall,
-            subject,
-            named.as_deref() == Some(rules.routed_by),
-            || {
-                format!(
-                    "{}: Expected: a resourceUrl naming call [call_id]\nActual:   {}",
-                    at("resourceUrl"),
-                    url.map_or("missing".into(), |u| format!(
-                        "`{}`",
-                        u.replace(rules.routed_by, "[call_id]").replace(
-                            &crate::template::encode_segment(rules.routed_by),
-                            "[call_id]"
-                        )
-                    ))
-                )
-            },
-        ));
-        // The call-end reason table documents how calls end: it judges a call's resultInfo,
-        // not an operation's (a playPrompt completes with 200/0).
-        let is_call = entry
-            .pointer("/resourceData/@odata.type")
-            .and_then(Value::as_str)
-            .is_none_or(|t| t == "#microsoft.graph.call");
-        if let Some(ri) = entry
-            .pointer("/resourceData/resultInfo")
-            .filter(|_| is_call)
-        {
-            let code = ri.get("code");
-            let sub = ri.get("subcode");
-            let typed = |v: Option<&Value>| match v {
-                Some(Value::Number(n)) => {
-                    !rules.as_printed && n.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
-                }
-                Some(Value::String(_)) => rules.as_printed,
-                _ => false,
-            };
-            out.push(Check::from_bool(
-                CheckId::ResultInfoType,
-                subject,
-                typed(code) && typed(sub),
-                || {
-                    let want = if rules.as_printed {
-                        "strings, as printed (--as-printed)"
-                    } else {
-                        "Int32 numbers (the schema; erratum graph-resultinfo-int32)"
-                    };
-                    format!(
-                        "{}: Expected code and subcode as {want}\nActual:   code {}, subcode {}",
-                        at("resourceData/resultInfo"),
-                        code.map_or("missing".into(), Value::to_string),
-                        sub.map_or("missing".into(), Value::to_string)
-                    )
-                },
-            ));
-            let pair = (code.and_then(as_int), sub.and_then(as_int));
-            out.push(match pair {
-                (Some(c), Some(s)) if rules.reasons.is_documented(c, s) => {
-                    Check::pass(CheckId::ResultInfoDocumented, subject)
-                }
-                (Some(c), Some(s)) => Check::fail(
-                    CheckId::ResultInfoDocumented,
-                    subject,
-                    format!(
-                        "{}: code {c} / subcode {s} is not a documented call-end reason ({} documented pairs)",
-                        at("resourceData/resultInfo"),
-                        rules.reasons.pairs()
-                    ),
-                ),
-                _ => Check::fail(
-                    CheckId::ResultInfoDocumented,
-                    subject,
-                    format!("{}: code or subcode missing or not a number", at("resourceData/resultInfo")),
-                ),
-            });
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -490,73 +306,5 @@ mod tests {
             "{}",
             checks[0].detail
         );
-    }
-
-    #[test]
-    fn a_percent_encoded_resource_url_names_the_call() {
-        use crate::results::Verdict::{Fail, Pass};
-        let reasons = EndReasons::default();
-        let id = "57dab8b1/leg?1 a";
-        let rules = Rules {
-            routed_by: id,
-            reasons: &reasons,
-            as_printed: false,
-            expected_token: None,
-        };
-        let encoded = format!(
-            "/communications/calls/{}",
-            crate::template::encode_segment(id)
-        );
-        let r = received(
-            Instant::now(),
-            json!({"value": [state_entry(&encoded, "updated", "terminating")]}),
-        );
-        let checks = notification_checks("s", &r, &rules);
-        assert_eq!(verdict(&checks, CheckId::ResourceUrlNamesCall), [Pass]);
-        let other = received(
-            Instant::now(),
-            json!({"value": [state_entry("/communications/calls/57dab8b1%2Fleg", "updated", "terminating")]}),
-        );
-        let checks = notification_checks("s", &other, &rules);
-        assert_eq!(verdict(&checks, CheckId::ResourceUrlNamesCall), [Fail]);
-    }
-
-    #[test]
-    fn change_type_content_type_and_entry_shape_can_fail() {
-        use crate::results::Verdict::{Fail, Pass};
-        let reasons = EndReasons::default();
-        let rules = Rules {
-            routed_by: "c",
-            reasons: &reasons,
-            as_printed: false,
-            expected_token: None,
-        };
-        let entry = state_entry("/communications/calls/c", "updated", "terminated");
-        let mut r = received(
-            Instant::now(),
-            json!({"value": [entry.clone(), entry.to_string()]}),
-        );
-        r.content_type = Some("text/plain; charset=utf-8".into());
-        let checks = notification_checks("s", &r, &rules);
-        assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Fail]);
-        assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Fail]);
-        assert_eq!(verdict(&checks, CheckId::NotificationJson), [Fail]);
-        let json_check = checks
-            .iter()
-            .find(|c| c.id == CheckId::NotificationJson)
-            .map(|c| c.detail.as_str())
-            .unwrap_or_default();
-        assert!(
-            json_check.contains("/value/1") && json_check.contains("a string"),
-            "{json_check}"
-        );
-        let good = received(
-            Instant::now(),
-            json!({"value": [state_entry("/communications/calls/c", "deleted", "terminated")]}),
-        );
-        let checks = notification_checks("s", &good, &rules);
-        assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Pass]);
-        assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Pass]);
-        assert!(verdict(&checks, CheckId::NotificationJson).is_empty());
     }
 }

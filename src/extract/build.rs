@@ -61,25 +61,15 @@ pub const INCOMING_ACTIONS: [&str; 3] = ["answer", "reject", "redirect"];
 /// The Graph set-up for actions on a participant: a created call whose response names
 /// the bot's own participant (`myParticipantId`).
 pub const PARTICIPANT_SETUP: &str = "create-call-participant";
-pub const INCOMING_SETUP: &str = "incoming-call";
 /// The set-up for reading a call that joined a meeting (the page's answer shows one).
 pub const MEETING_SETUP: &str = "join-meeting";
+pub const INCOMING_SETUP: &str = "incoming-call";
 
 pub fn rules(family: Family) -> &'static Rules {
     match family.as_str() {
         "um" => &RULES[0],
         _ => &RULES[1],
     }
-}
-
-/// Whether a documented answer shows a call that joined a meeting (`meetingInfo` set).
-fn shows_meeting(expect: &ExpectV2) -> bool {
-    expect
-        .documented
-        .as_deref()
-        .and_then(super::pair::lenient_json)
-        .and_then(|v| v.get("meetingInfo").cloned())
-        .is_some_and(|m| m.is_object())
 }
 
 /// A case built from one page, before locale copies are merged and names are settled.
@@ -352,6 +342,9 @@ fn unique(names: &[String], want: &str) -> String {
     name
 }
 
+/// Builds a Graph case: the request step (after an incoming-call trigger step when the
+/// page shows one), its documented notifications and alternative outcomes, the set-up
+/// its path needs, and the names the case may take.
 fn graph(
     page: &Page,
     display: &str,
@@ -366,6 +359,111 @@ fn graph(
     let example = ex.name.clone().ok_or(
         "request has no apidoctor `name`; Graph examples are identified by it, so it is needed",
     )?;
+    let expect = graph_expect(page, ex)?;
+
+    let (path, vars) = graph_path(&url);
+    let headers = graph_headers(&req.headers);
+    let body = req
+        .body
+        .clone()
+        .or_else(|| ex.request_body.map(|b| page.blocks[b].text.clone()))
+        .map(|b| callback_to_listener(&b));
+
+    let notes = GraphNotifications::of(page, display, ex, &example, diags);
+    let any_order = notes.results.len() > 1 && page_allows_any_order(page);
+    let alternatives = alternatives(notes.failures, &notes.results, any_order);
+
+    let mut placeholders: Vec<String> = vars.keys().cloned().collect();
+    let mut steps = Vec::new();
+    let setup = match notes.trigger {
+        Some(t) => {
+            if !vars.contains_key("call_id") {
+                diags.push(Diagnostic::new(
+                    display,
+                    req_block.line,
+                    format!("request `{example}` follows an incoming-call notification but its path names no call"),
+                ));
+            }
+            steps.push(incoming_step(t));
+            None
+        }
+        None if method == "GET" && vars.contains_key("call_id") && shows_meeting(&expect) => {
+            Some(MEETING_SETUP.to_string())
+        }
+        None => graph_setup(&path, &vars),
+    };
+    placeholders.sort();
+    // A request that creates a call and is followed by that call's notifications: the
+    // notifications are routed by the new call's id, taken from the answer.
+    let mut capture = BTreeMap::new();
+    if method == "POST" && !notes.results.is_empty() && !vars.contains_key("call_id") {
+        capture.insert(
+            "call_id".to_string(),
+            vec![
+                "json:/id".to_string(),
+                "header:Location#last-segment".to_string(),
+            ],
+        );
+    }
+    steps.push(StepV2 {
+        name: example.clone(),
+        trigger: None,
+        method: Some(method),
+        path: Some(path),
+        headers,
+        body,
+        capture,
+        notification_order: order(any_order),
+        expect: Some(expect),
+        notifications: notes.results,
+        alternatives,
+    });
+    let (version, names) = graph_names(&url, &example);
+    Ok(Candidate {
+        family: Family::GRAPH,
+        key: format!("graph|{example}"),
+        version,
+        names,
+        notifications: notes.kept,
+        file: CaseV2 {
+            setup,
+            tags: page.front.api_name.clone(),
+            provenance: Provenance {
+                assetid: page.front.assetid.clone(),
+                api_name: page.front.api_name.first().cloned(),
+                example,
+                documented_url: Some(url),
+                sources: Vec::new(),
+            },
+            vars,
+            placeholders,
+            steps,
+            contract: Contract::default(),
+        },
+    })
+}
+
+/// Whether a documented answer shows a call that joined a meeting (`meetingInfo` set).
+fn shows_meeting(expect: &ExpectV2) -> bool {
+    expect
+        .documented
+        .as_deref()
+        .and_then(super::pair::lenient_json)
+        .and_then(|v| v.get("meetingInfo").cloned())
+        .is_some_and(|m| m.is_object())
+}
+
+fn order(any_order: bool) -> NotificationOrder {
+    if any_order {
+        NotificationOrder::Any
+    } else {
+        NotificationOrder::Strict
+    }
+}
+
+/// What the documented response says to expect: its status, and (unless it is empty,
+/// 204 or annotated so) its JSON body as the snapshot's documented text.
+fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
     let resp_block = ex
         .response
         .map(|i| &page.blocks[i])
@@ -383,23 +481,9 @@ fn graph(
     let status = resp
         .status
         .ok_or_else(|| format!("response at line {} has no status line", resp_block.line))?;
-
-    let (path, vars) = graph_path(&url);
-    let mut headers = BTreeMap::new();
-    for (k, v) in &req.headers {
-        // The harness sends its own credentials; Host comes from the target URL.
-        if !k.eq_ignore_ascii_case("Authorization") && !k.eq_ignore_ascii_case("Host") {
-            headers.insert(k.clone(), v.clone());
-        }
-    }
-    let body = req
-        .body
-        .clone()
-        .or_else(|| ex.request_body.map(|b| page.blocks[b].text.clone()))
-        .map(|b| callback_to_listener(&b));
     let truncated = resp_annot.is_some_and(|a| a.truncated);
     let empty = status == 204 || resp_annot.is_some_and(|a| a.is_empty) || resp.body.is_none();
-    let expect = if empty {
+    Ok(if empty {
         ExpectV2 {
             status,
             content_type: None,
@@ -423,47 +507,95 @@ fn graph(
             truncated,
             progress: None,
         }
-    };
+    })
+}
 
-    // Notifications, by what they mean.
-    let mut results: Vec<NotificationV2> = Vec::new();
-    let mut failures: Vec<(String, NotificationV2)> = Vec::new();
-    let mut trigger: Option<NotificationV2> = None;
-    let mut kept = 0;
-    for n in &ex.notifications {
+/// The request headers a case keeps: the harness sends its own credentials, and Host
+/// comes from the target URL.
+fn graph_headers(headers: &[(String, String)]) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(k, _)| {
+            !k.eq_ignore_ascii_case("Authorization") && !k.eq_ignore_ascii_case("Host")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// An example's notifications, by what they mean: the results of the request, the
+/// alternative outcomes (named from their heading), and the incoming-call trigger.
+struct GraphNotifications {
+    results: Vec<NotificationV2>,
+    failures: Vec<(String, NotificationV2)>,
+    trigger: Option<NotificationV2>,
+    /// How many became part of the case (for statistics).
+    kept: usize,
+}
+
+impl GraphNotifications {
+    /// An unreadable or unrecognised notification drops only itself, with a diagnostic.
+    fn of(
+        page: &Page,
+        display: &str,
+        ex: &Example,
+        example: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> GraphNotifications {
+        let mut out = GraphNotifications {
+            results: Vec::new(),
+            failures: Vec::new(),
+            trigger: None,
+            kept: 0,
+        };
+        for n in &ex.notifications {
+            let block = &page.blocks[n.block];
+            let value = super::pair::lenient_json(&n.text);
+            let recognised = value
+                .as_ref()
+                .ok_or_else(|| "the JSON is not readable even after repair".to_string())
+                .and_then(recognise);
+            let (want, state, matches) = match recognised {
+                Ok(r) => r,
+                Err(e) => {
+                    diags.push(Diagnostic::new(
+                        display,
+                        block.line,
+                        format!(
+                            "notification: {e}; only this notification is not extracted (its \
+                             request `{example}` is)"
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            out.kept += 1;
+            let nv = NotificationV2 {
+                name: want,
+                state,
+                matches,
+                snapshot: Some(String::new()),
+                documented: Some(n.text.clone()),
+                redact: Vec::new(),
+            };
+            out.add(page, n, nv, display, diags);
+        }
+        out
+    }
+
+    /// Files one recognised notification by its kind.
+    fn add(
+        &mut self,
+        page: &Page,
+        n: &super::pair::Notification,
+        mut nv: NotificationV2,
+        display: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let block = &page.blocks[n.block];
-        let value = super::pair::lenient_json(&n.text);
-        let recognised = value
-            .as_ref()
-            .ok_or_else(|| "the JSON is not readable even after repair".to_string())
-            .and_then(recognise);
-        let (want, state, matches) = match recognised {
-            Ok(r) => r,
-            Err(e) => {
-                diags.push(Diagnostic::new(
-                    display,
-                    block.line,
-                    format!(
-                        "notification: {e}; only this notification is not extracted (its \
-                         request `{example}` is)"
-                    ),
-                ));
-                continue;
-            }
-        };
-        kept += 1;
-        let mut nv = NotificationV2 {
-            name: want.clone(),
-            state,
-            matches,
-            snapshot: Some(String::new()),
-            documented: Some(n.text.clone()),
-            redact: Vec::new(),
-        };
         match n.kind {
             NotificationKind::Trigger => {
                 nv.name = "incoming".into();
-                if trigger.is_some() {
+                if self.trigger.is_some() {
                     diags.push(Diagnostic::new(
                         display,
                         block.line,
@@ -471,15 +603,15 @@ fn graph(
                          is the trigger, this one is not extracted"
                             .into(),
                     ));
-                    kept -= 1;
+                    self.kept -= 1;
                 } else {
-                    trigger = Some(nv);
+                    self.trigger = Some(nv);
                 }
             }
             NotificationKind::Result => {
-                let names: Vec<String> = results.iter().map(|r| r.name.clone()).collect();
-                nv.name = unique(&names, &want);
-                results.push(nv);
+                let names: Vec<String> = self.results.iter().map(|r| r.name.clone()).collect();
+                nv.name = unique(&names, &nv.name);
+                self.results.push(nv);
             }
             NotificationKind::Alternative => {
                 let heading = n
@@ -494,19 +626,24 @@ fn graph(
                 if alt.is_empty() || alt.len() > 40 {
                     alt = "failed".into();
                 }
-                failures.push((alt, nv));
+                self.failures.push((alt, nv));
             }
         }
     }
-    let any_order = results.len() > 1 && page_allows_any_order(page);
-    // An alternative outcome replaces the last documented result (the success), after
-    // the notifications both outcomes share.
+}
+
+/// An alternative outcome replaces the last documented result (the success), after the
+/// notifications both outcomes share.
+fn alternatives(
+    failures: Vec<(String, NotificationV2)>,
+    results: &[NotificationV2],
+    any_order: bool,
+) -> Vec<Alternative> {
     let mut alternatives: Vec<Alternative> = Vec::new();
-    for (alt, nv) in failures {
+    for (alt, mut nv) in failures {
         match alternatives.iter_mut().find(|a| a.name == alt) {
             Some(a) => {
                 let names: Vec<String> = a.notifications.iter().map(|r| r.name.clone()).collect();
-                let mut nv = nv;
                 nv.name = unique(&names, &nv.name);
                 a.notifications.push(nv);
             }
@@ -517,7 +654,6 @@ fn graph(
                     .cloned()
                     .collect();
                 let names: Vec<String> = list.iter().map(|r| r.name.clone()).collect();
-                let mut nv = nv;
                 nv.name = unique(&names, &nv.name);
                 list.push(nv);
                 alternatives.push(Alternative {
@@ -526,128 +662,75 @@ fn graph(
                         "the documented alternative outcome `{alt}`, instead of the last \
                          documented result"
                     ),
-                    notification_order: if any_order {
-                        NotificationOrder::Any
-                    } else {
-                        NotificationOrder::Strict
-                    },
+                    notification_order: order(any_order),
                     notifications: list,
                 });
             }
         }
     }
+    alternatives
+}
 
-    let mut placeholders: Vec<String> = vars.keys().cloned().collect();
+/// The step that has the target offer a call, checked against the documented
+/// incoming-call notification; the call it names becomes `call_id`.
+fn incoming_step(trigger: NotificationV2) -> StepV2 {
+    let mut capture = BTreeMap::new();
+    capture.insert(
+        "call_id".to_string(),
+        vec!["notification:/value/0/resourceUrl#last-segment".to_string()],
+    );
+    StepV2 {
+        name: "incoming".into(),
+        trigger: Some(INCOMING_SETUP.into()),
+        method: None,
+        path: None,
+        headers: BTreeMap::new(),
+        body: None,
+        capture,
+        notification_order: NotificationOrder::Strict,
+        expect: None,
+        notifications: vec![trigger],
+        alternatives: Vec::new(),
+    }
+}
+
+/// The set-up a request without a trigger step needs, from what its path names: an
+/// offered call for actions only an incoming call takes (answer, reject, redirect), a
+/// participant, or a created call.
+fn graph_setup(path: &str, vars: &BTreeMap<String, String>) -> Option<String> {
     let action = path.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
     let on_incoming = vars.contains_key("call_id") && INCOMING_ACTIONS.contains(&action.as_str());
-    let mut steps = Vec::new();
-    let setup = if let Some(t) = trigger {
-        let mut capture = BTreeMap::new();
-        capture.insert(
-            "call_id".to_string(),
-            vec!["notification:/value/0/resourceUrl#last-segment".to_string()],
-        );
-        steps.push(StepV2 {
-            name: "incoming".into(),
-            trigger: Some(INCOMING_SETUP.into()),
-            method: None,
-            path: None,
-            headers: BTreeMap::new(),
-            body: None,
-            capture,
-            notification_order: NotificationOrder::Strict,
-            expect: None,
-            notifications: vec![t],
-            alternatives: Vec::new(),
-        });
-        if !vars.contains_key("call_id") {
-            diags.push(Diagnostic::new(
-                display,
-                req_block.line,
-                format!("request `{example}` follows an incoming-call notification but its path names no call"),
-            ));
-        }
-        None
-    } else if on_incoming {
+    if on_incoming {
         Some(INCOMING_SETUP.to_string())
     } else if vars.contains_key("participant_id") {
         Some(PARTICIPANT_SETUP.to_string())
-    } else if vars.contains_key("call_id") && method == "GET" && shows_meeting(&expect) {
-        Some(MEETING_SETUP.to_string())
     } else if vars.contains_key("call_id") {
         Some(rules(Family::GRAPH).call_id_setup.to_string())
     } else {
         None
-    };
-    placeholders.sort();
-    // A request that creates a call and is followed by that call's notifications: the
-    // notifications are routed by the new call's id, taken from the answer.
-    let mut capture = BTreeMap::new();
-    if method == "POST" && !results.is_empty() && !vars.contains_key("call_id") {
-        capture.insert(
-            "call_id".to_string(),
-            vec![
-                "json:/id".to_string(),
-                "header:Location#last-segment".to_string(),
-            ],
-        );
     }
-    steps.push(StepV2 {
-        name: example.clone(),
-        trigger: None,
-        method: Some(method),
-        path: Some(path),
-        headers,
-        body,
-        capture,
-        notification_order: if any_order {
-            NotificationOrder::Any
-        } else {
-            NotificationOrder::Strict
-        },
-        expect: Some(expect),
-        notifications: results,
-        alternatives,
-    });
-    // `delete-call` first; with the API version when v1.0 and beta print different
-    // examples; `delete-call-1` when one page has several.
+}
+
+/// The API version the URL names, and the case names to try: `delete-call` first; with
+/// the API version when v1.0 and beta print different examples; `delete-call-1` when one
+/// page has several.
+fn graph_names(url: &str, example: &str) -> (Option<String>, Vec<String>) {
     let version = url
         .split('/')
         .find(|s| *s == "v1.0" || *s == "beta")
         .map(str::to_string);
     let vsuffix = version.as_ref().map(|v| v.replace('.', "-"));
-    let stripped = strip_ordinal(&example).to_string();
+    let stripped = strip_ordinal(example).to_string();
     let mut names = vec![stripped.clone()];
     if let Some(v) = &vsuffix {
         names.push(format!("{stripped}-{v}"));
     }
-    names.push(example.clone());
+    names.push(example.to_string());
     if let Some(v) = &vsuffix {
         names.push(format!("{example}-{v}"));
     }
     names.dedup();
-    Ok(Candidate {
-        family: Family::GRAPH,
-        key: format!("graph|{example}"),
-        version,
-        names,
-        notifications: kept,
-        file: CaseV2 {
-            setup,
-            tags: page.front.api_name.clone(),
-            provenance: Provenance {
-                assetid: page.front.assetid.clone(),
-                api_name: page.front.api_name.first().cloned(),
-                example,
-                documented_url: Some(url),
-                sources: Vec::new(),
-            },
-            vars,
-            placeholders,
-            steps,
-            contract: Contract::default(),
-        },
-    })
+    (version, names)
 }
 
 /// A case for an incoming-call notification no request follows (a page that shows how

@@ -141,6 +141,10 @@ pub struct Body<'a> {
     pub after_setup: bool,
 }
 
+/// Field classes found so far, by (path, class): the value set a `set` field names, and
+/// where the page documents it.
+type Found = BTreeMap<(String, String), (Option<String>, Option<FieldSource>)>;
+
 /// Builds the field classes of a family from its documented bodies.
 pub fn fields(
     family: Family,
@@ -148,102 +152,122 @@ pub fn fields(
     sets: &mut [ValueSet],
     end_reasons: Option<(String, usize)>,
 ) -> Vec<Field> {
-    let mut found: BTreeMap<(String, String), (Option<String>, Option<FieldSource>)> =
-        BTreeMap::new();
-    let source = |s: &ValueSet| {
-        Some(FieldSource {
-            file: s.file.clone(),
-            line: s.line,
-        })
-    };
+    let mut found = Found::new();
     match family.as_str() {
-        "um" => {
-            let by_name: BTreeMap<String, usize> = sets
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.family == Family::UM)
-                .map(|(i, s)| (s.name.clone(), i))
-                .collect();
-            let mut progress: BTreeMap<usize, String> = BTreeMap::new();
-            for b in bodies.iter().filter(|b| b.kind == BodyKind::Xml) {
-                for (path, name, text) in xml_leaves(b.text) {
-                    if let Some(&i) = by_name.get(&name) {
-                        found.insert((path, "set".into()), (Some(name), source(&sets[i])));
-                        if b.after_setup {
-                            progress.insert(i, text.clone());
-                        }
-                    } else if is_call_id(&text) {
-                        found.insert((path, "live".into()), (None, None));
-                    } else if name == "faultstring" {
-                        found.insert((path, "text".into()), (None, None));
-                    }
+        "um" => um_fields(bodies, sets, &mut found),
+        _ => graph_fields(bodies, sets, end_reasons, &mut found),
+    }
+    one_class_per_path(found)
+}
+
+/// Where a value set is documented, as a field's provenance.
+fn set_source(s: &ValueSet) -> Option<FieldSource> {
+    Some(FieldSource {
+        file: s.file.clone(),
+        line: s.line,
+    })
+}
+
+/// UM: an XML leaf named like a documented enumeration is a `set`, a call id is `live`,
+/// a SOAP fault's text is `text`. A state shown after a set-up also fixes the progress
+/// of its set.
+fn um_fields(bodies: &[Body<'_>], sets: &mut [ValueSet], found: &mut Found) {
+    let by_name: BTreeMap<String, usize> = sets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.family == Family::UM)
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    let mut progress: BTreeMap<usize, String> = BTreeMap::new();
+    for b in bodies.iter().filter(|b| b.kind == BodyKind::Xml) {
+        for (path, name, text) in xml_leaves(b.text) {
+            if let Some(&i) = by_name.get(&name) {
+                found.insert((path, "set".into()), (Some(name), set_source(&sets[i])));
+                if b.after_setup {
+                    progress.insert(i, text.clone());
                 }
-            }
-            // A state documented after a set-up created the call: the values the page
-            // lists before it are the ones that can still lead to it.
-            for (i, v) in progress {
-                if let Some(p) = sets[i].values.iter().position(|x| *x == v)
-                    && p > 0
-                {
-                    sets[i].progress = sets[i].values[..=p].to_vec();
-                }
-            }
-        }
-        _ => {
-            let by_name: BTreeMap<String, usize> = sets
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.family == Family::GRAPH)
-                .map(|(i, s)| (s.name.clone(), i))
-                .collect();
-            for b in bodies.iter().filter(|b| b.kind == BodyKind::Json) {
-                let Some(v) = super::pair::lenient_json(b.text) else {
-                    continue;
-                };
-                let mut leaves = Vec::new();
-                json_leaves(&v, String::new(), b.odata_type.clone(), &mut leaves);
-                for (path, key, ty) in leaves {
-                    if let Some(t) = ty.as_deref()
-                        && let Some(&i) = by_name.get(&format!("{t}.{key}"))
-                    {
-                        found.insert(
-                            (path.clone(), "set".into()),
-                            (Some(sets[i].name.clone()), source(&sets[i])),
-                        );
-                        continue;
-                    }
-                    if is_live_key(&key) {
-                        found.insert((format!("**/{key}"), "live".into()), (None, None));
-                    } else if is_text_key(&key) {
-                        found.insert((format!("**/{key}"), "text".into()), (None, None));
-                    }
-                }
-            }
-            found.insert(("/value/*/resourceUrl".into(), "live".into()), (None, None));
-            // identitySet: "one or more" of user, application, device, phone, ... The kind
-            // an example shows is one instance.
-            found.insert(("**/identity".into(), "choice".into()), (None, None));
-            found.insert(
-                ("**/resultInfo/message".into(), "text".into()),
-                (None, None),
-            );
-            if let Some((file, line)) = end_reasons {
-                for k in ["code", "subcode"] {
-                    found.insert(
-                        (format!("**/resultInfo/{k}"), "set".into()),
-                        (
-                            Some("end-reasons".into()),
-                            Some(FieldSource {
-                                file: file.clone(),
-                                line,
-                            }),
-                        ),
-                    );
-                }
+            } else if is_call_id(&text) {
+                found.insert((path, "live".into()), (None, None));
+            } else if name == "faultstring" {
+                found.insert((path, "text".into()), (None, None));
             }
         }
     }
-    // One class per path: set wins over live, live over text.
+    // A state documented after a set-up created the call: the values the page lists
+    // before it are the ones that can still lead to it.
+    for (i, v) in progress {
+        if let Some(p) = sets[i].values.iter().position(|x| *x == v)
+            && p > 0
+        {
+            sets[i].progress = sets[i].values[..=p].to_vec();
+        }
+    }
+}
+
+/// Graph: a JSON leaf whose typed property has a documented enumeration is a `set`;
+/// ids and URLs are `live`, names people choose `text`. The notification's resourceUrl
+/// is live, resultInfo's message text, and its code/subcode are the end-reason table.
+fn graph_fields(
+    bodies: &[Body<'_>],
+    sets: &[ValueSet],
+    end_reasons: Option<(String, usize)>,
+    found: &mut Found,
+) {
+    let by_name: BTreeMap<String, usize> = sets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.family == Family::GRAPH)
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    for b in bodies.iter().filter(|b| b.kind == BodyKind::Json) {
+        let Some(v) = super::pair::lenient_json(b.text) else {
+            continue;
+        };
+        let mut leaves = Vec::new();
+        json_leaves(&v, String::new(), b.odata_type.clone(), &mut leaves);
+        for (path, key, ty) in leaves {
+            if let Some(t) = ty.as_deref()
+                && let Some(&i) = by_name.get(&format!("{t}.{key}"))
+            {
+                found.insert(
+                    (path.clone(), "set".into()),
+                    (Some(sets[i].name.clone()), set_source(&sets[i])),
+                );
+                continue;
+            }
+            if is_live_key(&key) {
+                found.insert((format!("**/{key}"), "live".into()), (None, None));
+            } else if is_text_key(&key) {
+                found.insert((format!("**/{key}"), "text".into()), (None, None));
+            }
+        }
+    }
+    found.insert(("/value/*/resourceUrl".into(), "live".into()), (None, None));
+    // identitySet: "one or more" of user, application, device, phone, ... The kind an
+    // example shows is one instance.
+    found.insert(("**/identity".into(), "choice".into()), (None, None));
+    found.insert(
+        ("**/resultInfo/message".into(), "text".into()),
+        (None, None),
+    );
+    if let Some((file, line)) = end_reasons {
+        for k in ["code", "subcode"] {
+            found.insert(
+                (format!("**/resultInfo/{k}"), "set".into()),
+                (
+                    Some("end-reasons".into()),
+                    Some(FieldSource {
+                        file: file.clone(),
+                        line,
+                    }),
+                ),
+            );
+        }
+    }
+}
+
+/// One class per path: set wins over live, live over text.
+fn one_class_per_path(found: Found) -> Vec<Field> {
     let rank = |c: &str| match c {
         "set" => 0,
         "live" => 1,

@@ -100,143 +100,206 @@ pub fn parse(text: &str, display: &str, diags: &mut Vec<Diagnostic>) -> Page {
     } else {
         text
     };
-    let lines: Vec<&str> = text.split('\n').collect();
-    let mut page = Page {
-        any_order: text.to_ascii_lowercase().contains("out of order"),
-        ..Page::default()
+    let mut s = Scanner {
+        lines: text.split('\n').collect(),
+        display,
+        diags,
+        page: Page {
+            any_order: text.to_ascii_lowercase().contains("out of order"),
+            ..Page::default()
+        },
+        pending: None,
+        heading: String::new(),
+        list: None,
     };
-    let mut diag = |line: usize, reason: String| diags.push(Diagnostic::new(display, line, reason));
-
-    let mut i = 0;
-    if lines.first().map(|l| l.trim_end()) == Some("---") {
-        match lines.iter().skip(1).position(|l| l.trim_end() == "---") {
-            Some(end) => {
-                page.front = front_matter(&lines[1..end + 1]);
-                i = end + 2;
+    let mut i = s.front_matter();
+    while i < s.lines.len() {
+        let line = s.lines[i];
+        let t = line.trim_start();
+        let next = if let Some(fence) = fence_open(line) {
+            s.fence(i, &fence)
+        } else if let Some(rest) = t.strip_prefix("<!--") {
+            s.comment(i, rest)
+        } else if t.starts_with('|') {
+            Some(s.table(i))
+        } else {
+            s.prose(i, t);
+            Some(i + 1)
+        };
+        match next {
+            Some(n) => i = n,
+            None => {
+                s.pending = None;
+                break;
             }
-            None => diag(
-                1,
-                "front matter (`---`) is never closed; read as prose".into(),
-            ),
         }
     }
+    s.flush();
+    if let Some(l) = s.list.take().filter(|l| !l.values.is_empty()) {
+        s.page.value_lists.push(l);
+    }
+    s.page
+}
 
-    // An annotation seen but not yet attached: it attaches to the next fence if only blank
-    // lines, `[!INCLUDE …]` lines, tab headings and other comments come between.
-    let mut pending: Option<Annot> = None;
-    let mut heading = String::new();
-    let mut list: Option<ValueList> = None;
-    let flush = |pending: &mut Option<Annot>, diag: &mut dyn FnMut(usize, String)| {
-        if let Some(Annot::Some(a)) = pending.take()
+/// The state of scanning one page line by line. Each step returns the index of the next
+/// line to read, or `None` where the rest of the page cannot be read.
+struct Scanner<'t, 'd> {
+    lines: Vec<&'t str>,
+    display: &'t str,
+    diags: &'d mut Vec<Diagnostic>,
+    page: Page,
+    /// An annotation seen but not yet attached: it attaches to the next fence if only
+    /// blank lines, `[!INCLUDE …]` lines, tab headings and other comments come between.
+    pending: Option<Annot>,
+    /// The nearest heading so far.
+    heading: String,
+    /// An enumeration being read.
+    list: Option<ValueList>,
+}
+
+impl<'t> Scanner<'t, '_> {
+    fn diag(&mut self, line: usize, reason: String) {
+        self.diags.push(Diagnostic::new(self.display, line, reason));
+    }
+
+    /// A pending annotation that no code block follows is dropped, with a diagnostic when
+    /// it announced an example.
+    fn flush(&mut self) {
+        if let Some(Annot::Some(a)) = self.pending.take()
             && matches!(
                 a.block_type,
                 Some(BlockType::Request | BlockType::Response | BlockType::Example)
             )
         {
-            diag(
+            self.diag(
                 a.line,
                 "annotation is not followed by a code block; nothing to extract".into(),
             );
         }
-    };
+    }
 
-    while i < lines.len() {
-        let line = lines[i];
-        let t = line.trim_start();
-        if let Some(fence) = fence_open(line) {
-            let Some(close) = (i + 1..lines.len()).find(|&j| fence_close(lines[j], fence.ticks))
-            else {
-                diag(
-                    i + 1,
-                    "code fence is never closed; the rest of the page is not read".into(),
-                );
-                pending = None;
-                break;
-            };
-            let body: Vec<&str> = lines[i + 1..close]
-                .iter()
-                .map(|l| strip_indent(l, fence.indent))
-                .collect();
-            page.blocks.push(Block {
-                line: i + 1,
-                lang: fence.info.to_ascii_lowercase(),
-                text: block_text(&body),
-                annot: pending.take().unwrap_or(Annot::None),
-                heading: heading.clone(),
-            });
-            i = close + 1;
-            continue;
+    /// Reads the YAML front matter, if the page opens with one; returns the first line
+    /// after it. An unclosed one is read as prose.
+    fn front_matter(&mut self) -> usize {
+        if self.lines.first().map(|l| l.trim_end()) != Some("---") {
+            return 0;
         }
-        if let Some(rest) = t.strip_prefix("<!--") {
-            let (content, end) = match rest.find("-->") {
-                Some(p) => (rest[..p].to_string(), i),
-                None => match (i + 1..lines.len()).find(|&j| lines[j].contains("-->")) {
-                    Some(j) => {
-                        let mut c = String::from(rest);
-                        for l in &lines[i + 1..j] {
-                            c.push('\n');
-                            c.push_str(l);
-                        }
-                        c.push('\n');
-                        let last = lines[j];
-                        c.push_str(&last[..last.find("-->").unwrap_or(last.len())]);
-                        (c, j)
-                    }
-                    None => {
-                        diag(
-                            i + 1,
-                            "HTML comment is never closed; the rest of the page is not read".into(),
-                        );
-                        pending = None;
-                        break;
-                    }
-                },
-            };
-            let c = content.trim();
-            if c.starts_with('{') {
-                match annotation(c, i + 1) {
-                    Ok(Some(a)) => {
-                        flush(&mut pending, &mut diag);
-                        pending = Some(Annot::Some(a));
-                    }
-                    Ok(None) => {} // page-level annotation (`#page.annotation`)
-                    Err(reason) => {
-                        flush(&mut pending, &mut diag);
-                        diag(i + 1, reason);
-                        pending = Some(Annot::Invalid);
-                    }
+        match self
+            .lines
+            .iter()
+            .skip(1)
+            .position(|l| l.trim_end() == "---")
+        {
+            Some(end) => {
+                self.page.front = front_matter(&self.lines[1..end + 1]);
+                end + 2
+            }
+            None => {
+                self.diag(
+                    1,
+                    "front matter (`---`) is never closed; read as prose".into(),
+                );
+                0
+            }
+        }
+    }
+
+    /// A fenced code block, taking the pending annotation and the current heading.
+    fn fence(&mut self, i: usize, fence: &Fence<'_>) -> Option<usize> {
+        let lines = &self.lines;
+        let Some(close) = (i + 1..lines.len()).find(|&j| fence_close(lines[j], fence.ticks)) else {
+            self.diag(
+                i + 1,
+                "code fence is never closed; the rest of the page is not read".into(),
+            );
+            return None;
+        };
+        let body: Vec<&str> = lines[i + 1..close]
+            .iter()
+            .map(|l| strip_indent(l, fence.indent))
+            .collect();
+        let text = block_text(&body);
+        self.page.blocks.push(Block {
+            line: i + 1,
+            lang: fence.info.to_ascii_lowercase(),
+            text,
+            annot: self.pending.take().unwrap_or(Annot::None),
+            heading: self.heading.clone(),
+        });
+        Some(close + 1)
+    }
+
+    /// An HTML comment; one holding JSON is an apidoctor annotation for the next fence.
+    fn comment(&mut self, i: usize, rest: &str) -> Option<usize> {
+        let Some((content, end)) = comment_text(&self.lines, i, rest) else {
+            self.diag(
+                i + 1,
+                "HTML comment is never closed; the rest of the page is not read".into(),
+            );
+            return None;
+        };
+        let c = content.trim();
+        if c.starts_with('{') {
+            match annotation(c, i + 1) {
+                Ok(Some(a)) => {
+                    self.flush();
+                    self.pending = Some(Annot::Some(a));
+                }
+                Ok(None) => {} // page-level annotation (`#page.annotation`)
+                Err(reason) => {
+                    self.flush();
+                    self.diag(i + 1, reason);
+                    self.pending = Some(Annot::Invalid);
                 }
             }
-            i = end + 1;
-            continue;
         }
-        if t.starts_with('|') {
-            flush(&mut pending, &mut diag);
-            let start = i;
-            while i < lines.len() && lines[i].trim_start().starts_with('|') {
-                i += 1;
-            }
-            if let Some(table) = table(&lines[start..i], start + 1) {
-                page.tables.push(table);
-            }
-            continue;
+        Some(end + 1)
+    }
+
+    /// A pipe table: the run of lines starting with `|`.
+    fn table(&mut self, start: usize) -> usize {
+        self.flush();
+        let mut i = start;
+        while i < self.lines.len() && self.lines[i].trim_start().starts_with('|') {
+            i += 1;
         }
+        if let Some(table) = table(&self.lines[start..i], start + 1) {
+            self.page.tables.push(table);
+        }
+        i
+    }
+
+    /// Any other line: a heading, part of an enumeration, or prose that ends a pending
+    /// annotation's reach.
+    fn prose(&mut self, i: usize, t: &str) {
         let tab = t.starts_with('#') && t.contains("](#tab/");
         if t.starts_with('#') && !tab {
-            heading = strip_spans(t.trim_start_matches('#')).trim().to_string();
+            self.heading = strip_spans(t.trim_start_matches('#')).trim().to_string();
         }
-        value_list_line(t, i + 1, &mut list, &mut page.value_lists);
+        value_list_line(t, i + 1, &mut self.list, &mut self.page.value_lists);
         let between = t.is_empty() || t.starts_with("[!INCLUDE") || tab;
         if !between {
-            flush(&mut pending, &mut diag);
+            self.flush();
         }
-        i += 1;
     }
-    flush(&mut pending, &mut diag);
-    if let Some(l) = list.take().filter(|l| !l.values.is_empty()) {
-        page.value_lists.push(l);
+}
+
+/// The text of an HTML comment opening on line `i` (`rest` follows its `<!--`) and the
+/// line it closes on; `None` when it never closes.
+fn comment_text(lines: &[&str], i: usize, rest: &str) -> Option<(String, usize)> {
+    if let Some(p) = rest.find("-->") {
+        return Some((rest[..p].to_string(), i));
     }
-    page
+    let j = (i + 1..lines.len()).find(|&j| lines[j].contains("-->"))?;
+    let mut c = String::from(rest);
+    for l in &lines[i + 1..j] {
+        c.push('\n');
+        c.push_str(l);
+    }
+    c.push('\n');
+    let last = lines[j];
+    c.push_str(&last[..last.find("-->").unwrap_or(last.len())]);
+    Some((c, j))
 }
 
 /// Follows an enumeration: a sentence naming "possible values", then `- Word` items

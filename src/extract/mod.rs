@@ -230,74 +230,154 @@ struct Merged {
 /// problems are diagnostics in the report.
 pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     let inputs = collect_inputs(&opts.paths)?;
-    let cases_root = opts.out.join("cases");
-    let errata_path = cases_root.join("errata.toml");
+    let errata_path = opts.out.join("cases").join("errata.toml");
     let existing_errata = std::fs::read_to_string(&errata_path).ok();
     let hand = family::hand_written(existing_errata.as_deref());
     let hand_errata =
         Errata::parse(&hand).map_err(|e| format!("{}: {e}", errata_path.display()))?;
     let mut report = ExtractReport::default();
 
-    // Pages → candidates, in input order; value sets and end reasons beside them.
-    let mut groups: Vec<Vec<Found>> = Vec::new();
-    let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
-    let mut reasons: Vec<EndReason> = Vec::new();
-    let mut sets: Vec<contract::ValueSet> = Vec::new();
+    let mut harvest = Harvest::default();
     for input in &inputs {
+        harvest.page(input, &mut report);
+    }
+    let Harvest {
+        groups,
+        reasons,
+        mut sets,
+        ..
+    } = harvest;
+    for set in &mut sets {
+        set.added = hand_errata.added_values(set.family, &set.name);
+    }
+    report.stats.value_sets = sets.len();
+
+    let mut named = settle_names(merge(groups, &hand_errata, &mut report));
+    for (name, m) in &mut named {
+        build::name_snapshots(&mut m.file, m.family, name);
+    }
+    // Printed JSON that is not JSON → generated errata.
+    let generated = json_errata(&named, &mut report);
+    let errata_text = family::errata_file(&hand, &generated);
+    let errata =
+        Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
+
+    let mut files = ExpectedFiles::default();
+    let kept = files.cases(opts, named, &sets, &errata, &mut report);
+    let reason_source = files.end_reasons(&reasons)?;
+    for family in Family::all() {
+        let family_cases = FamilyCases::of(family, &kept);
+        if family_cases.cases.is_empty() {
+            continue;
+        }
+        let reason_source = (family == Family::GRAPH)
+            .then(|| reason_source.clone())
+            .flatten();
+        files.contract(&family_cases, &mut sets, reason_source);
+        family_file(opts, &family_cases, &mut report)?;
+    }
+    files
+        .files
+        .insert(PathBuf::from("cases/errata.toml"), errata_text);
+
+    sync(opts, &files.files, &files.unknown_snapshots, &mut report)?;
+    Ok(report)
+}
+
+/// What the pages yield, in input order: candidates grouped by identity (the locale and
+/// version copies of one example share a group, to be merged into one case), and the
+/// end reasons and value sets found beside them, each once.
+#[derive(Default)]
+struct Harvest {
+    groups: Vec<Vec<Found>>,
+    group_of: BTreeMap<String, usize>,
+    reasons: Vec<EndReason>,
+    sets: Vec<contract::ValueSet>,
+}
+
+impl Harvest {
+    /// Scans one page; its diagnostics join the report in line order.
+    fn page(&mut self, input: &Input, report: &mut ExtractReport) {
         let mut diags = Vec::new();
         let Some(text) = read_page(input, &mut diags) else {
             report.diagnostics.extend(diags);
-            continue;
+            return;
         };
         report.stats.pages += 1;
         let page = markdown::parse(&text, &input.display, &mut diags);
         let (examples, skipped) = pair::pair(&page, &input.display, &mut diags);
         report.stats.syntax_or_ignored += skipped.syntax_or_ignored;
-        let mut lone = Vec::new();
-        for n in &skipped.lone_triggers {
-            match build::lone_trigger(&page, &input.rel, n) {
-                Ok(c) => lone.push((c, page.blocks[n.block].line)),
+        self.lone_triggers(&page, input, &skipped.lone_triggers, &mut diags);
+        report.stats.examples += examples.len();
+        self.examples(&page, input, &examples, &mut diags);
+        self.tables(&page, input, &mut diags);
+        diags.sort_by_key(|d| d.line);
+        report.diagnostics.extend(diags);
+    }
+
+    /// Adds a candidate to the group of its identity, opening the group on first sight.
+    fn add(&mut self, found: Found) {
+        let g = *self
+            .group_of
+            .entry(found.candidate.key.clone())
+            .or_insert_with(|| {
+                self.groups.push(Vec::new());
+                self.groups.len() - 1
+            });
+        self.groups[g].push(found);
+    }
+
+    /// Incoming-call notifications no request follows: each a case of its own.
+    fn lone_triggers(
+        &mut self,
+        page: &markdown::Page,
+        input: &Input,
+        lone: &[pair::Notification],
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for n in lone {
+            let line = page.blocks[n.block].line;
+            match build::lone_trigger(page, &input.rel, n) {
+                Ok(candidate) => self.add(Found {
+                    candidate,
+                    display: input.display.clone(),
+                    line,
+                    response_type: None,
+                }),
                 Err(e) => diags.push(Diagnostic::new(
                     &input.display,
-                    page.blocks[n.block].line,
+                    line,
                     format!(
                         "incoming-call notification with no request after it: {e}; not extracted"
                     ),
                 )),
             }
         }
-        for (c, line) in lone {
-            let g = *group_of.entry(c.key.clone()).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push(Found {
-                candidate: c,
-                display: input.display.clone(),
-                line,
-                response_type: None,
-            });
-        }
-        report.stats.examples += examples.len();
+    }
+
+    /// Request/response examples; the n-th example with one identity on a page keys as
+    /// `identity|n`, so it merges with the n-th of its locale copies.
+    fn examples(
+        &mut self,
+        page: &markdown::Page,
+        input: &Input,
+        examples: &[pair::Example],
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        for ex in &examples {
+        for ex in examples {
             let line = page.blocks[ex.request].line;
             let response_type = ex.response.and_then(|r| match &page.blocks[r].annot {
                 markdown::Annot::Some(a) => a.odata_type.clone(),
                 _ => None,
             });
-            match build::build(&page, &input.rel, &input.display, ex, &mut diags) {
-                Ok(mut c) => {
-                    // The n-th example with this identity on the page.
-                    let n = seen.entry(c.key.clone()).or_default();
+            match build::build(page, &input.rel, &input.display, ex, diags) {
+                Ok(mut candidate) => {
+                    let n = seen.entry(candidate.key.clone()).or_default();
                     *n += 1;
-                    c.key = format!("{}|{n}", c.key);
-                    let g = *group_of.entry(c.key.clone()).or_insert_with(|| {
-                        groups.push(Vec::new());
-                        groups.len() - 1
-                    });
-                    groups[g].push(Found {
-                        candidate: c,
+                    candidate.key = format!("{}|{n}", candidate.key);
+                    self.add(Found {
+                        candidate,
                         display: input.display.clone(),
                         line,
                         response_type,
@@ -310,95 +390,95 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                 )),
             }
         }
-        for r in end_reasons::from_tables(&page.tables, &input.rel, &input.display, &mut diags) {
-            if !reasons
+    }
+
+    /// End-reason tables and value sets; a copy on another page (locale) is kept once.
+    fn tables(&mut self, page: &markdown::Page, input: &Input, diags: &mut Vec<Diagnostic>) {
+        for r in end_reasons::from_tables(&page.tables, &input.rel, &input.display, diags) {
+            if !self
+                .reasons
                 .iter()
                 .any(|x| x.code == r.code && x.subcodes == r.subcodes)
             {
-                reasons.push(r);
+                self.reasons.push(r);
             }
         }
-        for set in contract::sets_from_page(&page, &input.rel) {
-            if !sets
+        for set in contract::sets_from_page(page, &input.rel) {
+            if !self
+                .sets
                 .iter()
                 .any(|x| x.family == set.family && x.name == set.name)
             {
-                sets.push(set);
+                self.sets.push(set);
             }
         }
-        diags.sort_by_key(|d| d.line);
-        report.diagnostics.extend(diags);
     }
-    for set in &mut sets {
-        set.added = hand_errata.added_values(set.family, &set.name);
-    }
-    report.stats.value_sets = sets.len();
+}
 
-    let merged = merge(groups, &hand_errata, &mut report);
-    let named = settle_names(merged);
+/// A case that became a file: its family, name, content and response type (for the
+/// contract).
+type Kept = (Family, String, CaseV2, Option<String>);
 
-    // Printed JSON that is not JSON → generated errata.
-    let mut named = named;
-    for (name, m) in &mut named {
-        build::name_snapshots(&mut m.file, m.family, name);
-    }
-    let generated = json_errata(&named, &mut report);
-    let errata_text = family::errata_file(&hand, &generated);
-    let errata =
-        Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
+/// The files the corpus should hold (path relative to `--out` → text), and snapshots
+/// that could not be rendered (so `--check` does not call the committed ones stale).
+#[derive(Default)]
+struct ExpectedFiles {
+    files: BTreeMap<PathBuf, String>,
+    unknown_snapshots: BTreeSet<PathBuf>,
+}
 
-    // Cases and snapshots → the files the corpus should hold.
-    let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let mut unknown_snapshots: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut kept: Vec<(Family, String, CaseV2, Option<String>)> = Vec::new();
-    for (name, mut m) in named {
-        if m.family == Family::UM && m.file.setup.is_some() {
-            for step in &mut m.file.steps {
-                if let Some(e) = &mut step.expect
-                    && e.body == BodyKind::Xml
-                    && let Some(doc) = &e.documented
-                {
-                    e.progress = contract::progressing_set(&sets, m.family, doc);
-                }
+impl ExpectedFiles {
+    /// Case files and their snapshots. A case that does not read back as written, or is
+    /// not valid, is a diagnostic instead of a file.
+    fn cases(
+        &mut self,
+        opts: &ExtractOptions,
+        named: Vec<(String, Merged)>,
+        sets: &[contract::ValueSet],
+        errata: &Errata,
+        report: &mut ExtractReport,
+    ) -> Vec<Kept> {
+        let mut kept = Vec::new();
+        for (name, mut m) in named {
+            if m.family == Family::UM && m.file.setup.is_some() {
+                progressing_sets(&mut m, sets);
             }
-        }
-        let rel = PathBuf::from("cases")
-            .join(m.family.as_str())
-            .join(format!("{name}.toml"));
-        let path = opts.out.join(&rel);
-        let text = emit::case_file(&m.file);
-        let back = model::parse(&text);
-        let problem = match &back {
-            Ok(b) if *b == m.file => None,
-            Ok(_) => Some(format!(
-                "internal: {} does not read back as written",
-                rel.display()
-            )),
-            Err(e) => Some(format!("internal: {} is not readable: {e}", rel.display())),
-        };
-        let problem = problem.or_else(|| {
-            if m.file.v1() {
-                crate::case::parse_case(&path, &text)
-                    .err()
-                    .map(|e| format!("the case is not valid ({})", e.message))
-            } else {
-                validate_v2(&m.file).err()
+            let rel = PathBuf::from("cases")
+                .join(m.family.as_str())
+                .join(format!("{name}.toml"));
+            let text = emit::case_file(&m.file);
+            if let Some(p) = case_problem(&opts.out.join(&rel), &rel, &text, &m.file) {
+                report.diagnostics.push(Diagnostic::new(
+                    &m.display,
+                    m.line,
+                    format!("{p}; not extracted"),
+                ));
+                continue;
             }
-        });
-        if let Some(p) = problem {
-            report.diagnostics.push(Diagnostic::new(
-                &m.display,
-                m.line,
-                format!("{p}; not extracted"),
-            ));
-            continue;
+            self.snapshots(&name, &m, &rel, errata, report);
+            self.files.insert(rel, text);
+            report.stats.notifications += count_notifications(&m.file);
+            report.stats.cases += 1;
+            kept.push((m.family, name, m.file, m.response_type));
         }
+        kept
+    }
+
+    /// The snapshots of one case's documented bodies.
+    fn snapshots(
+        &mut self,
+        name: &str,
+        m: &Merged,
+        rel: &Path,
+        errata: &Errata,
+        report: &mut ExtractReport,
+    ) {
         let source = rel.to_string_lossy().replace('\\', "/");
         for (step, notif, snap, text_doc, kind) in m.file.documented() {
             let rel_snap = PathBuf::from("snapshots").join(format!("{snap}.snap"));
             match render_snapshot(
                 m.family,
-                &name,
+                name,
                 &m.file,
                 &source,
                 step,
@@ -406,10 +486,10 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                 snap,
                 text_doc,
                 kind,
-                &errata,
+                errata,
             ) {
                 Ok(t) => {
-                    expected.insert(rel_snap, t);
+                    self.files.insert(rel_snap, t);
                 }
                 Err(e) => {
                     report.diagnostics.push(Diagnostic::new(
@@ -417,103 +497,156 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
                         m.line,
                         format!("snapshot `{snap}` cannot be rendered: {e}"),
                     ));
-                    unknown_snapshots.insert(rel_snap);
+                    self.unknown_snapshots.insert(rel_snap);
                 }
             }
         }
-        expected.insert(rel, text);
-        report.stats.notifications += count_notifications(&m.file);
-        report.stats.cases += 1;
-        kept.push((m.family, name, m.file, m.response_type));
-    }
-    let reason_source = reasons.first().and_then(|r| {
-        let (file, line) = r.source.rsplit_once(':')?;
-        Some((file.to_string(), line.parse().ok()?))
-    });
-    if !reasons.is_empty() {
-        let text = end_reasons::render(&reasons);
-        end_reasons::round_trips(&text, &reasons).map_err(|e| format!("internal: {e}"))?;
-        expected.insert(
-            PathBuf::from("cases/graph").join(end_reasons::FILE_NAME),
-            text,
-        );
     }
 
-    // The family files: the contract, and set-ups the cases need.
-    for family in Family::all() {
-        let cases: Vec<(&CaseV2, Option<String>)> = kept
-            .iter()
-            .filter(|(f, ..)| *f == family)
-            .map(|(_, _, c, t)| (c, t.clone()))
-            .collect();
-        if cases.is_empty() {
-            continue;
+    /// The Graph end-reason table, when the pages had one; returns where it was found
+    /// (file, line), which the contract cites for `resultInfo`.
+    fn end_reasons(&mut self, reasons: &[EndReason]) -> Result<Option<(String, usize)>, String> {
+        let source = reasons.first().and_then(|r| {
+            let (file, line) = r.source.rsplit_once(':')?;
+            Some((file.to_string(), line.parse().ok()?))
+        });
+        if !reasons.is_empty() {
+            let text = end_reasons::render(reasons);
+            end_reasons::round_trips(&text, reasons).map_err(|e| format!("internal: {e}"))?;
+            self.files.insert(
+                PathBuf::from("cases/graph").join(end_reasons::FILE_NAME),
+                text,
+            );
         }
-        let bodies = contract::bodies_of(&cases);
-        let fields = contract::fields(
-            family,
-            &bodies,
-            &mut sets,
-            if family == Family::GRAPH {
-                reason_source.clone()
-            } else {
-                None
-            },
-        );
-        expected.insert(
+        Ok(source)
+    }
+
+    /// A family's contract file, from the bodies of its cases.
+    fn contract(
+        &mut self,
+        family_cases: &FamilyCases<'_>,
+        sets: &mut [contract::ValueSet],
+        reason_source: Option<(String, usize)>,
+    ) {
+        let family = family_cases.family;
+        let bodies = contract::bodies_of(&family_cases.cases);
+        let fields = contract::fields(family, &bodies, sets, reason_source);
+        self.files.insert(
             PathBuf::from("cases")
                 .join(family.as_str())
                 .join(contract::FILE_NAME),
-            contract::render(family, &sets, &fields),
+            contract::render(family, sets, &fields),
         );
-        let fam_rel = PathBuf::from("cases")
-            .join(family.as_str())
-            .join("_family.toml");
-        let fam_path = opts.out.join(&fam_rel);
-        let needed: BTreeSet<String> = kept
-            .iter()
-            .filter(|(f, ..)| *f == family)
-            .filter_map(|(_, _, c, _)| c.setup.clone())
-            .collect();
-        match std::fs::read_to_string(&fam_path) {
-            Ok(text) => {
-                let have = family::setups_in(&text);
-                for s in needed.iter().filter(|s| !have.contains(s)) {
-                    let users: Vec<&str> = kept
-                        .iter()
-                        .filter(|(f, _, c, _)| *f == family && c.setup.as_deref() == Some(s))
-                        .map(|(_, n, _, _)| n.as_str())
-                        .collect();
-                    report.family_files.push(format!(
-                        "{}: has no set-up `{s}`, needed by {}; add it, or remove the file so \
-                         extract writes one",
-                        fam_rel.display(),
-                        users.join(", ")
-                    ));
-                }
+    }
+}
+
+/// A UM case with a set-up: a documented XML body's state must progress through the
+/// value set the pages document for it.
+fn progressing_sets(m: &mut Merged, sets: &[contract::ValueSet]) {
+    for step in &mut m.file.steps {
+        if let Some(e) = &mut step.expect
+            && e.body == BodyKind::Xml
+            && let Some(doc) = &e.documented
+        {
+            e.progress = contract::progressing_set(sets, m.family, doc);
+        }
+    }
+}
+
+/// Why an emitted case file cannot be written, if it cannot: it must read back equal to
+/// what was emitted, and be a valid case (v1 by the case parser, v2 by [`validate_v2`]).
+fn case_problem(path: &Path, rel: &Path, text: &str, file: &CaseV2) -> Option<String> {
+    let problem = match &model::parse(text) {
+        Ok(b) if b == file => None,
+        Ok(_) => Some(format!(
+            "internal: {} does not read back as written",
+            rel.display()
+        )),
+        Err(e) => Some(format!("internal: {} is not readable: {e}", rel.display())),
+    };
+    problem.or_else(|| {
+        if file.v1() {
+            crate::case::parse_case(path, text)
+                .err()
+                .map(|e| format!("the case is not valid ({})", e.message))
+        } else {
+            validate_v2(file).err()
+        }
+    })
+}
+
+/// The kept cases of one family.
+struct FamilyCases<'k> {
+    family: Family,
+    kept: Vec<&'k Kept>,
+    /// Content and response type, as the contract reads them.
+    cases: Vec<(&'k CaseV2, Option<String>)>,
+}
+
+impl<'k> FamilyCases<'k> {
+    fn of(family: Family, kept: &'k [Kept]) -> FamilyCases<'k> {
+        let kept: Vec<&Kept> = kept.iter().filter(|(f, ..)| *f == family).collect();
+        let cases = kept.iter().map(|(_, _, c, t)| (c, t.clone())).collect();
+        FamilyCases {
+            family,
+            kept,
+            cases,
+        }
+    }
+}
+
+/// The family file (`_family.toml`) holds hand-written set-ups: an existing one is kept
+/// and only told about set-ups it lacks; a missing one is written with the defaults
+/// (`--check`: reported missing).
+fn family_file(
+    opts: &ExtractOptions,
+    family_cases: &FamilyCases<'_>,
+    report: &mut ExtractReport,
+) -> Result<(), String> {
+    let family = family_cases.family;
+    let fam_rel = PathBuf::from("cases")
+        .join(family.as_str())
+        .join("_family.toml");
+    let fam_path = opts.out.join(&fam_rel);
+    let needed: BTreeSet<String> = family_cases
+        .kept
+        .iter()
+        .filter_map(|(_, _, c, _)| c.setup.clone())
+        .collect();
+    match std::fs::read_to_string(&fam_path) {
+        Ok(text) => {
+            let have = family::setups_in(&text);
+            for s in needed.iter().filter(|s| !have.contains(s)) {
+                let users: Vec<&str> = family_cases
+                    .kept
+                    .iter()
+                    .filter(|(_, _, c, _)| c.setup.as_deref() == Some(s))
+                    .map(|(_, n, _, _)| n.as_str())
+                    .collect();
+                report.family_files.push(format!(
+                    "{}: has no set-up `{s}`, needed by {}; add it, or remove the file so \
+                     extract writes one",
+                    fam_rel.display(),
+                    users.join(", ")
+                ));
             }
-            Err(_) => {
-                let text = family::default_family(family);
-                if opts.check {
-                    report
-                        .differences
-                        .push(Difference::Missing(fam_rel.clone()));
-                } else {
-                    crate::snapshot::write_atomic(&fam_path, &text)
-                        .map_err(|e| format!("{}: cannot write: {e}", fam_path.display()))?;
-                    report.family_files.push(format!(
-                        "wrote {} (the folder had none; set-ups: {})",
-                        fam_rel.display(),
-                        family::setups_in(&text).join(", ")
-                    ));
-                }
+        }
+        Err(_) => {
+            let text = family::default_family(family);
+            if opts.check {
+                report.differences.push(Difference::Missing(fam_rel));
+            } else {
+                crate::snapshot::write_atomic(&fam_path, &text)
+                    .map_err(|e| format!("{}: cannot write: {e}", fam_path.display()))?;
+                report.family_files.push(format!(
+                    "wrote {} (the folder had none; set-ups: {})",
+                    fam_rel.display(),
+                    family::setups_in(&text).join(", ")
+                ));
             }
         }
     }
-    expected.insert(PathBuf::from("cases/errata.toml"), errata_text);
-
-    sync(opts, &expected, &unknown_snapshots, &mut report)?;
-    Ok(report)
+    Ok(())
 }
 
 /// The checks format v2 needs that serde cannot express.

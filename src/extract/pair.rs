@@ -235,173 +235,237 @@ fn classify(v: &Value, heading: &str) -> NotificationKind {
 /// Pairs the blocks of one page. Every code block ends up in an example, is skipped on
 /// purpose (annotated `ignored`, element syntax), or is named in a diagnostic.
 pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Example>, Skipped) {
-    let roles: Vec<Role> = page.blocks.iter().map(role).collect();
-    let mut examples: Vec<Example> = Vec::new();
-    let mut used = vec![false; page.blocks.len()];
-    let mut skipped = Skipped::default();
-    let mut triggers: Vec<Notification> = Vec::new();
-    let mut diag = |line: usize, reason: String| diags.push(Diagnostic::new(display, line, reason));
-
+    let mut p = Pairing {
+        page,
+        display,
+        diags,
+        roles: page.blocks.iter().map(role).collect(),
+        examples: Vec::new(),
+        used: vec![false; page.blocks.len()],
+        skipped: Skipped::default(),
+        triggers: Vec::new(),
+    };
     let mut i = 0;
     while i < page.blocks.len() {
-        let block = &page.blocks[i];
-        match &roles[i] {
-            Role::Request { name } => {
-                used[i] = true;
-                examples.push(Example {
-                    request: i,
-                    name: name.clone(),
-                    response: None,
-                    request_body: None,
-                    notifications: std::mem::take(&mut triggers),
-                });
-            }
-            Role::Response { names } => {
-                used[i] = true;
-                let targets: Vec<usize> = if names.is_empty() {
-                    examples.len().checked_sub(1).into_iter().collect()
-                } else {
-                    (0..examples.len())
-                        .filter(|&k| examples[k].name.as_ref().is_some_and(|n| names.contains(n)))
-                        .collect()
-                };
-                if targets.is_empty() {
-                    let what = if names.is_empty() {
-                        "no request before it".to_string()
-                    } else {
-                        format!("no request named `{}` before it", names.join("`, `"))
-                    };
-                    diag(block.line, format!("response with {what}; not extracted"));
-                }
-                for k in targets {
-                    match examples[k].response {
-                        None => examples[k].response = Some(i),
-                        Some(prev) => diag(
-                            block.line,
-                            format!(
-                                "response with no request: the request at line {} already has \
-                                 its response (line {}); not extracted",
-                                page.blocks[examples[k].request].line, page.blocks[prev].line
-                            ),
-                        ),
-                    }
-                }
-            }
-            Role::Example => {
-                used[i] = true;
-                // An annotated header block (`POST https://bot…`) whose body is the next
-                // block, or a body whose header block was printed just before it.
-                let header_only = block.lang != "json"
-                    && http::parse(&block.text).is_ok_and(|m| m.body.is_none());
-                let after = (header_only
-                    && i + 1 < page.blocks.len()
-                    && matches!(roles[i + 1], Role::Loose | Role::Example)
-                    && page.blocks[i + 1].lang == "json")
-                    .then_some(i + 1);
-                let before = i.checked_sub(1).filter(|&p| {
-                    roles[p] == Role::Loose && !used[p] && page.blocks[p].lang == "http"
-                });
-                let companion = after.or(before);
-                if let Some(c) = companion {
-                    used[c] = true;
-                }
-                let text = match notification_text(page, i, companion) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        diag(
-                            block.line,
-                            format!("example block: {e}; this block is not extracted"),
-                        );
-                        i = after.map_or(i, |a| a) + 1;
-                        continue;
-                    }
-                };
-                let value = lenient_json(&text);
-                let heading = companion
-                    .map(|c| page.blocks[c.min(i)].heading.as_str())
-                    .unwrap_or(&block.heading);
-                match value {
-                    Some(v) if is_notification(&v) => {
-                        let kind = classify(&v, heading);
-                        let n = Notification {
-                            block: i,
-                            companion,
-                            kind,
-                            text,
-                        };
-                        match (kind, examples.last_mut()) {
-                            (NotificationKind::Trigger, _) => triggers.push(n),
-                            (_, Some(ex)) => ex.notifications.push(n),
-                            (_, None) => diag(
-                                block.line,
-                                "notification example with no request before it; this \
-                                 notification is not extracted"
-                                    .into(),
-                            ),
-                        }
-                    }
-                    Some(_) => match examples.last_mut() {
-                        Some(ex)
-                            if ex.response.is_none()
-                                && ex.request_body.is_none()
-                                && block.lang == "json"
-                                && http::parse(&page.blocks[ex.request].text)
-                                    .is_ok_and(|m| m.body.is_none()) =>
-                        {
-                            ex.request_body = Some(i)
-                        }
-                        _ => diag(
-                            block.line,
-                            "example block is neither a notification nor the body of the \
-                             request before it; this block is not extracted"
-                                .into(),
-                        ),
-                    },
-                    None => diag(
-                        block.line,
-                        "example block is not readable JSON even after repair; this \
-                         notification is not extracted"
-                            .into(),
-                    ),
-                }
-                if let Some(a) = after {
-                    i = a;
-                }
-            }
-            Role::Skip => {
-                used[i] = true;
-                skipped.syntax_or_ignored += 1;
-            }
-            Role::Syntax => {
-                used[i] = true;
-                skipped.syntax_or_ignored += 1;
+        match p.roles[i].clone() {
+            Role::Request { name } => p.request(i, name),
+            Role::Response { names } => p.response(i, &names),
+            Role::Example => i = p.example(i),
+            Role::Skip | Role::Syntax => {
+                p.used[i] = true;
+                p.skipped.syntax_or_ignored += 1;
             }
             Role::Loose => {}
         }
         i += 1;
     }
-    skipped.lone_triggers = triggers;
-    for (i, block) in page.blocks.iter().enumerate() {
-        if !used[i] && is_code(&block.lang) {
-            diag(
-                block.line,
-                format!(
-                    "unannotated `{}` block is not part of any example; not extracted",
-                    block.lang
-                ),
-            );
+    p.skipped.lone_triggers = std::mem::take(&mut p.triggers);
+    p.unused_blocks();
+    p.drop_unanswered();
+    (p.examples, p.skipped)
+}
+
+/// The state of pairing one page, block by block in page order.
+struct Pairing<'p, 'd> {
+    page: &'p Page,
+    display: &'p str,
+    diags: &'d mut Vec<Diagnostic>,
+    roles: Vec<Role>,
+    examples: Vec<Example>,
+    /// Blocks that became part of an example or were skipped on purpose.
+    used: Vec<bool>,
+    skipped: Skipped,
+    /// Incoming-call notifications waiting for the request they precede.
+    triggers: Vec<Notification>,
+}
+
+impl Pairing<'_, '_> {
+    fn diag(&mut self, line: usize, reason: String) {
+        self.diags.push(Diagnostic::new(self.display, line, reason));
+    }
+
+    /// A request opens an example; incoming-call notifications printed before it are its
+    /// triggers.
+    fn request(&mut self, i: usize, name: Option<String>) {
+        self.used[i] = true;
+        self.examples.push(Example {
+            request: i,
+            name,
+            response: None,
+            request_body: None,
+            notifications: std::mem::take(&mut self.triggers),
+        });
+    }
+
+    /// A response answers the requests it names, or the last request when it names none.
+    fn response(&mut self, i: usize, names: &[String]) {
+        self.used[i] = true;
+        let line = self.page.blocks[i].line;
+        let targets: Vec<usize> = if names.is_empty() {
+            self.examples.len().checked_sub(1).into_iter().collect()
+        } else {
+            (0..self.examples.len())
+                .filter(|&k| {
+                    self.examples[k]
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| names.contains(n))
+                })
+                .collect()
+        };
+        if targets.is_empty() {
+            let what = if names.is_empty() {
+                "no request before it".to_string()
+            } else {
+                format!("no request named `{}` before it", names.join("`, `"))
+            };
+            self.diag(line, format!("response with {what}; not extracted"));
+        }
+        for k in targets {
+            match self.examples[k].response {
+                None => self.examples[k].response = Some(i),
+                Some(prev) => {
+                    let reason = format!(
+                        "response with no request: the request at line {} already has \
+                         its response (line {}); not extracted",
+                        self.page.blocks[self.examples[k].request].line,
+                        self.page.blocks[prev].line
+                    );
+                    self.diag(line, reason);
+                }
+            }
         }
     }
-    examples.retain(|ex| {
-        if ex.response.is_none() {
-            diag(
-                page.blocks[ex.request].line,
-                "request with no response; not extracted".into(),
-            );
+
+    /// An example block: a notification, or the body of the request before it. Returns
+    /// the last block it consumed (its companion body block, if it has one after it).
+    fn example(&mut self, i: usize) -> usize {
+        let page = self.page;
+        let block = &page.blocks[i];
+        self.used[i] = true;
+        // An annotated header block (`POST https://bot…`) whose body is the next block, or
+        // a body whose header block was printed just before it.
+        let header_only =
+            block.lang != "json" && http::parse(&block.text).is_ok_and(|m| m.body.is_none());
+        let after = (header_only
+            && i + 1 < page.blocks.len()
+            && matches!(self.roles[i + 1], Role::Loose | Role::Example)
+            && page.blocks[i + 1].lang == "json")
+            .then_some(i + 1);
+        let before = i.checked_sub(1).filter(|&p| {
+            self.roles[p] == Role::Loose && !self.used[p] && page.blocks[p].lang == "http"
+        });
+        let companion = after.or(before);
+        if let Some(c) = companion {
+            self.used[c] = true;
         }
-        ex.response.is_some()
-    });
-    (examples, skipped)
+        let last = after.unwrap_or(i);
+        let text = match notification_text(page, i, companion) {
+            Ok(t) => t,
+            Err(e) => {
+                self.diag(
+                    block.line,
+                    format!("example block: {e}; this block is not extracted"),
+                );
+                return last;
+            }
+        };
+        let heading = companion
+            .map(|c| page.blocks[c.min(i)].heading.as_str())
+            .unwrap_or(&block.heading);
+        match lenient_json(&text) {
+            Some(v) if is_notification(&v) => {
+                let n = Notification {
+                    block: i,
+                    companion,
+                    kind: classify(&v, heading),
+                    text,
+                };
+                self.notification(n);
+            }
+            Some(_) => self.request_body(i),
+            None => self.diag(
+                block.line,
+                "example block is not readable JSON even after repair; this \
+                 notification is not extracted"
+                    .into(),
+            ),
+        }
+        last
+    }
+
+    /// A trigger waits for the next request; any other notification belongs to the
+    /// request before it.
+    fn notification(&mut self, n: Notification) {
+        let line = self.page.blocks[n.block].line;
+        match (n.kind, self.examples.last_mut()) {
+            (NotificationKind::Trigger, _) => self.triggers.push(n),
+            (_, Some(ex)) => ex.notifications.push(n),
+            (_, None) => self.diag(
+                line,
+                "notification example with no request before it; this \
+                 notification is not extracted"
+                    .into(),
+            ),
+        }
+    }
+
+    /// A JSON block that is not a notification is the body of the request before it, if
+    /// that request printed none and has no response yet.
+    fn request_body(&mut self, i: usize) {
+        let page = self.page;
+        let block = &page.blocks[i];
+        match self.examples.last_mut() {
+            Some(ex)
+                if ex.response.is_none()
+                    && ex.request_body.is_none()
+                    && block.lang == "json"
+                    && http::parse(&page.blocks[ex.request].text)
+                        .is_ok_and(|m| m.body.is_none()) =>
+            {
+                ex.request_body = Some(i)
+            }
+            _ => self.diag(
+                block.line,
+                "example block is neither a notification nor the body of the \
+                 request before it; this block is not extracted"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Code blocks that no example took: nothing is dropped without a diagnostic.
+    fn unused_blocks(&mut self) {
+        let page = self.page;
+        for (i, block) in page.blocks.iter().enumerate() {
+            if !self.used[i] && is_code(&block.lang) {
+                self.diag(
+                    block.line,
+                    format!(
+                        "unannotated `{}` block is not part of any example; not extracted",
+                        block.lang
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A request with no response cannot be checked: it is left out, with a diagnostic.
+    fn drop_unanswered(&mut self) {
+        let page = self.page;
+        let diags = &mut *self.diags;
+        let display = self.display;
+        self.examples.retain(|ex| {
+            if ex.response.is_none() {
+                diags.push(Diagnostic::new(
+                    display,
+                    page.blocks[ex.request].line,
+                    "request with no response; not extracted".into(),
+                ));
+            }
+            ex.response.is_some()
+        });
+    }
 }
 
 /// The notification's JSON as printed: the `json` block, or the body of an `http` block

@@ -149,6 +149,10 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
+/// A container still open: its closer, the indentation of the line that opened it, and
+/// the indentation of its members once a member line shows it.
+type Open = (char, usize, Option<usize>);
+
 /// Closes objects the printed text forgot to close, guided by indentation: a member
 /// line indented like the members of an outer object belongs to that object, so the
 /// objects opened since are closed before it. Objects still open at the end are closed
@@ -158,8 +162,7 @@ fn unbalanced(text: &str, fixes: &mut Vec<Fix>) -> String {
         return text.to_string();
     }
     let lines: Vec<&str> = text.lines().collect();
-    // (closer, indent of the line that opened it, indent of its members once known)
-    let mut stack: Vec<(char, usize, Option<usize>)> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
     let mut out: Vec<String> = Vec::new();
     let mut extra_at_end = 0usize;
     for (n, line) in lines.iter().enumerate() {
@@ -170,65 +173,9 @@ fn unbalanced(text: &str, fixes: &mut Vec<Fix>) -> String {
             && let Some(&(_, _, Some(member))) = stack.last()
             && ind < member
         {
-            {
-                // Which open object has members at this indentation?
-                let target = stack.iter().rposition(|&(_, _, m)| m == Some(ind));
-                if let Some(k) = target {
-                    let mut closers = Vec::new();
-                    while stack.len() > k + 1 {
-                        if let Some((c, open_ind, _)) = stack.pop() {
-                            closers.push((c, open_ind));
-                        }
-                    }
-                    if let Some(prev) = out.last_mut() {
-                        let before = prev.clone();
-                        let trimmed = prev.trim_end().trim_end_matches(',').to_string();
-                        let mut inserted = trimmed.clone();
-                        let count = closers.len();
-                        for (idx, (c, open_ind)) in closers.into_iter().enumerate() {
-                            inserted.push('\n');
-                            inserted.push_str(&" ".repeat(open_ind));
-                            inserted.push(c);
-                            if idx + 1 == count {
-                                inserted.push(',');
-                            }
-                        }
-                        fixes.push(Fix {
-                            problem: Problem::Unbalanced,
-                            line: n + 1,
-                            from: format!("{before}\n{line}"),
-                            to: format!("{inserted}\n{line}"),
-                        });
-                        *prev = inserted;
-                    }
-                }
-            }
+            close_before_member(&mut stack, &mut out, ind, n, line, fixes);
         }
-        // Track the containers this line opens and closes.
-        let mut this_line_members = is_member;
-        outside_strings(line, |_, b| {
-            match b {
-                b'{' | b'[' => {
-                    if let Some(top) = stack.last_mut()
-                        && top.2.is_none()
-                        && this_line_members
-                    {
-                        top.2 = Some(ind);
-                    }
-                    stack.push((if b == b'{' { '}' } else { ']' }, ind, None));
-                    this_line_members = false;
-                }
-                b'}' | b']' if stack.pop().is_none() => extra_at_end += 1,
-                _ => {}
-            }
-            true
-        });
-        if this_line_members
-            && let Some(top) = stack.last_mut()
-            && top.2.is_none()
-        {
-            top.2 = Some(ind);
-        }
+        track_containers(line, ind, is_member, &mut stack, &mut extra_at_end);
         out.push(line.to_string());
     }
     let mut result = out.join("\n");
@@ -236,46 +183,144 @@ fn unbalanced(text: &str, fixes: &mut Vec<Fix>) -> String {
         result.push('\n');
     }
     if !stack.is_empty() {
-        let tail = last_lines(&result, 2);
-        let mut to = tail.trim_end_matches('\n').to_string();
-        while let Some((c, open_ind, _)) = stack.pop() {
-            to.push('\n');
-            to.push_str(&" ".repeat(open_ind));
-            to.push(c);
-        }
-        if tail.ends_with('\n') {
-            to.push('\n');
-        }
-        fixes.push(Fix {
-            problem: Problem::Unbalanced,
-            line: lines.len(),
-            from: tail.clone(),
-            to: to.clone(),
-        });
-        result = format!("{}{to}", &result[..result.len() - tail.len()]);
+        close_at_end(&result, stack, lines.len(), fixes)
     } else if extra_at_end > 0 {
-        let tail = last_lines(&result, 2 + extra_at_end);
-        let mut kept: Vec<&str> = tail.lines().collect();
-        let mut removed = 0;
-        while removed < extra_at_end && kept.last().is_some_and(|l| matches!(l.trim(), "}" | "]")) {
-            kept.pop();
-            removed += 1;
-        }
-        if removed == extra_at_end {
-            let mut to = kept.join("\n");
-            if tail.ends_with('\n') {
-                to.push('\n');
-            }
-            fixes.push(Fix {
-                problem: Problem::Unbalanced,
-                line: lines.len(),
-                from: tail.clone(),
-                to: to.clone(),
-            });
-            result = format!("{}{to}", &result[..result.len() - tail.len()]);
+        drop_extra_closers(&result, extra_at_end, lines.len(), fixes).unwrap_or(result)
+    } else {
+        result
+    }
+}
+
+/// Member line `n` (`line`, indented `ind`) belongs to the open object whose members sit
+/// at that indentation: the containers opened since are closed at the end of the line
+/// before it (`out`'s last), the last closer taking the comma.
+fn close_before_member(
+    stack: &mut Vec<Open>,
+    out: &mut [String],
+    ind: usize,
+    n: usize,
+    line: &str,
+    fixes: &mut Vec<Fix>,
+) {
+    let Some(k) = stack.iter().rposition(|&(_, _, m)| m == Some(ind)) else {
+        return;
+    };
+    let mut closers = Vec::new();
+    while stack.len() > k + 1 {
+        if let Some((c, open_ind, _)) = stack.pop() {
+            closers.push((c, open_ind));
         }
     }
-    result
+    let Some(prev) = out.last_mut() else {
+        return;
+    };
+    let before = prev.clone();
+    let mut inserted = prev.trim_end().trim_end_matches(',').to_string();
+    let count = closers.len();
+    for (idx, (c, open_ind)) in closers.into_iter().enumerate() {
+        inserted.push('\n');
+        inserted.push_str(&" ".repeat(open_ind));
+        inserted.push(c);
+        if idx + 1 == count {
+            inserted.push(',');
+        }
+    }
+    fixes.push(Fix {
+        problem: Problem::Unbalanced,
+        line: n + 1,
+        from: format!("{before}\n{line}"),
+        to: format!("{inserted}\n{line}"),
+    });
+    *prev = inserted;
+}
+
+/// Tracks the containers a line opens and closes (outside strings). A member line fixes
+/// the member indentation of the container it sits in; a closer with nothing open is
+/// counted as extra.
+fn track_containers(
+    line: &str,
+    ind: usize,
+    is_member: bool,
+    stack: &mut Vec<Open>,
+    extra_at_end: &mut usize,
+) {
+    let mut this_line_members = is_member;
+    outside_strings(line, |_, b| {
+        match b {
+            b'{' | b'[' => {
+                if let Some(top) = stack.last_mut()
+                    && top.2.is_none()
+                    && this_line_members
+                {
+                    top.2 = Some(ind);
+                }
+                stack.push((if b == b'{' { '}' } else { ']' }, ind, None));
+                this_line_members = false;
+            }
+            b'}' | b']' if stack.pop().is_none() => *extra_at_end += 1,
+            _ => {}
+        }
+        true
+    });
+    if this_line_members
+        && let Some(top) = stack.last_mut()
+        && top.2.is_none()
+    {
+        top.2 = Some(ind);
+    }
+}
+
+/// Closes the containers still open at the end, each at the indentation of the line that
+/// opened it.
+fn close_at_end(result: &str, mut stack: Vec<Open>, line: usize, fixes: &mut Vec<Fix>) -> String {
+    let tail = last_lines(result, 2);
+    let mut to = tail.trim_end_matches('\n').to_string();
+    while let Some((c, open_ind, _)) = stack.pop() {
+        to.push('\n');
+        to.push_str(&" ".repeat(open_ind));
+        to.push(c);
+    }
+    if tail.ends_with('\n') {
+        to.push('\n');
+    }
+    fixes.push(Fix {
+        problem: Problem::Unbalanced,
+        line,
+        from: tail.clone(),
+        to: to.clone(),
+    });
+    format!("{}{to}", &result[..result.len() - tail.len()])
+}
+
+/// Removes `extra` closers with nothing to close, when they are the last lines; `None`
+/// (no repair) when they are not.
+fn drop_extra_closers(
+    result: &str,
+    extra: usize,
+    line: usize,
+    fixes: &mut Vec<Fix>,
+) -> Option<String> {
+    let tail = last_lines(result, 2 + extra);
+    let mut kept: Vec<&str> = tail.lines().collect();
+    let mut removed = 0;
+    while removed < extra && kept.last().is_some_and(|l| matches!(l.trim(), "}" | "]")) {
+        kept.pop();
+        removed += 1;
+    }
+    if removed != extra {
+        return None;
+    }
+    let mut to = kept.join("\n");
+    if tail.ends_with('\n') {
+        to.push('\n');
+    }
+    fixes.push(Fix {
+        problem: Problem::Unbalanced,
+        line,
+        from: tail.clone(),
+        to: to.clone(),
+    });
+    Some(format!("{}{to}", &result[..result.len() - tail.len()]))
 }
 
 /// The last `n` lines of `text`, with their line ends.

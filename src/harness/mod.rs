@@ -124,24 +124,7 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
         Err(errs) => return case_errors(&errs),
     };
     let listing = args.libtest.list;
-    let mut stale = Vec::new();
-    if plan.update != crate::snapshot::Update::Never {
-        // A killed --bless can leave temporary files; CI (Update::Never) writes nothing.
-        for note in crate::snapshot::remove_stale_temps(&plan.snapshots_dir) {
-            eprintln!("note: {note}");
-            stale.push(note);
-        }
-    }
-    if let Some(exp) = &plan.expectations
-        && corpus.cases.len() > 1
-    {
-        let names: Vec<String> = corpus.cases.iter().map(|c| c.trial_name()).collect();
-        for name in exp.names_not_in(&names) {
-            let w = format!("{name} is listed in the expectations but is no case");
-            eprintln!("warning: {w}");
-            stale.push(w);
-        }
-    }
+    let stale = stale_notes(&plan, &corpus);
     let selected = select(&plan, &corpus);
     if selected.is_empty() {
         return usage(format!("{} matches no case", selection(&args)));
@@ -212,6 +195,30 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
     let reports_ok = finish::write_reports(&paths, &results, &summary);
     drop(session);
     finish::exit_code(&results, &summary, conclusion.has_failed(), reports_ok)
+}
+
+/// What is stale before the run, printed now and kept for the reports' warnings:
+/// temporary snapshots a killed `--bless` left (removed, unless CI writes nothing), and
+/// expectations naming no case (only judged on a whole-corpus run).
+fn stale_notes(plan: &plan::Plan, corpus: &Corpus) -> Vec<String> {
+    let mut stale = Vec::new();
+    if plan.update != crate::snapshot::Update::Never {
+        for note in crate::snapshot::remove_stale_temps(&plan.snapshots_dir) {
+            eprintln!("note: {note}");
+            stale.push(note);
+        }
+    }
+    if let Some(exp) = &plan.expectations
+        && corpus.cases.len() > 1
+    {
+        let names: Vec<String> = corpus.cases.iter().map(|c| c.trial_name()).collect();
+        for name in exp.names_not_in(&names) {
+            let w = format!("{name} is listed in the expectations but is no case");
+            eprintln!("warning: {w}");
+            stale.push(w);
+        }
+    }
+    stale
 }
 
 /// On a terminal, runs longer than a few seconds get a progress line on stderr.

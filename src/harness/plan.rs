@@ -247,31 +247,13 @@ fn endpoint_flag(args: &RunArgs, cli_vars: &mut BTreeMap<String, String>) -> Res
 }
 
 /// Resolves the run. `env` reads the environment (`std::env::var(..).ok()` in a process).
+/// Flags win over the environment, the environment over the profile.
 pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
     let update = crate::snapshot::update_mode(args.bless)?;
     let mut cli_vars = parse_vars(&args.vars)?;
     endpoint_flag(args, &mut cli_vars)?;
-    let mut families = Vec::new();
-    for name in &args.families {
-        families.push(
-            Family::parse(name).ok_or_else(|| {
-                format!("--family `{name}`: expected one of: {}", Family::names())
-            })?,
-        );
-    }
-    for t in [
-        args.notification_timeout,
-        args.timeout,
-        args.progress_interval,
-        args.progress_deadline,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !(t > 0.0 && t.is_finite()) {
-            return Err("timeouts must be positive numbers of seconds".into());
-        }
-    }
+    let families = family_flags(args)?;
+    check_timeouts(args)?;
     let mut warnings = Vec::new();
     let profile = match &args.profile {
         Some(path) => {
@@ -310,46 +292,14 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
         )?
     };
     vars.extend(cli_vars);
-    let mut expected_notify_token = None;
-    if targets != Targets::Embedded {
-        let from_env = env("CALLCONFORM_NOTIFY_TOKEN").filter(|t| !t.is_empty());
-        if let Some(t) = from_env.or(profile.as_ref().and_then(|p| p.notify_token.clone())) {
-            crate::profile::check_secret("CALLCONFORM_NOTIFY_TOKEN", &t)?;
-            secrets.push(t.clone());
-            expected_notify_token = Some(t);
-        }
-    }
-    let mut http = HttpOptions {
-        max_body: args.max_body,
-        ..HttpOptions::default()
+    let expected_notify_token = if targets != Targets::Embedded {
+        notify_token(env, profile.as_ref(), &mut secrets)?
+    } else {
+        None
     };
-    if let Some(p) = &profile {
-        http = p.http_options(http);
-    }
-    if let Some(t) = args.timeout {
-        http.timeout = Duration::from_secs_f64(t);
-    }
-    // Flags override the profile's [listener] certificate and key.
-    let listener_tls = match (&args.listen_tls_cert, &args.listen_tls_key) {
-        (Some(c), Some(k)) => Some(
-            crate::listener::ListenerTls::load(c, k)
-                .map_err(|e| format!("--listen-tls-cert / --listen-tls-key: {e}"))?,
-        ),
-        _ => profile.as_ref().and_then(|p| p.listener_tls.clone()),
-    };
-    let listener = ListenerConfig {
-        bind: args
-            .listen
-            .or(profile.as_ref().and_then(|p| p.listen))
-            .unwrap_or(ListenerConfig::default().bind),
-        public_base: args
-            .callback_url
-            .clone()
-            .or(profile.as_ref().and_then(|p| p.callback_url.clone())),
-        tls: listener_tls,
-        redact: secrets.clone(),
-        ..ListenerConfig::default()
-    };
+    let http = http_options(args, profile.as_ref());
+    let listener = listener_config(args, profile.as_ref(), &secrets)?;
+    let timing = Timing::of(args, profile.as_ref());
     Ok(Plan {
         cases_dir: args.cases.clone().unwrap_or_else(|| default_dir("cases")),
         snapshots_dir: args
@@ -365,21 +315,9 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             || profile
                 .as_ref()
                 .is_some_and(|p| p.exact_values == Some(true)),
-        progress_interval: args
-            .progress_interval
-            .map(Duration::from_secs_f64)
-            .or(profile.as_ref().and_then(|p| p.progress_interval))
-            .unwrap_or(Duration::from_millis(250)),
-        progress_deadline: args
-            .progress_deadline
-            .map(Duration::from_secs_f64)
-            .or(profile.as_ref().and_then(|p| p.progress_deadline))
-            .unwrap_or(Duration::from_secs(60)),
-        notification_timeout: args
-            .notification_timeout
-            .map(Duration::from_secs_f64)
-            .or(profile.as_ref().and_then(|p| p.notification_timeout))
-            .unwrap_or(Duration::from_secs(5)),
+        progress_interval: timing.progress_interval,
+        progress_deadline: timing.progress_deadline,
+        notification_timeout: timing.notification_timeout,
         http,
         secrets,
         expected_notify_token,
@@ -389,6 +327,129 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
         tags: args.tags.clone(),
         warnings,
     })
+}
+
+/// `--family NAME`, each a registered family.
+fn family_flags(args: &RunArgs) -> Result<Vec<Family>, String> {
+    args.families
+        .iter()
+        .map(|name| {
+            Family::parse(name)
+                .ok_or_else(|| format!("--family `{name}`: expected one of: {}", Family::names()))
+        })
+        .collect()
+}
+
+/// Every timeout flag must be a positive, finite number of seconds.
+fn check_timeouts(args: &RunArgs) -> Result<(), String> {
+    for t in [
+        args.notification_timeout,
+        args.timeout,
+        args.progress_interval,
+        args.progress_deadline,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !(t > 0.0 && t.is_finite()) {
+            return Err("timeouts must be positive numbers of seconds".into());
+        }
+    }
+    Ok(())
+}
+
+/// The bearer token notifications must carry (environment, else profile), when a real
+/// target is tested; it joins the secrets so no report shows it.
+fn notify_token(
+    env: &dyn Fn(&str) -> Option<String>,
+    profile: Option<&ResolvedProfile>,
+    secrets: &mut Vec<String>,
+) -> Result<Option<String>, String> {
+    let from_env = env("CALLCONFORM_NOTIFY_TOKEN").filter(|t| !t.is_empty());
+    let Some(t) = from_env.or(profile.and_then(|p| p.notify_token.clone())) else {
+        return Ok(None);
+    };
+    crate::profile::check_secret("CALLCONFORM_NOTIFY_TOKEN", &t)?;
+    secrets.push(t.clone());
+    Ok(Some(t))
+}
+
+/// HTTP client options: defaults, then the profile, then `--timeout` and `--max-body`.
+fn http_options(args: &RunArgs, profile: Option<&ResolvedProfile>) -> HttpOptions {
+    let mut http = HttpOptions {
+        max_body: args.max_body,
+        ..HttpOptions::default()
+    };
+    if let Some(p) = profile {
+        http = p.http_options(http);
+    }
+    if let Some(t) = args.timeout {
+        http.timeout = Duration::from_secs_f64(t);
+    }
+    http
+}
+
+/// The webhook listener: flags override the profile's address, callback URL and
+/// [listener] certificate and key; it redacts the run's secrets.
+fn listener_config(
+    args: &RunArgs,
+    profile: Option<&ResolvedProfile>,
+    secrets: &[String],
+) -> Result<ListenerConfig, String> {
+    let listener_tls = match (&args.listen_tls_cert, &args.listen_tls_key) {
+        (Some(c), Some(k)) => Some(
+            crate::listener::ListenerTls::load(c, k)
+                .map_err(|e| format!("--listen-tls-cert / --listen-tls-key: {e}"))?,
+        ),
+        _ => profile.and_then(|p| p.listener_tls.clone()),
+    };
+    Ok(ListenerConfig {
+        bind: args
+            .listen
+            .or(profile.and_then(|p| p.listen))
+            .unwrap_or(ListenerConfig::default().bind),
+        public_base: args
+            .callback_url
+            .clone()
+            .or(profile.and_then(|p| p.callback_url.clone())),
+        tls: listener_tls,
+        redact: secrets.to_vec(),
+        ..ListenerConfig::default()
+    })
+}
+
+/// How long the runner waits: flag, else profile, else the default.
+struct Timing {
+    progress_interval: Duration,
+    progress_deadline: Duration,
+    notification_timeout: Duration,
+}
+
+impl Timing {
+    fn of(args: &RunArgs, profile: Option<&ResolvedProfile>) -> Timing {
+        let pick = |flag: Option<f64>, from_profile: Option<Duration>, default: Duration| {
+            flag.map(Duration::from_secs_f64)
+                .or(from_profile)
+                .unwrap_or(default)
+        };
+        Timing {
+            progress_interval: pick(
+                args.progress_interval,
+                profile.and_then(|p| p.progress_interval),
+                Duration::from_millis(250),
+            ),
+            progress_deadline: pick(
+                args.progress_deadline,
+                profile.and_then(|p| p.progress_deadline),
+                Duration::from_secs(60),
+            ),
+            notification_timeout: pick(
+                args.notification_timeout,
+                profile.and_then(|p| p.notification_timeout),
+                Duration::from_secs(5),
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

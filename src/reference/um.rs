@@ -384,20 +384,10 @@ const MAX_PARAM_TEXT: usize = 64 * 1024;
 /// Parses a SOAP 1.1 envelope namespace-aware. The whole document is read so that
 /// malformed input anywhere is reported, but only the operation element is kept.
 fn parse_envelope(xml: &str) -> Result<SoapRequest, ParseError> {
-    let invalid = |s: String| ParseError::Invalid(s);
     let mut r = NsReader::from_str(xml);
     r.config_mut().expand_empty_elements = true;
     r.config_mut().check_end_names = true;
-
-    let mut depth = 0usize;
-    let mut root_seen = false;
-    let mut body_seen = false;
-    let mut in_body = false;
-    let mut in_op = false;
-    let mut op: Option<(String, String)> = None;
-    let mut cur: Option<Param> = None;
-    let mut params = Vec::new();
-
+    let mut env = Envelope::default();
     loop {
         let ev = r.read_event().map_err(|e| invalid(e.to_string()))?;
         match ev {
@@ -405,114 +395,172 @@ fn parse_envelope(xml: &str) -> Result<SoapRequest, ParseError> {
                 return Err(invalid("document type declarations are not allowed".into()));
             }
             Event::Start(e) => {
-                depth += 1;
-                for a in e.attributes() {
-                    let a = a.map_err(|e| invalid(e.to_string()))?;
-                    if a.key.as_namespace_binding().is_some() {
-                        continue;
-                    }
-                    if let (ResolveResult::Unknown(p), _) = r.resolver().resolve_attribute(a.key) {
-                        return Err(invalid(format!("unknown namespace prefix `{p}`")));
-                    }
-                }
-                let (res, local) = r.resolver().resolve_element(e.name());
-                let ns = match res {
-                    ResolveResult::Bound(n) => n.0.to_owned(),
-                    ResolveResult::Unbound => String::new(),
-                    ResolveResult::Unknown(p) => {
-                        return Err(invalid(format!("unknown namespace prefix `{p}`")));
-                    }
-                };
-                let local = local.as_ref();
-                match depth {
-                    1 => {
-                        if root_seen {
-                            return Err(invalid("more than one root element".into()));
-                        }
-                        root_seen = true;
-                        if local != "Envelope" {
-                            return Err(invalid("the root element is not a SOAP Envelope".into()));
-                        }
-                        if ns != SOAP_NS {
-                            return Err(ParseError::VersionMismatch);
-                        }
-                    }
-                    2 if ns == SOAP_NS && local == "Body" => {
-                        if body_seen {
-                            return Err(invalid("more than one SOAP Body".into()));
-                        }
-                        body_seen = true;
-                        in_body = true;
-                    }
-                    3 if in_body && op.is_none() => {
-                        op = Some((ns, local.to_owned()));
-                        in_op = true;
-                    }
-                    4 if in_op => {
-                        cur = Some(Param {
-                            ns,
-                            name: local.to_owned(),
-                            text: String::new(),
-                        });
-                    }
-                    _ => {}
-                }
+                let (ns, local) = element_name(&r, &e)?;
+                env.start(ns, local)?;
             }
-            Event::End(_) => {
-                match depth {
-                    4 => {
-                        if let Some(p) = cur.take() {
-                            if params.len() >= MAX_PARAMS {
-                                return Err(invalid("too many operation parameters".into()));
-                            }
-                            params.push(p);
-                        }
-                    }
-                    3 => in_op = false,
-                    2 => in_body = false,
-                    _ => {}
-                }
-                depth = depth.saturating_sub(1);
-            }
+            Event::End(_) => env.end()?,
             Event::Text(t) => {
                 let t = t.xml10_content();
-                if depth == 0 && !t.trim().is_empty() {
+                if env.depth == 0 && !t.trim().is_empty() {
                     return Err(invalid("text outside the root element".into()));
                 }
-                push_text(depth, &mut cur, &t)?;
+                push_text(env.depth, &mut env.cur, &t)?;
             }
             Event::CData(c) => {
-                if depth == 0 {
+                if env.depth == 0 {
                     return Err(invalid("CDATA outside the root element".into()));
                 }
-                push_text(depth, &mut cur, &c.xml10_content())?;
+                push_text(env.depth, &mut env.cur, &c.xml10_content())?;
             }
             Event::GeneralRef(g) => {
-                let resolved: String = match g.resolve_char_ref() {
-                    Ok(Some(ch)) => ch.to_string(),
-                    Ok(None) => match quick_xml::escape::resolve_predefined_entity(&g) {
-                        Some(s) => s.to_owned(),
-                        None => return Err(invalid(format!("undefined entity `&{};`", &*g))),
-                    },
-                    Err(e) => return Err(invalid(e.to_string())),
-                };
-                push_text(depth, &mut cur, &resolved)?;
+                let resolved = resolve_reference(&g)?;
+                push_text(env.depth, &mut env.cur, &resolved)?;
             }
             Event::Eof => break,
             Event::Empty(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
         }
     }
-    if !root_seen {
-        return Err(invalid("the document has no root element".into()));
+    env.finish()
+}
+
+fn invalid(s: String) -> ParseError {
+    ParseError::Invalid(s)
+}
+
+/// An element's namespace and local name; an unknown prefix on it or on any of its
+/// attributes makes the document malformed.
+fn element_name(
+    r: &NsReader<&[u8]>,
+    e: &quick_xml::events::BytesStart<'_>,
+) -> Result<(String, String), ParseError> {
+    for a in e.attributes() {
+        let a = a.map_err(|e| invalid(e.to_string()))?;
+        if a.key.as_namespace_binding().is_some() {
+            continue;
+        }
+        if let (ResolveResult::Unknown(p), _) = r.resolver().resolve_attribute(a.key) {
+            return Err(invalid(format!("unknown namespace prefix `{p}`")));
+        }
     }
-    if depth != 0 {
-        return Err(invalid("unexpected end of document".into()));
+    let (res, local) = r.resolver().resolve_element(e.name());
+    let ns = match res {
+        ResolveResult::Bound(n) => n.0.to_owned(),
+        ResolveResult::Unbound => String::new(),
+        ResolveResult::Unknown(p) => {
+            return Err(invalid(format!("unknown namespace prefix `{p}`")));
+        }
+    };
+    let local: &str = local.as_ref();
+    Ok((ns, local.to_owned()))
+}
+
+/// A character or predefined entity reference as text; any other entity is undefined.
+fn resolve_reference(g: &quick_xml::events::BytesRef<'_>) -> Result<String, ParseError> {
+    match g.resolve_char_ref() {
+        Ok(Some(ch)) => Ok(ch.to_string()),
+        Ok(None) => match quick_xml::escape::resolve_predefined_entity(g) {
+            Some(s) => Ok(s.to_owned()),
+            None => Err(invalid(format!("undefined entity `&{};`", &**g))),
+        },
+        Err(e) => Err(invalid(e.to_string())),
     }
-    if !body_seen {
-        return Err(invalid("the envelope has no SOAP Body".into()));
+}
+
+/// Where the reader is in the envelope: Envelope (depth 1), Body (2), the operation (3)
+/// and its parameters (4).
+#[derive(Default)]
+struct Envelope {
+    depth: usize,
+    root_seen: bool,
+    body_seen: bool,
+    in_body: bool,
+    in_op: bool,
+    op: Option<(String, String)>,
+    /// The parameter being read.
+    cur: Option<Param>,
+    params: Vec<Param>,
+}
+
+impl Envelope {
+    /// One root, a SOAP 1.1 Envelope (another namespace is a version mismatch), one Body;
+    /// the Body's first child is the operation, its children the parameters.
+    fn start(&mut self, ns: String, local: String) -> Result<(), ParseError> {
+        self.depth += 1;
+        match self.depth {
+            1 => {
+                if self.root_seen {
+                    return Err(invalid("more than one root element".into()));
+                }
+                self.root_seen = true;
+                if local != "Envelope" {
+                    return Err(invalid("the root element is not a SOAP Envelope".into()));
+                }
+                if ns != SOAP_NS {
+                    return Err(ParseError::VersionMismatch);
+                }
+            }
+            2 if ns == SOAP_NS && local == "Body" => {
+                if self.body_seen {
+                    return Err(invalid("more than one SOAP Body".into()));
+                }
+                self.body_seen = true;
+                self.in_body = true;
+            }
+            3 if self.in_body && self.op.is_none() => {
+                self.op = Some((ns, local));
+                self.in_op = true;
+            }
+            4 if self.in_op => {
+                self.cur = Some(Param {
+                    ns,
+                    name: local,
+                    text: String::new(),
+                });
+            }
+            _ => {}
+        }
+        Ok(())
     }
-    let (op_ns, op) = op.ok_or_else(|| invalid("the SOAP Body is empty".into()))?;
-    Ok(SoapRequest { op_ns, op, params })
+
+    /// Closes an element; a parameter is kept, up to [`MAX_PARAMS`].
+    fn end(&mut self) -> Result<(), ParseError> {
+        match self.depth {
+            4 => {
+                if let Some(p) = self.cur.take() {
+                    if self.params.len() >= MAX_PARAMS {
+                        return Err(invalid("too many operation parameters".into()));
+                    }
+                    self.params.push(p);
+                }
+            }
+            3 => self.in_op = false,
+            2 => self.in_body = false,
+            _ => {}
+        }
+        self.depth = self.depth.saturating_sub(1);
+        Ok(())
+    }
+
+    /// The request, once the whole document was read and held an envelope with a body.
+    fn finish(self) -> Result<SoapRequest, ParseError> {
+        if !self.root_seen {
+            return Err(invalid("the document has no root element".into()));
+        }
+        if self.depth != 0 {
+            return Err(invalid("unexpected end of document".into()));
+        }
+        if !self.body_seen {
+            return Err(invalid("the envelope has no SOAP Body".into()));
+        }
+        let (op_ns, op) = self
+            .op
+            .ok_or_else(|| invalid("the SOAP Body is empty".into()))?;
+        Ok(SoapRequest {
+            op_ns,
+            op,
+            params: self.params,
+        })
+    }
 }
 
 /// Appends character data when it sits directly inside a parameter element.

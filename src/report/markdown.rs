@@ -101,10 +101,13 @@ fn format_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// A case with its judgement and the status the report shows for it.
+type Judged<'r> = (&'r CaseResult, Judgement, CaseStatus);
+
 /// Renders the Markdown report.
 pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
     let (results, summary) = prepare(results, summary);
-    let judged: Vec<(&CaseResult, Judgement, CaseStatus)> = results
+    let judged: Vec<Judged<'_>> = results
         .iter()
         .map(|r| {
             let j = summary.judgement(r);
@@ -112,11 +115,27 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
             (r, j, s)
         })
         .collect();
+    let anchors = anchors(&judged);
+    let mut out = String::from("# Conformance report\n\n");
+    header(&mut out, &results, &summary);
+    matrix(&mut out, &judged, &anchors);
+    notes_section(&mut out, &summary);
+    if !anchors.is_empty() {
+        out.push_str("\n## Details\n");
+        for (r, j, s) in &judged {
+            if let Some(a) = anchors.get(r.name.as_str()) {
+                details(&mut out, r, j, *s, a);
+            }
+        }
+    }
+    redact(&out, &summary.secrets)
+}
 
-    // Anchors for failing cases and cases with notes, unique even if two names slug alike.
+/// Anchors for failing cases and cases with notes, unique even if two names slug alike.
+fn anchors<'r>(judged: &[Judged<'r>]) -> BTreeMap<&'r str, String> {
     let mut anchors: BTreeMap<&str, String> = BTreeMap::new();
     let mut used = BTreeSet::new();
-    for (r, _, s) in &judged {
+    for (r, _, s) in judged {
         if s.is_failure() || *s == CaseStatus::PassWithNotes {
             let base = slug(&r.name);
             let mut a = base.clone();
@@ -128,10 +147,13 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
             anchors.insert(&r.name, a);
         }
     }
+    anchors
+}
 
-    let mut out = String::from("# Conformance report\n\n");
-    let totals = Totals::of(&results, &summary);
-    let verdict = if summary.fails_run(&results) {
+/// The verdict with the totals, then what was run against, when and for how long.
+fn header(out: &mut String, results: &[CaseResult], summary: &RunSummary) {
+    let totals = Totals::of(results, summary);
+    let verdict = if summary.fails_run(results) {
         "❌ nonconformant"
     } else {
         "✅ conformant"
@@ -162,8 +184,10 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
         ));
     }
     out.push('\n');
+}
 
-    // One row per (family, operation).
+/// The matrix: one row per (family, operation), showing the worst status of its cases.
+fn matrix(out: &mut String, judged: &[Judged<'_>], anchors: &BTreeMap<&str, String>) {
     let mut rows: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (i, (r, _, _)) in judged.iter().enumerate() {
         rows.entry((r.family.as_str(), r.operation.as_str()))
@@ -173,137 +197,150 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
     out.push_str("| Family | Operation | Cases | Result | Failing checks | Notes |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for ((family, operation), idx) in &rows {
-        let worst = idx
+        let row: Vec<&Judged<'_>> = idx.iter().map(|&i| &judged[i]).collect();
+        let worst = row
             .iter()
-            .map(|&i| judged[i].2)
+            .map(|(_, _, s)| *s)
             .max_by_key(|s| severity(*s))
             .unwrap_or(CaseStatus::Pass);
-        let mixed = idx.iter().any(|&i| judged[i].2 != worst);
-        let cases: Vec<String> = idx
-            .iter()
-            .map(|&i| {
-                let (r, _, s) = &judged[i];
-                let short = r.name.split_once("::").map_or(r.name.as_str(), |(_, n)| n);
-                let mut c = match anchors.get(r.name.as_str()) {
-                    Some(a) => format!("[{}](#{a})", cell(short)),
-                    None => cell(short),
-                };
-                if mixed {
-                    c.push(' ');
-                    c.push_str(symbol(*s));
-                }
-                c
-            })
-            .collect();
-        let mut notes: Vec<String> = Vec::new();
-        for &i in idx {
-            let (r, _, s) = &judged[i];
-            let add: Vec<String> = match s {
-                CaseStatus::Fail => {
-                    let names = failing_check_names(r);
-                    if names.is_empty() {
-                        vec!["step error".to_owned()]
-                    } else {
-                        names.iter().map(|n| n.to_string()).collect()
-                    }
-                }
-                CaseStatus::ExpectedFail => failing_check_names(r)
-                    .iter()
-                    .map(|n| format!("{n} (expected)"))
-                    .collect(),
-                CaseStatus::UnexpectedPass => vec!["unexpectedly passed".to_owned()],
-                CaseStatus::Unreachable => vec!["unreachable".to_owned()],
-                CaseStatus::Error => vec!["cannot run".to_owned()],
-                CaseStatus::Ignored => match &r.outcome {
-                    Outcome::Ignored(why) if worst == CaseStatus::Ignored => vec![why.clone()],
-                    _ => vec![],
-                },
-                CaseStatus::Pass | CaseStatus::PassWithNotes => vec![],
-            };
-            for a in add {
-                if !notes.contains(&a) {
-                    notes.push(a);
-                }
-            }
-        }
-        let notes: Vec<String> = notes.iter().map(|n| cell(n)).collect();
-        // ⚠️ and the count of notes shown, linking to the first noted case's details.
-        let mut noted = 0;
-        let mut first_noted = None;
-        for &i in idx {
-            let (r, j, _) = &judged[i];
-            let n = r.notes_shown(j).count();
-            if n > 0 && first_noted.is_none() {
-                first_noted = anchors.get(r.name.as_str());
-            }
-            noted += n;
-        }
-        let marker = match (noted, first_noted) {
-            (0, _) => String::new(),
-            (n, Some(a)) => format!("[⚠️ {n}](#{a})"),
-            (n, None) => format!("⚠️ {n}"),
-        };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             cell(family),
             cell(operation),
-            cases.join(", "),
+            row_cases(&row, worst, anchors).join(", "),
             label(worst),
-            notes.join(", "),
-            marker
+            row_failing_checks(&row, worst).join(", "),
+            row_notes_marker(&row, anchors)
         ));
     }
+}
 
-    if !summary.listener_notes.is_empty() || !summary.warnings.is_empty() {
-        out.push_str("\n## Notes\n\n");
-        for n in &summary.listener_notes {
-            out.push_str(&format!("- webhook listener: {}\n", cell(n)));
-        }
-        for w in &summary.warnings {
-            out.push_str(&format!("- {}\n", cell(w)));
-        }
-    }
-
-    if !anchors.is_empty() {
-        out.push_str("\n## Details\n");
-        for (r, j, s) in &judged {
-            let Some(a) = anchors.get(r.name.as_str()) else {
-                continue;
+/// A row's cases, each linked to its details when it has some; when the statuses are
+/// mixed, each carries its own symbol.
+fn row_cases(
+    row: &[&Judged<'_>],
+    worst: CaseStatus,
+    anchors: &BTreeMap<&str, String>,
+) -> Vec<String> {
+    let mixed = row.iter().any(|(_, _, s)| *s != worst);
+    row.iter()
+        .map(|(r, _, s)| {
+            let short = r.name.split_once("::").map_or(r.name.as_str(), |(_, n)| n);
+            let mut c = match anchors.get(r.name.as_str()) {
+                Some(a) => format!("[{}](#{a})", cell(short)),
+                None => cell(short),
             };
-            out.push_str(&format!(
-                "\n<a id=\"{a}\" name=\"{a}\"></a>\n### {} {}\n\n",
-                symbol(*s),
-                cell(&r.name)
-            ));
-            out.push_str(&format!(
-                "`{}` — {}\n",
-                r.file.replace('`', ""),
-                cell(&super::headline(r, j))
-            ));
-            if let Judgement::UnexpectedPass { note, .. } = j {
-                out.push_str(&format!("\n{}\n", cell(note)));
+            if mixed {
+                c.push(' ');
+                c.push_str(symbol(*s));
             }
-            let notes: Vec<String> = r
-                .notes_shown(j)
-                .map(|(c, n)| format!("- ⚠️ `{}` on {}: {}\n", c.name(), cell(&c.subject), cell(n)))
-                .collect();
-            if !notes.is_empty() {
-                out.push_str("\nNotes:\n\n");
-                out.extend(notes);
-            }
-            let text = super::failure_text(r);
-            if !text.trim().is_empty() {
-                let f = fence_for(&text);
-                out.push_str(&format!("\n{f}text\n{}", text));
-                if !text.ends_with('\n') {
-                    out.push('\n');
+            c
+        })
+        .collect()
+}
+
+/// What went wrong in a row, each once: the failing checks, or the reason a case did not
+/// run (an ignored case's reason only when the whole row is ignored).
+fn row_failing_checks(row: &[&Judged<'_>], worst: CaseStatus) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for (r, _, s) in row {
+        let add: Vec<String> = match s {
+            CaseStatus::Fail => {
+                let names = failing_check_names(r);
+                if names.is_empty() {
+                    vec!["step error".to_owned()]
+                } else {
+                    names.iter().map(|n| n.to_string()).collect()
                 }
-                out.push_str(&f);
-                out.push('\n');
+            }
+            CaseStatus::ExpectedFail => failing_check_names(r)
+                .iter()
+                .map(|n| format!("{n} (expected)"))
+                .collect(),
+            CaseStatus::UnexpectedPass => vec!["unexpectedly passed".to_owned()],
+            CaseStatus::Unreachable => vec!["unreachable".to_owned()],
+            CaseStatus::Error => vec!["cannot run".to_owned()],
+            CaseStatus::Ignored => match &r.outcome {
+                Outcome::Ignored(why) if worst == CaseStatus::Ignored => vec![why.clone()],
+                _ => vec![],
+            },
+            CaseStatus::Pass | CaseStatus::PassWithNotes => vec![],
+        };
+        for a in add {
+            if !notes.contains(&a) {
+                notes.push(a);
             }
         }
     }
-    redact(&out, &summary.secrets)
+    notes.iter().map(|n| cell(n)).collect()
+}
+
+/// ⚠️ and the count of notes shown, linking to the first noted case's details.
+fn row_notes_marker(row: &[&Judged<'_>], anchors: &BTreeMap<&str, String>) -> String {
+    let mut noted = 0;
+    let mut first_noted = None;
+    for (r, j, _) in row {
+        let n = r.notes_shown(j).count();
+        if n > 0 && first_noted.is_none() {
+            first_noted = anchors.get(r.name.as_str());
+        }
+        noted += n;
+    }
+    match (noted, first_noted) {
+        (0, _) => String::new(),
+        (n, Some(a)) => format!("[⚠️ {n}](#{a})"),
+        (n, None) => format!("⚠️ {n}"),
+    }
+}
+
+/// Notes about the run itself: the webhook listener's, and warnings.
+fn notes_section(out: &mut String, summary: &RunSummary) {
+    if summary.listener_notes.is_empty() && summary.warnings.is_empty() {
+        return;
+    }
+    out.push_str("\n## Notes\n\n");
+    for n in &summary.listener_notes {
+        out.push_str(&format!("- webhook listener: {}\n", cell(n)));
+    }
+    for w in &summary.warnings {
+        out.push_str(&format!("- {}\n", cell(w)));
+    }
+}
+
+/// One case's details under its anchor: headline, notes, and its failure text fenced so
+/// the text cannot break out of the block.
+fn details(out: &mut String, r: &CaseResult, j: &Judgement, s: CaseStatus, a: &str) {
+    out.push_str(&format!(
+        "\n<a id=\"{a}\" name=\"{a}\"></a>\n### {} {}\n\n",
+        symbol(s),
+        cell(&r.name)
+    ));
+    out.push_str(&format!(
+        "`{}` — {}\n",
+        r.file.replace('`', ""),
+        cell(&super::headline(r, j))
+    ));
+    if let Judgement::UnexpectedPass { note, .. } = j {
+        out.push_str(&format!("\n{}\n", cell(note)));
+    }
+    let notes: Vec<String> = r
+        .notes_shown(j)
+        .map(|(c, n)| format!("- ⚠️ `{}` on {}: {}\n", c.name(), cell(&c.subject), cell(n)))
+        .collect();
+    if !notes.is_empty() {
+        out.push_str("\nNotes:\n\n");
+        out.extend(notes);
+    }
+    let text = super::failure_text(r);
+    if !text.trim().is_empty() {
+        let f = fence_for(&text);
+        out.push_str(&format!("\n{f}text\n{}", text));
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&f);
+        out.push('\n');
+    }
 }
 
 #[cfg(test)]

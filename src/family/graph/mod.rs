@@ -1,5 +1,7 @@
 //! Microsoft Graph calls: JSON requests, and commsNotifications POSTed to the callback.
 
+pub mod rules;
+
 use super::{Notifications, Protocol, RuleContext};
 use crate::listener::Received;
 use crate::request::Trigger;
@@ -45,6 +47,6 @@ impl Notifications for Graph {
         "call_id"
     }
     fn checks(&self, subject: &str, received: &Received, rules: &RuleContext<'_>) -> Vec<Check> {
-        crate::protocol::notification_checks(subject, received, rules)
+        rules::notification_checks(subject, received, rules)
     }
 }

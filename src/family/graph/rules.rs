@@ -1,0 +1,380 @@
+//! The Graph notification rules beyond the snapshot, each a named check: that a
+//! notification authenticates and is JSON, how changeType follows state, which call a
+//! notification names, and which end reasons (resultInfo) exist.
+
+use crate::family::RuleContext as Rules;
+use crate::listener::Received;
+use crate::results::{Check, CheckId};
+use serde_json::Value;
+
+/// Every rule a received commsNotifications POST must satisfy: the transport checks once,
+/// then the per-entry checks for each commsNotification in `value`.
+pub fn notification_checks(subject: &str, r: &Received, rules: &Rules<'_>) -> Vec<Check> {
+    let mut out = vec![
+        authorization_check(subject, r, rules),
+        content_type_check(subject, r),
+    ];
+    let entries = match notification_entries(subject, r) {
+        Ok(entries) => entries,
+        Err(failed) => {
+            out.push(failed);
+            return out;
+        }
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        entry_checks(subject, i, entry, rules, &mut out);
+    }
+    out
+}
+
+/// Authorization: the docs say every notification carries a bearer token; when the run
+/// knows the token, it must be that one. The token itself never appears in a message.
+fn authorization_check(subject: &str, r: &Received, rules: &Rules<'_>) -> Check {
+    let auth = r.authorization.as_deref().unwrap_or("");
+    let bearer = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    match (bearer, rules.expected_token) {
+        (None, _) if r.authorization.is_none() => Check::fail(
+            CheckId::NotificationAuthorization,
+            subject,
+            "Expected: Authorization: Bearer <token>\nActual:   no Authorization header",
+        ),
+        (None, _) => Check::fail(
+            CheckId::NotificationAuthorization,
+            subject,
+            "Expected: Authorization: Bearer <token>\nActual:   an Authorization header that is not a bearer token",
+        ),
+        (Some(t), Some(want)) if t != want => Check::fail(
+            CheckId::NotificationAuthorization,
+            subject,
+            "Expected: the configured bearer token\nActual:   another token ([redacted])",
+        ),
+        _ => Check::pass(CheckId::NotificationAuthorization, subject),
+    }
+}
+
+/// The media type, parameters (charset) and case aside, must be JSON.
+fn content_type_check(subject: &str, r: &Received) -> Check {
+    let ct = r.content_type.as_deref().map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    Check::from_bool(
+        CheckId::NotificationContentType,
+        subject,
+        ct.as_deref() == Some("application/json"),
+        || {
+            format!(
+                "Expected: application/json\nActual:   {}",
+                ct.as_deref().unwrap_or("none")
+            )
+        },
+    )
+}
+
+/// The `value` array of a commsNotifications body, or the failed JSON check saying why
+/// there is none; without entries no per-entry rule can be judged.
+fn notification_entries<'r>(subject: &str, r: &'r Received) -> Result<&'r Vec<Value>, Check> {
+    let json = r.json.as_ref().map_err(|e| {
+        Check::fail(
+            CheckId::NotificationJson,
+            subject,
+            format!("body is not JSON: {e}"),
+        )
+    })?;
+    json.get("value")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            Check::fail(
+                CheckId::NotificationJson,
+                subject,
+                "Expected: a commsNotifications object with a non-empty `value` array",
+            )
+        })
+}
+
+/// The checks on the `i`th commsNotification of a body.
+fn entry_checks(subject: &str, i: usize, entry: &Value, rules: &Rules<'_>, out: &mut Vec<Check>) {
+    if !entry.is_object() {
+        // A commsNotification serialised twice arrives as a string: nothing in it can be
+        // judged, and a client reading `value` as objects would choke on it.
+        out.push(Check::fail(
+            CheckId::NotificationJson,
+            subject,
+            format!(
+                "/value/{i}: Expected a commsNotification object\nActual:   {}",
+                json_kind(entry)
+            ),
+        ));
+        return;
+    }
+    out.extend(change_type_check(subject, i, entry));
+    out.push(resource_url_check(subject, i, entry, rules));
+    if let Some(ri) = entry.pointer("/resourceData/resultInfo") {
+        out.push(result_info_type_check(subject, i, ri, rules));
+        // The call-end reason table documents how calls end: it judges a call's
+        // resultInfo, not an operation's (a playPrompt completes with 200/0).
+        let is_call = entry
+            .pointer("/resourceData/@odata.type")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t == "#microsoft.graph.call");
+        if is_call {
+            out.push(result_info_documented_check(subject, i, ri, rules));
+        }
+    }
+}
+
+/// Where in the body a per-entry check looked, for its message.
+fn at(i: usize, key: &str) -> String {
+    format!("/value/{i}/{key}")
+}
+
+/// changeType follows state: `deleted` for terminated, `created` for incoming,
+/// `updated` for every other state (domain notes 2.4).
+pub fn expected_change_type(state: &str) -> &'static str {
+    match state {
+        "terminated" => "deleted",
+        "incoming" => "created",
+        _ => "updated",
+    }
+}
+
+/// The changeType check, for an entry that carries a call state (others have no rule).
+fn change_type_check(subject: &str, i: usize, entry: &Value) -> Option<Check> {
+    let state = entry
+        .pointer("/resourceData/state")
+        .and_then(Value::as_str)?;
+    let change = entry.get("changeType").and_then(Value::as_str);
+    let want = expected_change_type(state);
+    Some(Check::from_bool(
+        CheckId::ChangeTypeMatchesState,
+        subject,
+        change == Some(want),
+        || {
+            format!(
+                "{}: state `{state}` needs changeType `{want}`\nActual:   {}",
+                at(i, "changeType"),
+                change.map_or("missing".into(), |c| format!("`{c}`"))
+            )
+        },
+    ))
+}
+
+/// The resourceUrl must name the call the case acts on; the URL names it percent-encoded
+/// (a call id may hold `/` or a space). The live id is shown as `[call_id]`.
+fn resource_url_check(subject: &str, i: usize, entry: &Value, rules: &Rules<'_>) -> Check {
+    let url = entry.get("resourceUrl").and_then(Value::as_str);
+    let named = url.and_then(crate::listener::call_id_of);
+    Check::from_bool(
+        CheckId::ResourceUrlNamesCall,
+        subject,
+        named.as_deref() == Some(rules.routed_by),
+        || {
+            format!(
+                "{}: Expected: a resourceUrl naming call [call_id]\nActual:   {}",
+                at(i, "resourceUrl"),
+                url.map_or("missing".into(), |u| format!(
+                    "`{}`",
+                    u.replace(rules.routed_by, "[call_id]").replace(
+                        &crate::template::encode_segment(rules.routed_by),
+                        "[call_id]"
+                    )
+                ))
+            )
+        },
+    )
+}
+
+/// resultInfo code and subcode are Int32 numbers by the schema (erratum
+/// graph-resultinfo-int32); `--as-printed` judges them as the page prints them, strings.
+fn result_info_type_check(subject: &str, i: usize, ri: &Value, rules: &Rules<'_>) -> Check {
+    let code = ri.get("code");
+    let sub = ri.get("subcode");
+    let typed = |v: Option<&Value>| match v {
+        Some(Value::Number(n)) => {
+            !rules.as_printed && n.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
+        }
+        Some(Value::String(_)) => rules.as_printed,
+        _ => false,
+    };
+    Check::from_bool(
+        CheckId::ResultInfoType,
+        subject,
+        typed(code) && typed(sub),
+        || {
+            let want = if rules.as_printed {
+                "strings, as printed (--as-printed)"
+            } else {
+                "Int32 numbers (the schema; erratum graph-resultinfo-int32)"
+            };
+            format!(
+                "{}: Expected code and subcode as {want}\nActual:   code {}, subcode {}",
+                at(i, "resourceData/resultInfo"),
+                code.map_or("missing".into(), Value::to_string),
+                sub.map_or("missing".into(), Value::to_string)
+            )
+        },
+    )
+}
+
+/// The code/subcode pair must be a documented call-end reason, whatever its JSON type
+/// (the type has its own check).
+fn result_info_documented_check(subject: &str, i: usize, ri: &Value, rules: &Rules<'_>) -> Check {
+    let pair = (
+        ri.get("code").and_then(as_int),
+        ri.get("subcode").and_then(as_int),
+    );
+    match pair {
+        (Some(c), Some(s)) if rules.reasons.is_documented(c, s) => {
+            Check::pass(CheckId::ResultInfoDocumented, subject)
+        }
+        (Some(c), Some(s)) => Check::fail(
+            CheckId::ResultInfoDocumented,
+            subject,
+            format!(
+                "{}: code {c} / subcode {s} is not a documented call-end reason ({} documented pairs)",
+                at(i, "resourceData/resultInfo"),
+                rules.reasons.pairs()
+            ),
+        ),
+        _ => Check::fail(
+            CheckId::ResultInfoDocumented,
+            subject,
+            format!(
+                "{}: code or subcode missing or not a number",
+                at(i, "resourceData/resultInfo")
+            ),
+        ),
+    }
+}
+
+/// An integer from a number or a numeric string.
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// What a JSON value is, for a message that must not print it (it may be large).
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::EndReasons;
+    use serde_json::json;
+    use std::time::Instant;
+
+    fn received(at: Instant, body: Value) -> Received {
+        Received {
+            seq: 0,
+            at,
+            path: "/callbacks/t".into(),
+            authorization: Some("Bearer t".into()),
+            content_type: Some("application/json".into()),
+            body: body.to_string().into(),
+            json: Ok(body),
+            call_id: None,
+            tag: None,
+            batch: None,
+        }
+    }
+
+    fn state_entry(url: &str, change: &str, state: &str) -> Value {
+        json!({"changeType": change, "resourceUrl": url, "resourceData": {"state": state}})
+    }
+
+    fn verdict(checks: &[Check], id: CheckId) -> Vec<crate::results::Verdict> {
+        checks
+            .iter()
+            .filter(|c| c.id == id)
+            .map(|c| c.verdict)
+            .collect()
+    }
+
+    #[test]
+    fn a_percent_encoded_resource_url_names_the_call() {
+        use crate::results::Verdict::{Fail, Pass};
+        let reasons = EndReasons::default();
+        let id = "57dab8b1/leg?1 a";
+        let rules = Rules {
+            routed_by: id,
+            reasons: &reasons,
+            as_printed: false,
+            expected_token: None,
+        };
+        let encoded = format!(
+            "/communications/calls/{}",
+            crate::template::encode_segment(id)
+        );
+        let r = received(
+            Instant::now(),
+            json!({"value": [state_entry(&encoded, "updated", "terminating")]}),
+        );
+        let checks = notification_checks("s", &r, &rules);
+        assert_eq!(verdict(&checks, CheckId::ResourceUrlNamesCall), [Pass]);
+        let other = received(
+            Instant::now(),
+            json!({"value": [state_entry("/communications/calls/57dab8b1%2Fleg", "updated", "terminating")]}),
+        );
+        let checks = notification_checks("s", &other, &rules);
+        assert_eq!(verdict(&checks, CheckId::ResourceUrlNamesCall), [Fail]);
+    }
+
+    #[test]
+    fn change_type_content_type_and_entry_shape_can_fail() {
+        use crate::results::Verdict::{Fail, Pass};
+        let reasons = EndReasons::default();
+        let rules = Rules {
+            routed_by: "c",
+            reasons: &reasons,
+            as_printed: false,
+            expected_token: None,
+        };
+        let entry = state_entry("/communications/calls/c", "updated", "terminated");
+        let mut r = received(
+            Instant::now(),
+            json!({"value": [entry.clone(), entry.to_string()]}),
+        );
+        r.content_type = Some("text/plain; charset=utf-8".into());
+        let checks = notification_checks("s", &r, &rules);
+        assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Fail]);
+        assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Fail]);
+        assert_eq!(verdict(&checks, CheckId::NotificationJson), [Fail]);
+        let json_check = checks
+            .iter()
+            .find(|c| c.id == CheckId::NotificationJson)
+            .map(|c| c.detail.as_str())
+            .unwrap_or_default();
+        assert!(
+            json_check.contains("/value/1") && json_check.contains("a string"),
+            "{json_check}"
+        );
+        let good = received(
+            Instant::now(),
+            json!({"value": [state_entry("/communications/calls/c", "deleted", "terminated")]}),
+        );
+        let checks = notification_checks("s", &good, &rules);
+        assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Pass]);
+        assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Pass]);
+        assert!(verdict(&checks, CheckId::NotificationJson).is_empty());
+    }
+}
