@@ -188,7 +188,9 @@ fn verdict_problems(d: Deviation, results: &[CaseResult]) -> Vec<String> {
                     "{name}: every {fam} case passed; it must fail {checks:?}"
                 ));
             }
-            for check in checks {
+            // The first check is the deviation's own; the others are what may follow from
+            // it in some cases (a wrong call id, then a 404 on the next step).
+            for check in checks.iter().take(1) {
                 if !failed
                     .iter()
                     .any(|r| r.failed_checks().any(|(_, c)| c.id == *check))
@@ -269,7 +271,8 @@ fn every_check_is_tripped_by_a_deviation() {
     let mut tripped: Vec<CheckId> = Vec::new();
     for d in Deviation::all() {
         match d.verdict() {
-            Fails(checks) => tripped.extend_from_slice(checks),
+            // Only a deviation's own check counts: it is the one shown to fail for sure.
+            Fails(checks) => tripped.extend(checks.first().copied()),
             Warns(c) => tripped.push(c),
             Pass | Notes(_) | Uncovered => {}
         }
