@@ -8,7 +8,8 @@
 //!
 //! `cargo bench --bench throughput [-- --n 1000,10000 --runs 5 --url http://host:port]`
 
-use callconform::case::{Corpus, Family};
+use callconform::corpus::Corpus;
+use callconform::family::Family;
 use callconform::harness::{self, InProcess};
 use callconform::listener::{Listener, ListenerConfig};
 use callconform::protocol::EndReasons;

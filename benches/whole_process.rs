@@ -148,7 +148,7 @@ fn write_corpus(dir: &Path, n: usize) -> std::io::Result<()> {
         std::fs::write(dir.join(format!("cases/{family}/bench-{i:06}.toml")), &text)?;
     }
     let cases = dir.join("cases");
-    let corpus = callconform::case::Corpus::load(&cases)
+    let corpus = callconform::corpus::Corpus::load(&cases)
         .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
     for case in &corpus.cases {
         for (name, file) in callconform::snapshot::expected_files(case, &corpus.errata, &cases) {

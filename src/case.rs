@@ -2,13 +2,13 @@
 //! reviewer can diff it; a family file (`cases/<family>/_family.toml`) holds the
 //! set-up the docs do not show, written once and referenced by name.
 
-pub use crate::diag::CaseError;
+use crate::diag::CaseError;
 use crate::diag::{toml_error, valid_var_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::family::Family;
+use crate::family::Family;
 
 /// Where an example came from. Every locale copy of one page is listed, so a reader can
 /// check the case against any of them.
@@ -285,8 +285,6 @@ impl Case {
         format!("{}::{}", self.family, self.name)
     }
 }
-
-pub use crate::corpus::Corpus;
 
 pub fn parse_case(path: &Path, text: &str) -> Result<CaseFile, CaseError> {
     let file: CaseFile = toml::from_str(text).map_err(|e| CaseError {

@@ -3,6 +3,7 @@
 //! error format. It imports nothing of the project's own, so every loader can use it.
 
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// An error in a corpus file (case, family file, errata, table), naming the file and, where known, the line and field.
@@ -104,6 +105,31 @@ pub fn check_snapshot(field: &str, name: &str, compared: bool) -> Result<(), Str
         ));
     }
     Ok(())
+}
+
+/// Writes through a temporary file in the same directory and renames it into place, so a
+/// killed run leaves every snapshot either old or new, never half-written.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut rnd = [0u8; 6];
+    let _ = getrandom::fill(&mut rnd);
+    let tmp = dir.join(format!(
+        ".{}.{}-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("snap"),
+        std::process::id(),
+        rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

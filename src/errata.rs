@@ -1,8 +1,8 @@
 //! The errata table (`cases/errata.toml`): documentation errors, each corrected once with its
 //! evidence, instead of silently editing the documented text in the cases.
 
-use crate::case::Family;
 use crate::diag::CaseError;
+use crate::family::Family;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;

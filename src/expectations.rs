@@ -250,8 +250,8 @@ pub fn load(path: &Path) -> Result<Expectations, String> {
 
 /// [`load`] without the file system; `file` is used in messages.
 pub fn parse(file: &str, text: &str) -> Result<Expectations, String> {
-    let entries: BTreeMap<String, Expected> =
-        toml::from_str(text).map_err(|e| crate::profile::toml_error(file, text, &e))?;
+    let entries: BTreeMap<String, Expected> = toml::from_str(text)
+        .map_err(|e| format!("{file}: {}", crate::diag::toml_error(text, &e)))?;
     let mut checks = BTreeMap::new();
     for (name, e) in &entries {
         if !name.contains("::") {

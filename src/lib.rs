@@ -29,3 +29,4 @@ pub mod results;
 pub mod runner;
 pub mod snapshot;
 pub mod template;
+pub mod text;

@@ -402,7 +402,7 @@ impl Listener {
     /// cut cannot leave its prefix behind.
     fn preview(&self, body: &[u8]) -> String {
         let text = String::from_utf8_lossy(body);
-        let clean = crate::report::redact(&text, &self.redact);
+        let clean = crate::text::redact(&text, &self.redact);
         crate::response::preview(clean.as_bytes(), PREVIEW_CHARS)
     }
 
@@ -560,7 +560,7 @@ impl Shared {
     fn record(&self, path: &str, status: u16, reason: String) {
         let mut st = lock(&self.state);
         if st.refused.len() < self.config.max_kept {
-            let clean = crate::report::redact(path, &self.config.redact);
+            let clean = crate::text::redact(path, &self.config.redact);
             st.refused.push(Refused {
                 at: Instant::now(),
                 path: clean.chars().take(PATH_CHARS).collect(),

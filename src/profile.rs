@@ -286,12 +286,6 @@ impl ResolvedProfile {
     }
 }
 
-/// "file: line N, column M: message": one line, naming where in the file it went wrong.
-/// Shared with [`crate::expectations`].
-pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
-    format!("{file}: {}", crate::diag::toml_error(text, e))
-}
-
 /// Secrets shorter than this are refused where they are read: redaction replaces every
 /// occurrence of a secret, and a 1 to 3 character one occurs everywhere (it would blank
 /// out the reports) or would be guessed from what is left.

@@ -72,36 +72,7 @@ impl Response {
     }
 }
 
-/// [`preview`] of the body with every secret replaced first: cut before redaction, a
-/// secret straddling the cut would leave its prefix in the preview.
-pub fn preview_redacted(body: &[u8], max: usize, secrets: &[String]) -> String {
-    match std::str::from_utf8(body) {
-        Ok(s) => cut(&crate::report::redact(s, secrets), max, body.len()),
-        Err(_) => not_utf8(body),
-    }
-}
-
-/// The body for a human: text when it is UTF-8, else a byte count, cut to `max` chars.
-pub fn preview(body: &[u8], max: usize) -> String {
-    match std::str::from_utf8(body) {
-        Ok(s) => cut(s, max, body.len()),
-        Err(_) => not_utf8(body),
-    }
-}
-
-/// `text` cut to `max` chars, naming the size of the whole body when it was cut.
-fn cut(text: &str, max: usize, body_bytes: usize) -> String {
-    if text.chars().count() > max {
-        let kept: String = text.chars().take(max).collect();
-        format!("{kept}… ({body_bytes} bytes in all)")
-    } else {
-        text.to_owned()
-    }
-}
-
-fn not_utf8(body: &[u8]) -> String {
-    format!("<{} bytes, not UTF-8>", body.len())
-}
+pub use crate::text::{preview, preview_redacted};
 
 #[cfg(test)]
 mod tests {

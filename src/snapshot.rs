@@ -3,9 +3,9 @@
 //! runner reads it, never rewrites it unless asked, and writes atomically when it does.
 
 use crate::canon::{self, Limits};
-use crate::case::{BodyKind, Case, CaseFile, Family};
+use crate::case::{BodyKind, Case, CaseFile};
 use crate::errata::{Errata, Part};
-use std::io::Write;
+use crate::family::Family;
 use std::path::{Path, PathBuf};
 
 pub fn path(dir: &Path, name: &str) -> PathBuf {
@@ -85,30 +85,7 @@ fn yaml_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-/// Writes through a temporary file in the same directory and renames it into place, so a
-/// killed run leaves every snapshot either old or new, never half-written.
-pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut rnd = [0u8; 6];
-    let _ = getrandom::fill(&mut rnd);
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("snap"),
-        std::process::id(),
-        rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::diag::write_atomic;
 
 /// The writer's pid in a temporary file name made by [`write_atomic`]
 /// (`.<name>.snap.<pid>-<12 hex>.tmp`), or `None` for any other name.

@@ -3,7 +3,7 @@
 //! that batches, entry by entry. A batch that loses or reorders an entry is not: the
 //! `graph-batch-*` deviations fail the check that names what went wrong.
 
-use callconform::case::Family;
+use callconform::family::Family;
 use callconform::harness::{self, InProcess};
 use callconform::listener::ListenerConfig;
 use callconform::reference::{self, Deviation};

@@ -1,8 +1,8 @@
 //! Every check must fail on a target that breaks it, and equivalent forms must pass: each
 //! deviation of the reference target is paired with the verdict the harness must give.
 
-use callconform::case::Family;
 use callconform::compare::Verdict;
+use callconform::family::Family;
 use callconform::harness::{self, InProcess};
 use callconform::listener::ListenerConfig;
 use callconform::reference::{self, Deviation};

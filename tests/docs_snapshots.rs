@@ -1,7 +1,7 @@
 //! A committed snapshot proves something only if it is the documented example: for every
 //! case, each snapshot must equal the canonical form of the documented body it names.
 
-use callconform::case::Corpus;
+use callconform::corpus::Corpus;
 use callconform::snapshot;
 use std::collections::BTreeSet;
 use std::path::Path;

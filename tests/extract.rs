@@ -561,7 +561,7 @@ fn hostile_page_forms_follow_the_rules() {
     let errata = callconform::errata::Errata::load(&out.join("cases/errata.toml")).unwrap();
     let mut sent = step.body.clone().unwrap();
     sent = errata.apply_text(
-        callconform::case::Family::GRAPH,
+        callconform::family::Family::GRAPH,
         callconform::errata::Part::Request,
         &sent,
     );

@@ -1,7 +1,7 @@
 //! Targets we do not trust: each misbehaving server below gets the real cases, and each must
 //! end in a clear failure for that case — no panic, no hang past the deadline, bounded memory.
 
-use callconform::case::Family;
+use callconform::family::Family;
 use callconform::harness::{self, InProcess, InProcessRun};
 use callconform::listener::ListenerConfig;
 use callconform::report::{CaseResult, Outcome};
@@ -634,7 +634,7 @@ async fn a_call_id_holding_xml_markup_is_escaped_in_the_next_request() {
 /// The committed corpus with no notification expected anywhere, so a case's requests can
 /// be judged without routing notifications.
 fn without_notifications() -> (
-    std::sync::Arc<callconform::case::Corpus>,
+    std::sync::Arc<callconform::corpus::Corpus>,
     callconform::protocol::EndReasons,
 ) {
     let (corpus, reasons) = harness::load_default_corpus().expect("cases load");

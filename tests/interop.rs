@@ -299,7 +299,7 @@ fn check_corpus_actions(declared: &serde_json::Map<String, Value>) -> Result<usi
     for case in corpus
         .cases
         .iter()
-        .filter(|c| c.family == callconform::case::Family::UM)
+        .filter(|c| c.family == callconform::family::Family::UM)
     {
         let setup = corpus
             .setup_for(case)

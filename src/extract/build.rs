@@ -7,7 +7,8 @@ use super::http;
 use super::markdown::{Annot, Page};
 use super::model::{Alternative, CaseV2, Contract, ExpectV2, NotificationV2, StepV2};
 use super::pair::{Example, NotificationKind};
-use crate::case::{BodyKind, Family, NotificationOrder, Provenance, Source};
+use crate::case::{BodyKind, NotificationOrder, Provenance, Source};
+use crate::family::Family;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -12,7 +12,8 @@
 use super::emit;
 use super::markdown::{Annot, BlockType, Page};
 use super::model::{CaseV2, Field, FieldSource};
-use crate::case::{BodyKind, Family};
+use crate::case::BodyKind;
+use crate::family::Family;
 use base64::Engine;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

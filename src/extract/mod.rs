@@ -20,8 +20,9 @@ pub mod repair;
 
 pub use end_reasons::{EndReason, is_documented, load_end_reasons};
 
-use crate::case::{BodyKind, CaseFile, Family};
+use crate::case::{BodyKind, CaseFile};
 use crate::errata::{Errata, Part};
+use crate::family::Family;
 use model::CaseV2;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

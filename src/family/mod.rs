@@ -88,7 +88,7 @@ pub struct RuleContext<'a> {
     /// The routing variable's live value (the call the case acts on).
     pub routed_by: &'a str,
     /// The corpus's documented call-end reasons.
-    pub reasons: &'a crate::protocol::EndReasons,
+    pub reasons: &'a crate::contract::EndReasons,
     /// `--as-printed`: judge against the page as printed (no errata).
     pub as_printed: bool,
     /// When set, the bearer token notifications must carry.

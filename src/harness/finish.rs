@@ -28,7 +28,7 @@ pub struct ReportPaths {
 /// One line per listener finding, for the terminal and the reports.
 pub fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     let s = l.summary();
-    let red = |t: &str| crate::report::redact(t, secrets);
+    let red = |t: &str| crate::text::redact(t, secrets);
     let mut out = Vec::new();
     for r in &s.refused {
         if r.status == 0 {
@@ -118,7 +118,7 @@ pub fn summary(
 pub fn case_lines(r: &CaseResult, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
     let j = summary.judgement(r);
-    let red = |t: &str| crate::report::redact(t, &summary.secrets);
+    let red = |t: &str| crate::text::redact(t, &summary.secrets);
     for (c, n) in r.notes_shown(&j) {
         out.push(red(&format!(
             "note: {}: {} on {}: {n}",

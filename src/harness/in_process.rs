@@ -2,7 +2,7 @@
 //! benchmark drive the same runner directly, many cases at once on the current runtime.
 
 use super::plan::default_dir;
-use crate::case::Corpus;
+use crate::corpus::Corpus;
 use crate::listener::{Listener, ListenerConfig};
 use crate::protocol::EndReasons;
 use crate::request::{HttpOptions, HttpTransport};

@@ -16,8 +16,9 @@ pub use args::RunArgs;
 pub use finish::exit;
 pub use in_process::{InProcess, InProcessRun, load_default_corpus, run_in_process};
 
-use crate::case::{CaseError, Corpus};
+use crate::corpus::Corpus;
 use crate::corpus::Scope;
+use crate::diag::CaseError;
 use crate::protocol::EndReasons;
 use std::io::IsTerminal;
 use std::process::ExitCode;

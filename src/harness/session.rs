@@ -3,7 +3,7 @@
 //! build the one [`Runner`] every trial shares.
 
 use super::plan::{Plan, Targets};
-use crate::case::Corpus;
+use crate::corpus::Corpus;
 use crate::family::Family;
 use crate::listener::Listener;
 use crate::protocol::EndReasons;

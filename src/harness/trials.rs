@@ -323,7 +323,7 @@ mod tests {
                 .expect("parses"),
             })
             .collect();
-        let corpus = crate::case::Corpus {
+        let corpus = crate::corpus::Corpus {
             cases,
             ..Default::default()
         };

@@ -4,7 +4,7 @@
 use super::{
     CaseResult, CaseStatus, Outcome, RunSummary, failing_check_names, headline, prepare, redact,
 };
-use crate::expectations::Judgement;
+use crate::results::Judgement;
 
 /// Longest annotation message kept; GitHub truncates long ones anyway.
 const MAX_MESSAGE: usize = 1000;

@@ -3,8 +3,8 @@
 //! not silently change what consumers parse. Keys come out in declaration order.
 
 use super::{CaseResult, CaseStatus, Outcome, RunSummary, Totals, prepare, redact};
-use crate::compare::Verdict;
-use crate::expectations::Judgement;
+use crate::results::Judgement;
+use crate::results::Verdict;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! that passes shows red.
 
 use super::{CaseResult, CaseStatus, Outcome, RunSummary, headline, prepare, redact};
-use crate::expectations::Judgement;
+use crate::results::Judgement;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
 

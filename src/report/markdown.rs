@@ -4,7 +4,7 @@
 use super::{
     CaseResult, CaseStatus, Outcome, RunSummary, Totals, failing_check_names, prepare, redact,
 };
-use crate::expectations::Judgement;
+use crate::results::Judgement;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn symbol(s: CaseStatus) -> &'static str {

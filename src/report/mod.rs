@@ -56,7 +56,7 @@ pub fn failure_text(r: &CaseResult) -> String {
                 out.push_str(&format!("  {k}: {v}\n"));
             }
             if let Some(b) = &req.body {
-                for line in crate::response::preview(b.as_bytes(), 1500).lines() {
+                for line in crate::text::preview(b.as_bytes(), 1500).lines() {
                     out.push_str("  ");
                     out.push_str(line);
                     out.push('\n');
@@ -81,21 +81,7 @@ pub fn failure_text(r: &CaseResult) -> String {
     out
 }
 
-/// Replaces every secret (tokens, the callback token) by `[redacted]`, however short:
-/// secrets too short to redact safely are refused where they are read
-/// ([`crate::profile::check_secret`]), not skipped here. Longer secrets go first, so one
-/// that contains another is replaced whole.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    let mut ordered: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in ordered {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "[redacted]");
-        }
-    }
-    out
-}
+pub use crate::text::redact;
 
 /// What the reporters need besides the case results: the run as a whole.
 #[derive(Debug, Clone, Default)]
@@ -390,7 +376,7 @@ pub fn headline(r: &CaseResult, j: &Judgement) -> String {
 
 /// Writes a report so a reader never sees half a file; the error names the path.
 pub fn write_atomic_report(path: &Path, text: &str) -> Result<(), String> {
-    crate::snapshot::write_atomic(path, text)
+    crate::diag::write_atomic(path, text)
         .map_err(|e| format!("cannot write report {}: {e}", path.display()))
 }
 
@@ -423,7 +409,7 @@ pub fn rfc3339_utc(t: SystemTime) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::expectations::Judgement;
+    use crate::results::Judgement;
 
     pub const SECRET: &str = "tok-SECRET-4f9a";
 

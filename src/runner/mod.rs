@@ -9,9 +9,11 @@ mod notify;
 mod progress;
 mod trigger;
 
-use crate::case::{Case, Corpus, Family, Step};
+use crate::case::{Case, Step};
 use crate::compare;
+use crate::corpus::Corpus;
 use crate::errata::Part;
+use crate::family::Family;
 use crate::listener::Listener;
 use crate::protocol::EndReasons;
 use crate::report::{CaseResult, Outcome, RequestRecord, StepResult};
@@ -349,7 +351,7 @@ impl Runner {
 }
 
 fn redact(text: &str, secrets: &[String]) -> String {
-    crate::report::redact(text, secrets)
+    crate::text::redact(text, secrets)
 }
 
 fn redact_result(r: &mut CaseResult, secrets: &[String]) {

@@ -279,7 +279,7 @@ fn json_kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::EndReasons;
+    use crate::contract::EndReasons;
     use serde_json::json;
     use std::time::Instant;
 
