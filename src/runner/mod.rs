@@ -247,24 +247,8 @@ impl Runner {
         sr.status = Some(resp.status);
         sr.content_type = resp.header("content-type").map(str::to_owned);
         sr.elapsed = resp.elapsed;
-        let mut status = compare::status(&subject, step.expect.status, resp.status);
-        if status.verdict == compare::Verdict::Fail
-            && let Some(hint) =
-                st.case
-                    .family
-                    .protocol()
-                    .status_hint(step.expect.status, resp.status, &req.url)
-        {
-            status.detail.push_str(&hint);
-        }
-        sr.checks.push(status);
-        if let Some(ct) = &step.expect.content_type {
-            sr.checks.push(compare::content_type(
-                &subject,
-                ct,
-                resp.media_type().as_deref(),
-            ));
-        }
+        sr.checks
+            .extend(self.head_checks(st, step, &subject, &resp, &req.url));
         if !is_setup {
             self.check_body(st, step, &subject, &resp, &mut sr);
         }
@@ -292,6 +276,37 @@ impl Runner {
                 .await;
         }
         (sr, None)
+    }
+
+    /// The status (with the family's hint when it fails) and the media type.
+    fn head_checks(
+        &self,
+        st: &CaseState<'_>,
+        step: &Step,
+        subject: &str,
+        resp: &crate::response::Response,
+        url: &str,
+    ) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut status = compare::status(subject, step.expect.status, resp.status);
+        if status.verdict == compare::Verdict::Fail
+            && let Some(hint) =
+                st.case
+                    .family
+                    .protocol()
+                    .status_hint(step.expect.status, resp.status, url)
+        {
+            status.detail.push_str(&hint);
+        }
+        out.push(status);
+        if let Some(ct) = &step.expect.content_type {
+            out.push(compare::content_type(
+                subject,
+                ct,
+                resp.media_type().as_deref(),
+            ));
+        }
+        out
     }
 
     fn prepare(

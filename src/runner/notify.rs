@@ -21,6 +21,15 @@ pub(super) enum Route {
     Tag,
 }
 
+/// What a step's arrivals are judged against.
+#[derive(Clone, Copy)]
+struct Judged<'a> {
+    subject: &'a str,
+    expected: &'a [NotificationExpect],
+    got: &'a [Received],
+    matched: &'a [Option<usize>],
+}
+
 /// One documented outcome of a step: its name (`None` for the step's own list).
 struct Outcome<'s> {
     name: Option<&'s str>,
@@ -177,17 +186,45 @@ impl Runner {
                 st.cursors.insert(call, seen);
             }
         }
-        let call_id = st.vars.get(routing_var).cloned().unwrap_or_default();
         self.misdirected(&listener, st, outcome.expected, &matched, &subject, sr);
+        if is_setup {
+            return; // set-up checks arrival only
+        }
+        let judged = Judged {
+            subject: &subject,
+            expected: outcome.expected,
+            got: &got,
+            matched: &matched,
+        };
+        self.judge_arrivals(st, family_rules, &judged, sr);
+    }
+
+    /// The protocol's rules on every arrival, and each documented notification against its
+    /// snapshot.
+    fn judge_arrivals(
+        &self,
+        st: &CaseState<'_>,
+        family_rules: &dyn crate::family::Notifications,
+        judged: &Judged<'_>,
+        sr: &mut StepResult,
+    ) {
+        let Judged {
+            subject,
+            expected,
+            got,
+            matched,
+        } = *judged;
+        let call_id = st
+            .vars
+            .get(family_rules.routing_var())
+            .cloned()
+            .unwrap_or_default();
         let rules = crate::family::RuleContext {
             routed_by: &call_id,
             reasons: &self.reasons,
             as_printed: self.config.as_printed,
             expected_token: self.config.expected_notify_token.as_deref(),
         };
-        if is_setup {
-            return; // set-up checks arrival only
-        }
         let owned = self.placeholders(st);
         let placeholders: Vec<(&str, &str)> = owned
             .iter()
@@ -197,14 +234,14 @@ impl Runner {
         // notification entry is a `notification-json` failure, not only an extra).
         for (i, r) in got.iter().enumerate() {
             if !matched.contains(&Some(i)) {
-                let nsubject = protocol::subject(&subject, "(undocumented)");
+                let nsubject = protocol::subject(subject, "(undocumented)");
                 sr.checks.extend(family_rules.checks(&nsubject, r, &rules));
             }
         }
-        for (exp, m) in outcome.expected.iter().zip(matched) {
-            let Some(i) = m else { continue };
+        for (exp, m) in expected.iter().zip(matched) {
+            let Some(i) = *m else { continue };
             let r = &got[i];
-            let nsubject = protocol::subject(&subject, &exp.name);
+            let nsubject = protocol::subject(subject, &exp.name);
             sr.checks.extend(family_rules.checks(&nsubject, r, &rules));
             if let Some(snap) = &exp.snapshot {
                 let actual = r
