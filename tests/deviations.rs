@@ -65,6 +65,17 @@ async fn run_against_with(
     run_judged(deviations, judging).await
 }
 
+/// A UM-only run with this SOAPAction form.
+async fn run_um(deviations: Vec<Deviation>, soap_action: &str) -> Vec<CaseResult> {
+    let judging = Judging {
+        strict: false,
+        exact_values: false,
+        soap_action,
+        family: Some(Family::UM),
+    };
+    run_judged(deviations, judging).await
+}
+
 async fn run_judged(deviations: Vec<Deviation>, judging: Judging<'_>) -> Vec<CaseResult> {
     let Judging {
         strict,
@@ -403,12 +414,12 @@ async fn an_asmx_style_target_needs_the_soap_action_header() {
             .collect()
     };
     for form in ["quoted", "unquoted"] {
-        let results = run_against_with(vec![d], false, form).await;
+        let results = run_um(vec![d], form).await;
         for (name, outcome, failing) in um_cases(&results) {
             assert_eq!(outcome, Outcome::Passed, "{form:?}: {name} {failing:?}");
         }
     }
-    let results = run_against_with(vec![d], false, "none").await;
+    let results = run_um(vec![d], "none").await;
     let seen = um_cases(&results);
     assert_eq!(seen.len(), um_case_names().len(), "{seen:?}");
     for (name, outcome, failing) in seen {
@@ -416,7 +427,7 @@ async fn an_asmx_style_target_needs_the_soap_action_header() {
         assert!(failing.contains(&"status"), "{name}: {failing:?}");
     }
     // Every request named its operation: the set-up's PlayOnPhone and the documented step.
-    let results = run_against_with(vec![d], false, "quoted").await;
+    let results = run_um(vec![d], "quoted").await;
     let r = results
         .iter()
         .find(|r| r.name == "um::get-call-info")
