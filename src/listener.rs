@@ -335,7 +335,7 @@ impl Listener {
 
     /// Waits until `count` entries after `cursor` have arrived on the callback path of the
     /// case `tag`, whatever call they name, or the deadline passes: how a case receives the
-    /// `incoming` notification that tells it the call id (case format v2 §3).
+    /// `incoming` notification that tells it the call id (README: Coverage, incoming calls).
     pub async fn wait_tag(
         &self,
         tag: &str,

@@ -1,4 +1,4 @@
-//! Field paths of the contract (format v2 §6): JSON-pointer syntax over a JSON body, or
+//! Field paths of the contract (README: Verdict model): JSON-pointer syntax over a JSON body, or
 //! element local names from the document element of a SOAP body. `*` stands for exactly
 //! one segment, `**` for any number (none included). A path is compiled once when the
 //! contract is loaded; matching walks segments without allocating.

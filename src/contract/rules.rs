@@ -1,4 +1,4 @@
-//! `cases/<family>/_contract.toml` (format v2 §6): the value sets the element and resource
+//! `cases/<family>/_contract.toml` (README: Verdict model): the value sets the element and resource
 //! pages enumerate, and which fields of an example are fixed, enumerated, prose or live.
 //! Written by `extract`, read here once per corpus; a case can add or override fields
 //! (`[[contract.field]]`, [`Contract::merge`]).

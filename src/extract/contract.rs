@@ -1,4 +1,4 @@
-//! The documented contract of a family (`cases/<family>/_contract.toml`, format v2 §6):
+//! The documented contract of a family (`cases/<family>/_contract.toml`, README: Verdict model):
 //! value sets read from the element and resource pages, and field classes decided by
 //! rule from the documented examples, never listed per page:
 //! - `set`: an element (UM) or property (Graph) whose page enumerates its possible values;

@@ -650,7 +650,7 @@ fn family_file(
     Ok(())
 }
 
-/// The checks format v2 needs that serde cannot express.
+/// The checks the case format needs that serde cannot express.
 fn validate_v2(c: &CaseV2) -> Result<(), String> {
     for (i, s) in c.steps.iter().enumerate() {
         let request = s.method.is_some() && s.path.is_some() && s.expect.is_some();

@@ -1,5 +1,5 @@
 //! The case file as extract writes it: the v1 format (README "Case files") plus the v2
-//! additions of /work/plan/case-format-v2.md (notifications matched by content,
+//! additions of the README's "Case files" (notifications matched by content,
 //! alternative outcomes, trigger steps, truncated responses, per-case contract fields).
 //! A case that uses none of the additions is written exactly as v1, so the runner of
 //! either format reads it; [`CaseV2::v1`] says which.
@@ -34,7 +34,7 @@ pub struct Contract {
     pub field: Vec<Field>,
 }
 
-/// A field class (format v2 §6).
+/// A field class (README: Verdict model).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Field {

@@ -1,6 +1,6 @@
 //! Which call a commsNotification entry is about, from its `resourceUrl`.
 //!
-//! Case format v2 §1: the path, percent-decoded, with an optional `/v1.0` or `/beta`
+//! README, Verdict model (notifications entry by entry): the path, percent-decoded, with an optional `/v1.0` or `/beta`
 //! prefix, is `/communications/calls/<id>` or starts with `/communications/calls/<id>/`
 //! (participants and operations of a call belong to that call); some documented
 //! notifications use the legacy `/app/calls/<id>` form. Segments are split before they are
