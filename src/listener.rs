@@ -104,6 +104,26 @@ pub struct Received {
     pub batch: Option<(usize, usize)>,
 }
 
+#[cfg(test)]
+impl Received {
+    /// A notification as it would arrive with a bearer token and JSON content type, for
+    /// the rules' unit tests.
+    pub(crate) fn fixture(at: Instant, body: serde_json::Value) -> Received {
+        Received {
+            seq: 0,
+            at,
+            path: "/callbacks/t".into(),
+            authorization: Some("Bearer t".into()),
+            content_type: Some("application/json".into()),
+            body: body.to_string().into(),
+            json: Ok(body),
+            call_id: None,
+            tag: None,
+            batch: None,
+        }
+    }
+}
+
 impl Received {
     /// `resourceData.state` of the entry, the notification's name in the docs.
     pub fn state(&self) -> Option<&str> {

@@ -229,18 +229,7 @@ mod tests {
     use serde_json::json;
 
     fn received(at: Instant, body: Value) -> Received {
-        Received {
-            seq: 0,
-            at,
-            path: "/callbacks/t".into(),
-            authorization: Some("Bearer t".into()),
-            content_type: Some("application/json".into()),
-            body: body.to_string().into(),
-            json: Ok(body),
-            call_id: None,
-            tag: None,
-            batch: None,
-        }
+        Received::fixture(at, body)
     }
 
     fn state_entry(url: &str, change: &str, state: &str) -> Value {
