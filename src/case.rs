@@ -277,6 +277,9 @@ pub struct Case {
     pub name: String,
     pub path: PathBuf,
     pub file: CaseFile,
+    /// The family's contract with this case's own `[[contract.field]]` classes, when it has
+    /// any (merged when the case is read).
+    pub contract: Option<std::sync::Arc<crate::contract::Contract>>,
 }
 
 impl Case {

@@ -29,9 +29,35 @@ pub enum Scope<'a> {
     One(&'a str),
 }
 
+/// A case the corpus knows by its file name: enough to name its trial and find its file.
+/// The case itself is read when its trial runs (see [`Corpus::index_scope`]), so a run
+/// holds one parsed case per running trial, not the whole corpus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRef {
+    pub family: Family,
+    pub name: Box<str>,
+}
+
+impl CaseRef {
+    /// `{family}::{name}`, the trial name under libtest and nextest.
+    pub fn trial_name(&self) -> String {
+        format!("{}::{}", self.family, self.name)
+    }
+
+    /// `root/<family>/<name>.toml`.
+    pub fn path(&self, root: &Path) -> PathBuf {
+        root.join(self.family.as_str())
+            .join(format!("{}.toml", self.name))
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Corpus {
     pub root: PathBuf,
+    /// Every case file, in family then name order.
+    pub index: Vec<CaseRef>,
+    /// The parsed cases, in the order of `index`, when the corpus was loaded whole
+    /// ([`Corpus::load`]); empty when cases are read as their trials run.
     pub cases: Vec<Case>,
     pub families: BTreeMap<Family, FamilyFile>,
     pub errata: Errata,
@@ -39,10 +65,8 @@ pub struct Corpus {
     pub reasons: EndReasons,
     /// Each family's value sets and field classes (`_contract.toml`); none: all exact.
     pub contracts: BTreeMap<Family, Arc<Contract>>,
-    /// Cases whose `[[contract.field]]` reclass fields: their merged contract, by trial name.
-    pub case_contracts: HashMap<String, Arc<Contract>>,
-    /// Every snapshot the selected cases compare against, prepared once (parsed JSON,
-    /// located XML lines) by [`Corpus::prepare_expected`].
+    /// Snapshots prepared ahead (parsed JSON, located XML lines) by
+    /// [`Corpus::prepare_expected`]; a run that reads cases lazily prepares each when used.
     pub expected: HashMap<String, Arc<Prepared>>,
 }
 
@@ -55,8 +79,8 @@ pub fn prepare(text: &str, kind: BodyKind) -> Result<Prepared, String> {
 }
 
 impl Corpus {
-    /// Loads every case under `root/<family>/`. Errors are collected, not fatal one by one,
-    /// so a user sees every broken file at once.
+    /// Loads and parses every case under `root/<family>/`. Errors are collected, not fatal
+    /// one by one, so a user sees every broken file at once.
     pub fn load(root: &Path) -> Result<Corpus, Vec<CaseError>> {
         Corpus::load_scope(root, Scope::All)
     }
@@ -68,7 +92,45 @@ impl Corpus {
         Ok((!c.cases.is_empty()).then_some(c))
     }
 
+    /// A corpus of cases made in memory (tests, benchmarks), indexed in their order.
+    pub fn with_cases(cases: Vec<Case>) -> Corpus {
+        Corpus {
+            index: cases
+                .iter()
+                .map(|c| CaseRef {
+                    family: c.family,
+                    name: c.name.as_str().into(),
+                })
+                .collect(),
+            cases,
+            ..Corpus::default()
+        }
+    }
+
+    /// [`Corpus::index_scope`], then every indexed case read and validated now.
     pub fn load_scope(root: &Path, scope: Scope<'_>) -> Result<Corpus, Vec<CaseError>> {
+        let mut corpus = Corpus::index_scope(root, scope)?;
+        let mut errors = Vec::new();
+        let mut cases = Vec::with_capacity(corpus.index.len());
+        for r in &corpus.index {
+            match corpus.read_case(r) {
+                Ok(c) => cases.push(c),
+                Err(e) => errors.push(e),
+            }
+        }
+        corpus.cases = cases;
+        if errors.is_empty() {
+            Ok(corpus)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The corpus without its cases parsed: the errata, each family's files and the name of
+    /// every case file. What is wrong with the corpus as a whole (an unknown file or family
+    /// directory, a broken family file) is an error now; what is wrong inside one case file
+    /// is that case's error when [`Corpus::read_case`] reads it.
+    pub fn index_scope(root: &Path, scope: Scope<'_>) -> Result<Corpus, Vec<CaseError>> {
         if !root.is_dir() {
             return Err(vec![err(root, "case directory not found")]);
         }
@@ -84,7 +146,6 @@ impl Corpus {
             Scope::All => loader.all(root),
             Scope::One(trial) => loader.one(root, trial),
         }
-        loader.validate();
         if loader.errors.is_empty() {
             Ok(loader.corpus)
         } else {
@@ -92,8 +153,61 @@ impl Corpus {
         }
     }
 
-    /// Reads and prepares every snapshot the cases compare against, once. A missing or
-    /// unreadable snapshot is an error of the corpus (exit 2), not a conformance failure,
+    /// Reads, parses and validates one case: its file, the set-up it names, and its own
+    /// field classes merged into its family's contract. The one validation of a case file,
+    /// whether the corpus is loaded whole or case by case.
+    pub fn read_case(&self, r: &CaseRef) -> Result<Case, CaseError> {
+        let path = r.path(&self.root);
+        let file = read_capped(&path).and_then(|t| parse_case(&path, &t))?;
+        if let Some(setup) = &file.setup {
+            let known = self
+                .families
+                .get(&r.family)
+                .is_some_and(|f| f.setup.contains_key(setup));
+            if !known {
+                return Err(err(
+                    &path,
+                    format!(
+                        "field `setup`: no set-up `{setup}` in {}/{FAMILY_FILE}",
+                        r.family
+                    ),
+                ));
+            }
+        }
+        let contract = if file.contract.fields.is_empty() {
+            None
+        } else {
+            let family = self.contracts.get(&r.family).cloned().unwrap_or_default();
+            let merged = family
+                .merge(&file.contract.fields)
+                .map_err(|m| err(&path, format!("[[contract.field]]: {m}")))?;
+            Some(Arc::new(merged))
+        };
+        Ok(Case {
+            family: r.family,
+            name: r.name.to_string(),
+            path,
+            file,
+            contract,
+        })
+    }
+
+    /// Case `i` of the index: the parsed one when the corpus was loaded whole, else read now.
+    pub fn case(&self, i: usize) -> Result<std::borrow::Cow<'_, Case>, CaseError> {
+        match self.cases.get(i) {
+            Some(c) => Ok(std::borrow::Cow::Borrowed(c)),
+            None => {
+                let r = self
+                    .index
+                    .get(i)
+                    .ok_or_else(|| err(&self.root, format!("no case number {i} in this corpus")))?;
+                self.read_case(r).map(std::borrow::Cow::Owned)
+            }
+        }
+    }
+
+    /// Reads and prepares every snapshot the parsed cases compare against, once. A missing
+    /// or unreadable snapshot is an error of the corpus (exit 2), not a conformance failure,
     /// unless `allow_missing` (`--bless` records it). With `as_printed`, the expected forms
     /// are the documented bodies as printed, without errata.
     pub fn prepare_expected(
@@ -127,10 +241,9 @@ impl Corpus {
                     // A page's body that is no JSON as printed cannot be the expected form
                     // under --as-printed: the case fails that check when it runs.
                     Err(_) if as_printed => continue,
-                    Ok(None) => Err(format!(
-                        "snapshot `{}` of {} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation",
+                    Ok(None) => Err(crate::snapshot::missing_message(
                         doc.snapshot,
-                        case.trial_name()
+                        &case.trial_name(),
                     )),
                     Err(e) => Err(e),
                 };
@@ -159,7 +272,7 @@ impl Corpus {
 
     /// The contract a case is judged by: its family's, with the case's own field classes.
     pub fn contract_for(&self, case: &Case) -> Arc<Contract> {
-        if let Some(c) = self.case_contracts.get(&case.trial_name()) {
+        if let Some(c) = &case.contract {
             return c.clone();
         }
         self.contracts
@@ -200,9 +313,9 @@ impl Loader {
             Ok(e) => e,
             Err(e) => return self.errors.push(e),
         };
-        for path in entries {
+        for (path, is_dir) in entries {
             let name = file_name(&path);
-            if path.is_dir() {
+            if is_dir {
                 match Family::parse(&name) {
                     Some(f) => self.family_dir(f, &path),
                     None => self.errors.push(err(
@@ -231,7 +344,7 @@ impl Loader {
             Ok(e) => e,
             Err(e) => return self.errors.push(e),
         };
-        for path in entries {
+        for (path, _) in entries {
             let name = file_name(&path);
             if matches!(
                 name.as_str(),
@@ -240,7 +353,10 @@ impl Loader {
                 continue;
             }
             match case_stem(&path) {
-                Some(stem) => self.case(family, &stem, path),
+                Some(stem) => self.corpus.index.push(CaseRef {
+                    family,
+                    name: stem.into(),
+                }),
                 None => self.errors.push(err(
                     &path,
                     "not a case file: case files are `<name>.toml` with letters, digits, `-` and `_` \
@@ -279,18 +395,6 @@ impl Loader {
         }
     }
 
-    fn case(&mut self, family: Family, name: &str, path: PathBuf) {
-        match read_capped(&path).and_then(|t| parse_case(&path, &t)) {
-            Ok(file) => self.corpus.cases.push(Case {
-                family,
-                name: name.to_owned(),
-                path,
-                file,
-            }),
-            Err(e) => self.errors.push(e),
-        }
-    }
-
     fn one(&mut self, root: &Path, trial: &str) {
         let Some((fam, name)) = trial.split_once("::") else {
             return;
@@ -299,51 +403,12 @@ impl Loader {
             return;
         };
         let dir = root.join(family.as_str());
-        let path = dir.join(format!("{name}.toml"));
-        if path.is_file() {
+        if dir.join(format!("{name}.toml")).is_file() {
             self.family_files(family, &dir);
-            self.case(family, name, path);
-        }
-    }
-
-    /// What holds across files: every set-up a case names exists, and a case's own field
-    /// classes fit its family's contract.
-    fn validate(&mut self) {
-        for case in &self.corpus.cases {
-            if !case.file.contract.fields.is_empty() {
-                let family = self
-                    .corpus
-                    .contracts
-                    .get(&case.family)
-                    .cloned()
-                    .unwrap_or_default();
-                match family.merge(&case.file.contract.fields) {
-                    Ok(c) => {
-                        self.corpus
-                            .case_contracts
-                            .insert(case.trial_name(), Arc::new(c));
-                    }
-                    Err(m) => self
-                        .errors
-                        .push(err(&case.path, format!("[[contract.field]]: {m}"))),
-                }
-            }
-            if let Some(setup) = &case.file.setup {
-                let known = self
-                    .corpus
-                    .families
-                    .get(&case.family)
-                    .is_some_and(|f| f.setup.contains_key(setup));
-                if !known {
-                    self.errors.push(err(
-                        &case.path,
-                        format!(
-                            "field `setup`: no set-up `{setup}` in {}/{FAMILY_FILE}",
-                            case.family
-                        ),
-                    ));
-                }
-            }
+            self.corpus.index.push(CaseRef {
+                family,
+                name: name.into(),
+            });
         }
     }
 }
@@ -354,10 +419,23 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CaseError> {
+/// A directory's entries, sorted, each with whether it is a directory (from the listing's
+/// file type, following a symbolic link only when the listing cannot tell).
+fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CaseError> {
     let rd = std::fs::read_dir(dir).map_err(|e| err(dir, format!("cannot list: {e}")))?;
-    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    v.sort();
+    let mut v: Vec<(PathBuf, bool)> = rd
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let path = e.path();
+            let is_dir = match e.file_type() {
+                Ok(t) if t.is_symlink() => path.is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => path.is_dir(),
+            };
+            Some((path, is_dir))
+        })
+        .collect();
+    v.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     Ok(v)
 }
 

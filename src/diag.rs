@@ -29,15 +29,47 @@ pub fn read_capped(path: &Path) -> Result<String, CaseError> {
         path: path.to_owned(),
         message,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    if meta.len() > MAX_CASE_FILE {
-        return Err(err(format!(
-            "file is {} bytes, over the {} byte limit for case files",
-            meta.len(),
-            MAX_CASE_FILE
-        )));
+    let bytes = read_bytes_capped(path, MAX_CASE_FILE).map_err(|e| match e {
+        ReadError::Io(e) => err(format!("cannot read: {e}")),
+        ReadError::TooLarge(len) => err(format!(
+            "file is {len} bytes, over the {MAX_CASE_FILE} byte limit for case files"
+        )),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| err("cannot read: stream did not contain valid UTF-8".into()))
+}
+
+/// Why [`read_bytes_capped`] gave nothing.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    /// The file's size, over the cap.
+    TooLarge(u64),
+}
+
+/// A whole file, refused before reading when its size is over `cap`: one open, one size
+/// query on the open file and one read of that many bytes. A run reads two small files
+/// per case, so the syscalls per file count. The size is the open file's, so a file
+/// replaced by rename (as snapshots are written) is read whole, old or new.
+pub fn read_bytes_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let len = f.metadata().map_err(ReadError::Io)?.len();
+    if len > cap {
+        return Err(ReadError::TooLarge(len));
     }
-    std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))
+    let mut buf = vec![0u8; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// Turns a TOML error into "line N, column M: message (field `x`)" without the
@@ -135,6 +167,28 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_read_whole_within_the_cap_and_refused_over_it() {
+        let dir = std::env::temp_dir().join(format!("callconform-diag-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let p = dir.join("f.toml");
+        let text = "x = 1\n".repeat(10_000);
+        std::fs::write(&p, &text).expect("write");
+        let read = read_bytes_capped(&p, 1 << 20).expect("reads");
+        assert_eq!(read, text.as_bytes());
+        assert!(
+            matches!(read_bytes_capped(&p, 100), Err(ReadError::TooLarge(n)) if n == text.len() as u64)
+        );
+        std::fs::write(&p, "").expect("write");
+        assert_eq!(read_bytes_capped(&p, 1).expect("reads").len(), 0);
+        std::fs::write(&p, [0xff, 0xfe]).expect("write");
+        let e = read_capped(&p).unwrap_err();
+        assert!(e.message.contains("UTF-8"), "{e}");
+        let e = read_capped(&dir.join("missing.toml")).unwrap_err();
+        assert!(e.message.starts_with("cannot read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn snapshot_names_stay_inside_the_snapshots_directory() {

@@ -199,6 +199,10 @@ pub struct StepResult {
     pub checks: Vec<Check>,
     /// Why the step could not be judged (transport error, render error).
     pub error: Option<String>,
+    /// The error is the corpus's, not the target's (a request that cannot be rendered, a
+    /// snapshot missing or unreadable): the case is an error (exit 2), not a failure.
+    #[serde(skip)]
+    pub corpus_error: bool,
     /// Snapshot files written by this step (`--bless` or pending `.snap.new`).
     pub written: Vec<String>,
     /// Notifications this step received, in arrival order.
@@ -248,6 +252,7 @@ impl StepResult {
             elapsed: Duration::ZERO,
             checks: Vec::new(),
             error: None,
+            corpus_error: false,
             written: Vec::new(),
             notifications: Vec::new(),
             outcome: None,

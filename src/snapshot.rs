@@ -8,17 +8,34 @@ use crate::errata::{Errata, Part};
 use crate::family::Family;
 use std::path::{Path, PathBuf};
 
+/// A snapshot is the canonical form of one documented body: far below this.
+const MAX_SNAPSHOT: u64 = 64 * 1024 * 1024;
+
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap"))
+}
+
+/// Why a case cannot be judged when the snapshot it names is not there.
+pub fn missing_message(snapshot: &str, trial: &str) -> String {
+    format!(
+        "snapshot `{snapshot}` of {trial} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation"
+    )
 }
 
 /// Reads a snapshot's text (insta's normalisation: trailing whitespace trimmed).
 /// `Ok(None)` when the file does not exist.
 pub fn read(path: &Path) -> Result<Option<String>, String> {
-    let raw = match std::fs::read(path) {
+    use crate::diag::ReadError;
+    let raw = match crate::diag::read_bytes_capped(path, MAX_SNAPSHOT) {
         Ok(raw) => raw,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(ReadError::Io(e)) => return Err(format!("{}: cannot read: {e}", path.display())),
+        Err(ReadError::TooLarge(n)) => {
+            return Err(format!(
+                "{}: {n} bytes, over the {MAX_SNAPSHOT} byte limit for snapshots",
+                path.display()
+            ));
+        }
     };
     if let Some(text) = std::str::from_utf8(&raw).ok().and_then(plain_text_contents) {
         return Ok(Some(text));

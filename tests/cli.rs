@@ -282,6 +282,58 @@ fn a_malformed_case_file_names_file_line_and_field() {
     let _ = std::fs::remove_dir_all(&cases);
 }
 
+/// A malformed case is its own trial's error: the others still run, and the run exits 2.
+#[test]
+fn a_malformed_case_does_not_stop_the_others() {
+    let cases = temp_dir("cases-one-bad");
+    copy_dir(&root().join("cases"), &cases);
+    let p = cases.join("um/get-call-info.toml");
+    std::fs::write(&p, "[[step]]\nname = 1\n").expect("write");
+    let out = run(
+        &["run", "--cases", cases.to_str().expect("utf-8"), "um::"],
+        &[],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    let others = cases_of("um") - 1;
+    assert!(
+        out.all().contains(&format!("{others} passed")),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("error: um::get-call-info:") && out.stderr.contains("line 2"),
+        "{}",
+        out.stderr
+    );
+    let _ = std::fs::remove_dir_all(&cases);
+}
+
+/// A snapshot the corpus lacks is the corpus's error (exit 2) naming it, never a pass.
+#[test]
+fn a_missing_snapshot_is_a_corpus_error_naming_it() {
+    let snaps = temp_dir("snaps-missing");
+    copy_dir(&root().join("snapshots"), &snaps);
+    std::fs::remove_file(snaps.join("um__get-call-info.snap")).expect("snapshot exists");
+    let out = run(
+        &["run", "--snapshots", snaps.to_str().expect("utf-8"), "um::"],
+        &[],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("snapshot `um__get-call-info` of um::get-call-info does not exist"),
+        "{}",
+        out.stderr
+    );
+    let others = cases_of("um") - 1;
+    assert!(
+        out.all().contains(&format!("{others} passed")),
+        "{}",
+        out.all()
+    );
+    let _ = std::fs::remove_dir_all(&snaps);
+}
+
 #[test]
 fn a_bad_flag_is_a_usage_error() {
     let out = run(&["run", "--var", "novalue"], &[]);

@@ -119,6 +119,9 @@ pub fn case_lines(r: &CaseResult, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
     let j = summary.judgement(r);
     let red = |t: &str| crate::text::redact(t, &summary.secrets);
+    if let Outcome::Error(m) = &r.outcome {
+        out.push(red(&format!("error: {}: {m}", r.name)));
+    }
     for (c, n) in r.notes_shown(&j) {
         out.push(red(&format!(
             "note: {}: {} on {}: {n}",

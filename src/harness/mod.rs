@@ -41,9 +41,16 @@ fn case_errors(errs: &[CaseError]) -> u8 {
 
 /// Runs the conformance suite. Returns the process exit code.
 pub fn run(args: RunArgs) -> ExitCode {
+    // One case at a time needs one worker: its task then polls the network itself, with no
+    // hand-off between workers on every read.
+    let workers = if args.libtest.test_threads == Some(1) {
+        1
+    } else {
+        2
+    };
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .worker_threads(2)
+        .worker_threads(workers)
         .build()
     {
         Ok(runtime) => run_on(&runtime, args),
@@ -51,20 +58,16 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// The corpus a run needs: under nextest's `--exact NAME`, only that case is parsed.
+/// The corpus a run needs, indexed: its cases are read as their trials run, so memory
+/// does not grow with the corpus. Under nextest's `--exact NAME`, only that case is indexed.
 fn load(plan: &plan::Plan, args: &RunArgs) -> Result<(Arc<Corpus>, EndReasons), Vec<CaseError>> {
     let exact_one = args.libtest.exact && args.libtest.skip.is_empty() && !args.libtest.list;
     let scope = match args.libtest.filter.as_deref() {
         Some(name) if exact_one => Scope::One(name),
         _ => Scope::All,
     };
-    let mut corpus = Corpus::load_scope(&plan.cases_dir, scope)?;
-    corpus.prepare_expected(
-        &plan.snapshots_dir,
-        plan.as_printed,
-        plan.update == crate::snapshot::Update::Always,
-    )?;
-    if corpus.cases.is_empty() && scope == Scope::All {
+    let corpus = Corpus::index_scope(&plan.cases_dir, scope)?;
+    if corpus.index.is_empty() && scope == Scope::All {
         return Err(vec![CaseError {
             path: plan.cases_dir.clone(),
             message: "no case files here (a typo in --cases?)".into(),
@@ -74,13 +77,17 @@ fn load(plan: &plan::Plan, args: &RunArgs) -> Result<(Arc<Corpus>, EndReasons), 
     Ok((Arc::new(corpus), reasons))
 }
 
-/// The indices of the cases `--family` and `--tag` keep.
+/// The indices of the cases `--family` and `--tag` keep. Tags are in the case files, so
+/// `--tag` reads them; a file that cannot be read stays selected, so its trial reports it.
 fn select(plan: &plan::Plan, corpus: &Corpus) -> Vec<usize> {
-    (0..corpus.cases.len())
+    (0..corpus.index.len())
         .filter(|&i| {
-            let c = &corpus.cases[i];
-            (plan.families.is_empty() || plan.families.contains(&c.family))
-                && (plan.tags.is_empty() || c.file.tags.iter().any(|t| plan.tags.contains(t)))
+            let r = &corpus.index[i];
+            (plan.families.is_empty() || plan.families.contains(&r.family))
+                && (plan.tags.is_empty()
+                    || corpus
+                        .case(i)
+                        .map_or(true, |c| c.file.tags.iter().any(|t| plan.tags.contains(t))))
         })
         .collect()
 }
@@ -144,6 +151,12 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
         collected: Arc::new(trials::Collected::default()),
         fail_fast: args.fail_fast,
         keep_passed_requests: args.report_json.is_some(),
+        keep_passed: args.report_json.is_some()
+            || args.junit.is_some()
+            || args.report_md.is_some()
+            || args.write_expectations.is_some()
+            || plan.expectations.is_some()
+            || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
     };
     if args.libtest.test_threads.is_none() && !listing {
         // Cases wait on the network, not the CPU: overlap them.
@@ -210,9 +223,9 @@ fn stale_notes(plan: &plan::Plan, corpus: &Corpus) -> Vec<String> {
         }
     }
     if let Some(exp) = &plan.expectations
-        && corpus.cases.len() > 1
+        && corpus.index.len() > 1
     {
-        let names: Vec<String> = corpus.cases.iter().map(|c| c.trial_name()).collect();
+        let names: Vec<String> = corpus.index.iter().map(|c| c.trial_name()).collect();
         for name in exp.names_not_in(&names) {
             let w = format!("{name} is listed in the expectations but is no case");
             eprintln!("warning: {w}");

@@ -105,7 +105,7 @@ pub async fn start(
     let mut listener = None;
     if !listing {
         reference = targets(plan, &mut config).await?;
-        let notifying = corpus.cases.iter().any(|c| {
+        let notifying = corpus.index.iter().any(|c| {
             c.family.protocol().notifications().is_some() && config.targets.contains_key(&c.family)
         });
         if notifying {

@@ -22,6 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 pub struct Collected {
     pub results: Mutex<Vec<CaseResult>>,
     pub done: AtomicUsize,
+    /// Cases that passed with nothing to show and were not kept (see `keep_passed`).
+    pub passed_quietly: AtomicUsize,
     pub stop: AtomicBool,
 }
 
@@ -45,6 +47,10 @@ pub struct TrialContext {
     /// A JSON report lists every request; without one a passed case keeps no headers or
     /// bodies, so the records held until the reports are written stay small.
     pub keep_passed_requests: bool,
+    /// Some report or an expectations file reads every case. Without one, a case that
+    /// passed with nothing to print (no note, warning or written snapshot) is only counted,
+    /// so what a run holds does not grow with the cases that pass quietly.
+    pub keep_passed: bool,
 }
 
 /// The judgement of one result, with or without an expectations file.
@@ -66,76 +72,160 @@ enum Delivery {
 }
 
 type Slot = oneshot::Receiver<(Delivery, OwnedSemaphorePermit)>;
+type Deliver = oneshot::Sender<(Delivery, OwnedSemaphorePermit)>;
+
+/// How many cases the reader thread reads and parses per hand-off to the schedule.
+const READ_BATCH: usize = 32;
 
 /// The trials for the cases `selected` keeps, by index into the runner's corpus, and the
-/// schedule that runs them. The cases libtest will run (its filters applied, in its order)
-/// run as tasks on the runtime, at most `--test-threads` at once, back to back; each trial
-/// waits for its case's result. A worker thread then goes from one case's response to the
-/// next case's request without waiting for a libtest thread to wake, which is most of a
-/// case's cost on a loopback target.
+/// schedule that runs them. One at a time (`--test-threads 1`), the cases libtest will run
+/// (its filters applied, in its order) run as tasks on the runtime, back to back, while a
+/// reader thread reads and parses the next ones; each trial waits for its case's result.
+/// A worker thread then goes from one case's response to the next case's request without
+/// waiting for a libtest thread to wake or a file to be parsed. A trial holds only its
+/// index and, when scheduled, the slot its result arrives in, so trials cost little memory
+/// whatever the size of the corpus.
 pub fn trials(ctx: &TrialContext, selected: &[usize], args: &Arguments) -> Vec<Trial> {
-    let mut senders = Vec::with_capacity(selected.len());
-    let trials: Vec<Trial> = selected
-        .iter()
-        .map(|&i| {
-            let (tx, rx) = oneshot::channel();
-            senders.push((i, tx));
-            let ctx = ctx.clone();
-            let name = ctx.runner.corpus.cases[i].trial_name();
-            Trial::ignorable_test(name, move || run_trial(&ctx, i, rx))
-        })
-        .collect();
     let parallel = args
         .test_threads
         .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
         .unwrap_or(1);
     // In parallel, polling each case on its own libtest thread measured cheaper (less
     // work-stealing between the two runtime workers); one at a time, the schedule wins.
-    if !args.list && parallel == 1 {
-        let queue: Vec<_> = trials
-            .iter()
-            .zip(senders)
-            .filter(|(t, _)| !args.is_filtered_out(t) && !args.is_ignored(t))
-            .map(|(_, s)| s)
-            .collect();
-        ctx.handle.spawn(drive(ctx.clone(), queue, parallel));
+    let scheduled = !args.list && parallel == 1;
+    let shared = Arc::new(ctx.clone());
+    let mut queue = Vec::new();
+    let trials: Vec<Trial> = selected
+        .iter()
+        .map(|&i| {
+            let name = ctx.runner.corpus.index[i].trial_name();
+            let runs = scheduled && {
+                let probe = Trial::test(name.clone(), || Ok(()));
+                !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
+            };
+            let slot = runs.then(|| {
+                let (tx, rx) = oneshot::channel();
+                queue.push((i, tx));
+                rx
+            });
+            let ctx = shared.clone();
+            Trial::ignorable_test(name, move || run_trial(&ctx, i, slot))
+        })
+        .collect();
+    if !queue.is_empty() {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let reader = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("callconform-reader".into())
+            .spawn(move || read_ahead(&reader, queue, &tx));
+        if spawned.is_ok() {
+            ctx.handle.spawn(drive(ctx.clone(), rx, parallel));
+        }
     }
     trials
 }
 
-/// Runs the queued cases in order, `parallel` at a time, and delivers each judged result.
+/// A case read for the schedule: its index, the case or why it could not be read, and
+/// where its result goes.
+type ReadCase = (
+    usize,
+    Result<crate::case::Case, crate::diag::CaseError>,
+    Deliver,
+);
+
+/// Reads and parses the queued cases in order, a batch at a time, for [`drive`]. The
+/// channel's bound keeps at most a few batches parsed ahead.
+fn read_ahead(
+    ctx: &TrialContext,
+    queue: Vec<(usize, Deliver)>,
+    tx: &tokio::sync::mpsc::Sender<Vec<ReadCase>>,
+) {
+    let mut batch = Vec::with_capacity(READ_BATCH);
+    for (i, deliver) in queue {
+        let case = ctx.runner.corpus.case(i).map(std::borrow::Cow::into_owned);
+        batch.push((i, case, deliver));
+        if batch.len() == READ_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+            if tx.blocking_send(full).is_err() {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+}
+
+/// Runs the read cases in order, `parallel` at a time, and delivers each judged result.
 async fn drive(
     ctx: TrialContext,
-    queue: Vec<(usize, oneshot::Sender<(Delivery, OwnedSemaphorePermit)>)>,
+    mut cases: tokio::sync::mpsc::Receiver<Vec<ReadCase>>,
     parallel: usize,
 ) {
     let running = Arc::new(Semaphore::new(parallel));
     let window = Arc::new(Semaphore::new(parallel + LOOKAHEAD));
-    for (i, tx) in queue {
-        let (Ok(waiting), Ok(run)) = (
-            window.clone().acquire_owned().await,
-            running.clone().acquire_owned().await,
-        ) else {
-            return;
-        };
-        if ctx.collected.stop.load(Ordering::Relaxed) {
-            let _ = tx.send((Delivery::NotRun, waiting));
-            continue;
-        }
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let runner = ctx.runner.clone();
-            let case = &runner.corpus.cases[i];
-            let result = CatchPanic(runner.run_case(case))
-                .await
-                .unwrap_or_else(|panic| panicked(case, panic));
-            drop(run);
-            let judgement = judge(ctx.expectations.as_deref(), &result);
-            if judgement.fails_run() && ctx.fail_fast {
-                ctx.collected.stop.store(true, Ordering::Relaxed);
+    while let Some(batch) = cases.recv().await {
+        for (i, case, tx) in batch {
+            let (Ok(waiting), Ok(run)) = (
+                window.clone().acquire_owned().await,
+                running.clone().acquire_owned().await,
+            ) else {
+                return;
+            };
+            if ctx.collected.stop.load(Ordering::Relaxed) {
+                let _ = tx.send((Delivery::NotRun, waiting));
+                continue;
             }
-            let _ = tx.send((Delivery::Ran(Box::new((result, judgement))), waiting));
-        });
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let result = match case {
+                    Ok(case) => CatchPanic(ctx.runner.run_case(&case))
+                        .await
+                        .unwrap_or_else(|panic| panicked(&case, panic)),
+                    Err(e) => unreadable(&ctx.runner.corpus, i, e),
+                };
+                drop(run);
+                let judgement = judge(ctx.expectations.as_deref(), &result);
+                if judgement.fails_run() && ctx.fail_fast {
+                    ctx.collected.stop.store(true, Ordering::Relaxed);
+                }
+                let _ = tx.send((Delivery::Ran(Box::new((result, judgement))), waiting));
+            });
+        }
+    }
+}
+
+/// Reads case `i` of the corpus and runs it. A case file that cannot be read or parsed is
+/// that case's error (exit 2), named with its file and line; a panic is a failed case.
+pub async fn run_indexed(runner: &Runner, i: usize) -> CaseResult {
+    match runner.corpus.case(i) {
+        Ok(case) => CatchPanic(runner.run_case(&case))
+            .await
+            .unwrap_or_else(|panic| panicked(&case, panic)),
+        Err(e) => unreadable(&runner.corpus, i, e),
+    }
+}
+
+/// The result of a case whose file is broken: an error of the corpus, not of the target.
+fn unreadable(corpus: &crate::corpus::Corpus, i: usize, e: crate::diag::CaseError) -> CaseResult {
+    let (name, family) = corpus
+        .index
+        .get(i)
+        .map(|r| (r.trial_name(), r.family.to_string()))
+        .unwrap_or_default();
+    let message = e.to_string();
+    let mut step = StepResult::new("(case file)", false);
+    step.error = Some(message.clone());
+    step.corpus_error = true;
+    CaseResult {
+        name,
+        family,
+        file: crate::runner::rel(&corpus.root, &e.path),
+        operation: String::new(),
+        tags: Vec::new(),
+        outcome: Outcome::Error(message),
+        steps: vec![step],
+        duration: Duration::ZERO,
     }
 }
 
@@ -157,20 +247,17 @@ impl<F: Future> Future for CatchPanic<F> {
     }
 }
 
-fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Failed> {
-    let (mut result, judgement) = match slot.blocking_recv() {
-        Ok((Delivery::Ran(ran), _permit)) => *ran,
-        Ok((Delivery::NotRun, _)) => return Ok(not_run()),
+fn run_trial(ctx: &TrialContext, i: usize, slot: Option<Slot>) -> Result<Completion, Failed> {
+    let delivered = slot.map(|s| s.blocking_recv());
+    let (mut result, judgement) = match delivered {
+        Some(Ok((Delivery::Ran(ran), _permit))) => *ran,
+        Some(Ok((Delivery::NotRun, _))) => return Ok(not_run()),
         // Not scheduled (parallel trials, or one the schedule did not expect): run it here.
-        Err(_) => {
+        Some(Err(_)) | None => {
             if ctx.collected.stop.load(Ordering::Relaxed) {
                 return Ok(not_run());
             }
-            let case = &ctx.runner.corpus.cases[i];
-            let result = ctx
-                .handle
-                .block_on(CatchPanic(ctx.runner.run_case(case)))
-                .unwrap_or_else(|panic| panicked(case, panic));
+            let result = ctx.handle.block_on(run_indexed(&ctx.runner, i));
             let judgement = judge(ctx.expectations.as_deref(), &result);
             if judgement.fails_run() && ctx.fail_fast {
                 ctx.collected.stop.store(true, Ordering::Relaxed);
@@ -179,6 +266,11 @@ fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Fai
         }
     };
     let verdict = answer(&result, &judgement);
+    ctx.collected.done.fetch_add(1, Ordering::Relaxed);
+    if judgement == Judgement::Pass && !ctx.keep_passed && quiet(&result) {
+        ctx.collected.passed_quietly.fetch_add(1, Ordering::Relaxed);
+        return verdict;
+    }
     if judgement == Judgement::Pass && !ctx.keep_passed_requests {
         compact_passed(&mut result);
     }
@@ -187,8 +279,15 @@ fn run_trial(ctx: &TrialContext, i: usize, slot: Slot) -> Result<Completion, Fai
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(result);
-    ctx.collected.done.fetch_add(1, Ordering::Relaxed);
     verdict
+}
+
+/// A passed case with nothing the terminal would print under it.
+fn quiet(r: &CaseResult) -> bool {
+    r.outcome == Outcome::Passed
+        && r.notes().next().is_none()
+        && r.warnings().next().is_none()
+        && r.steps.iter().all(|s| s.written.is_empty())
 }
 
 fn not_run() -> Completion {
@@ -268,6 +367,7 @@ mod tests {
                 "[provenance]\nexample = \"Boom\"\n\n[[step]]\nname = \"s\"\nmethod = \"POST\"\npath = \"/\"\n[step.expect]\nstatus = 200\nbody = \"any\"\n",
             )
             .expect("parses"),
+            contract: None,
         };
         let r = panicked(&case, Box::new("index out of bounds"));
         assert_eq!(r.outcome, Outcome::Failed);
@@ -321,12 +421,10 @@ mod tests {
                     &format!("[provenance]\nexample = \"c\"\n\n[[step]]\nname = \"s\"\nmethod = \"DELETE\"\npath = \"/c{k}\"\n[step.expect]\nstatus = 204\nbody = \"any\"\n"),
                 )
                 .expect("parses"),
+                contract: None,
             })
             .collect();
-        let corpus = crate::corpus::Corpus {
-            cases,
-            ..Default::default()
-        };
+        let corpus = crate::corpus::Corpus::with_cases(cases);
         let transport = Arc::new(Canned {
             status,
             sent: Default::default(),
@@ -357,6 +455,7 @@ mod tests {
             collected: Arc::new(Collected::default()),
             fail_fast,
             keep_passed_requests: false,
+            keep_passed: true,
         };
         // The inner run's own output goes to a file, not into this test's output.
         let log = std::env::temp_dir().join(format!(

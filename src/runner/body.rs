@@ -15,6 +15,14 @@ pub(super) enum CanonActual {
     Json(serde_json::Value),
 }
 
+/// The canonical text a snapshot records.
+fn render(actual: &CanonActual) -> String {
+    match actual {
+        CanonActual::Xml(t) => t.clone(),
+        CanonActual::Json(v) => canon::json::render(v),
+    }
+}
+
 impl Runner {
     /// Live values and the placeholder each becomes in both canonical forms; a value that
     /// percent-encoding changes (a call id holding `/`) is also replaced in its encoded form,
@@ -100,18 +108,37 @@ impl Runner {
         };
         let expected = match self.expected(st, snapshot_name, kind) {
             Ok(Some(e)) => e,
+            // `--bless` records a snapshot the corpus lacks; otherwise it is the corpus's error.
+            Ok(None) if self.config.update != Update::Never && !self.config.as_printed => {
+                self.write_snapshot(st, snapshot_name, &render(&actual), sr);
+                if self.config.update == Update::Pending {
+                    sr.checks.push(Check::fail(
+                        CheckId::Snapshot,
+                        subject,
+                        format!("{label} does not exist; the answer is pending review"),
+                    ));
+                }
+                return;
+            }
             Ok(None) => {
-                sr.checks.push(Check::fail(
-                    CheckId::Snapshot,
-                    subject,
-                    format!(
-                        "{label} does not exist: run `callconform extract` on the documentation, or `callconform run --bless` against a trusted implementation"
-                    ),
-                ));
+                let msg = snapshot::missing_message(snapshot_name, &st.case.trial_name());
+                sr.checks
+                    .push(Check::fail(CheckId::Snapshot, subject, msg.clone()));
+                sr.error = Some(msg);
+                sr.corpus_error = true;
+                return;
+            }
+            // Under --as-printed, a page's body that is no JSON as printed cannot be the
+            // expected form: a failure of the check, as the page is what is being judged.
+            Err(e) if self.config.as_printed => {
+                sr.checks.push(Check::fail(CheckId::Snapshot, subject, e));
                 return;
             }
             Err(e) => {
-                sr.checks.push(Check::fail(CheckId::Snapshot, subject, e));
+                sr.checks
+                    .push(Check::fail(CheckId::Snapshot, subject, e.clone()));
+                sr.error = Some(e);
+                sr.corpus_error = true;
                 return;
             }
         };
@@ -139,11 +166,7 @@ impl Runner {
             .any(|c| c.id == CheckId::Snapshot && c.verdict == compare::Verdict::Fail);
         sr.checks.extend(checks);
         if mismatch && !self.config.as_printed {
-            let rendered = match &actual {
-                CanonActual::Xml(t) => t.clone(),
-                CanonActual::Json(v) => canon::json::render(v),
-            };
-            self.write_snapshot(st, snapshot_name, &rendered, sr);
+            self.write_snapshot(st, snapshot_name, &render(&actual), sr);
         }
     }
 

@@ -163,9 +163,12 @@ impl Runner {
                 result.outcome = Outcome::Failed;
             }
         }
-        if let Some(e) = result.steps.iter().find_map(|s| s.error.as_ref())
+        if let Some(e) = result
+            .steps
+            .iter()
+            .find(|s| s.corpus_error)
+            .and_then(|s| s.error.as_ref())
             && result.outcome == Outcome::Failed
-            && e.starts_with("cannot render")
         {
             result.outcome = Outcome::Error(e.clone());
         }
@@ -208,6 +211,7 @@ impl Runner {
             Ok(r) => r,
             Err(e) => {
                 sr.error = Some(format!("cannot render the request: {e}"));
+                sr.corpus_error = true;
                 return (sr, None);
             }
         };
