@@ -108,11 +108,10 @@ fn a_toy_family_runs_through_the_same_harness_reports_and_expectations() {
     )
     .expect("w");
     snap(&dir, "echo__hello", "/hello");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
     let report = dir.join("report.json");
     let report_s = report.to_string_lossy().into_owned();
 
-    let code = harness::run_code(&rt, args(&dir, &base, &["--report-json", &report_s]));
+    let code = harness::run_code(args(&dir, &base, &["--report-json", &report_s]));
     assert_eq!(code, exit::CONFORMANT);
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("JSON");
@@ -133,7 +132,7 @@ fn a_toy_family_runs_through_the_same_harness_reports_and_expectations() {
     .expect("w");
     snap(&dir, "echo__broken", "/broken");
     assert_eq!(
-        harness::run_code(&rt, args(&dir, &base, &[])),
+        harness::run_code(args(&dir, &base, &[])),
         exit::NONCONFORMANT
     );
     let known = dir.join("known.toml");
@@ -144,14 +143,11 @@ fn a_toy_family_runs_through_the_same_harness_reports_and_expectations() {
     .expect("write expectations");
     let known_s = known.to_string_lossy().into_owned();
     assert_eq!(
-        harness::run_code(&rt, args(&dir, &base, &["--expect", &known_s])),
+        harness::run_code(args(&dir, &base, &["--expect", &known_s])),
         exit::CONFORMANT
     );
     assert_eq!(
-        harness::run_code(
-            &rt,
-            args(&dir, &base, &["--family", "echo", "--tag", "none"])
-        ),
+        harness::run_code(args(&dir, &base, &["--family", "echo", "--tag", "none"])),
         exit::USAGE,
         "an empty selection of the toy family is a usage error too"
     );

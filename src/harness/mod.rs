@@ -41,21 +41,19 @@ fn case_errors(errs: &[CaseError]) -> u8 {
 
 /// Runs the conformance suite. Returns the process exit code.
 pub fn run(args: RunArgs) -> ExitCode {
-    // One case at a time needs one worker: its task then polls the network itself, with no
-    // hand-off between workers on every read.
-    let workers = if args.libtest.test_threads == Some(1) {
-        1
-    } else {
-        2
-    };
-    match tokio::runtime::Builder::new_multi_thread()
+    ExitCode::from(run_code(args))
+}
+
+/// The one runtime of a run. Its thread is the one libtest runs the trials on: each trial
+/// drives the runtime until its case's result is in, and meanwhile every other running
+/// case, the webhook listener and the embedded target progress on it too. No response,
+/// notification or result crosses between threads on its way to a check; the files are
+/// read and parsed on a reader thread beside it (see [`trials`]).
+fn runtime() -> std::io::Result<Arc<tokio::runtime::Runtime>> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .worker_threads(workers)
         .build()
-    {
-        Ok(runtime) => run_on(&runtime, args),
-        Err(e) => ExitCode::from(usage(format!("cannot start the async runtime: {e}"))),
-    }
+        .map(Arc::new)
 }
 
 /// The corpus a run needs, indexed: its cases are read as their trials run, so memory
@@ -112,14 +110,13 @@ fn selection(args: &RunArgs) -> String {
     }
 }
 
-/// Runs the suite on a runtime the caller owns; the process exit code.
-pub fn run_on(runtime: &tokio::runtime::Runtime, args: RunArgs) -> ExitCode {
-    ExitCode::from(run_code(runtime, args))
-}
-
-/// [`run_on`] with the exit code as a number (one of [`exit`]), for tests and embedders.
-pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
+/// [`run`] with the exit code as a number (one of [`exit`]), for tests and embedders.
+pub fn run_code(mut args: RunArgs) -> u8 {
     let started_at = std::time::SystemTime::now();
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(e) => return usage(format!("cannot start the async runtime: {e}")),
+    };
     let plan = match plan::resolve(&args, &|k| std::env::var(k).ok()) {
         Ok(p) => p,
         Err(e) => return usage(e),
@@ -146,7 +143,7 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
     };
     let ctx = trials::TrialContext {
         runner: session.runner.clone(),
-        handle: runtime.handle().clone(),
+        runtime: runtime.clone(),
         expectations: plan.expectations.clone(),
         collected: Arc::new(trials::Collected::default()),
         fail_fast: args.fail_fast,
@@ -158,11 +155,8 @@ pub fn run_code(runtime: &tokio::runtime::Runtime, mut args: RunArgs) -> u8 {
             || plan.expectations.is_some()
             || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
     };
-    if args.libtest.test_threads.is_none() && !listing {
-        // Cases wait on the network, not the CPU: overlap them.
-        args.libtest.test_threads = Some(8);
-    }
-    let trials = trials::trials(&ctx, &selected, &args.libtest);
+    let parallel = trials::take_parallelism(&mut args.libtest);
+    let trials = trials::trials(&ctx, &selected, &args.libtest, parallel);
     let progress = (!listing && std::io::stderr().is_terminal())
         .then(|| progress_line(ctx.collected.clone(), trials.len()));
     let conclusion = libtest_mimic::run(&args.libtest, trials);

@@ -40,7 +40,8 @@ impl Collected {
 #[derive(Clone)]
 pub struct TrialContext {
     pub runner: Arc<Runner>,
-    pub handle: tokio::runtime::Handle,
+    /// The run's runtime (current-thread): a trial drives it while it waits.
+    pub runtime: Arc<tokio::runtime::Runtime>,
     pub expectations: Option<Arc<Expectations>>,
     pub collected: Arc<Collected>,
     pub fail_fast: bool,
@@ -78,21 +79,20 @@ type Deliver = oneshot::Sender<(Delivery, OwnedSemaphorePermit)>;
 const READ_BATCH: usize = 32;
 
 /// The trials for the cases `selected` keeps, by index into the runner's corpus, and the
-/// schedule that runs them. One at a time (`--test-threads 1`), the cases libtest will run
-/// (its filters applied, in its order) run as tasks on the runtime, back to back, while a
-/// reader thread reads and parses the next ones; each trial waits for its case's result.
-/// A worker thread then goes from one case's response to the next case's request without
-/// waiting for a libtest thread to wake or a file to be parsed. A trial holds only its
-/// index and, when scheduled, the slot its result arrives in, so trials cost little memory
-/// whatever the size of the corpus.
-pub fn trials(ctx: &TrialContext, selected: &[usize], args: &Arguments) -> Vec<Trial> {
-    let parallel = args
-        .test_threads
-        .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
-        .unwrap_or(1);
-    // In parallel, polling each case on its own libtest thread measured cheaper (less
-    // work-stealing between the two runtime workers); one at a time, the schedule wins.
-    let scheduled = !args.list && parallel == 1;
+/// schedule that runs them. The cases libtest will run (its filters applied, in its order)
+/// run as tasks on the runtime, `parallel` at once, while a reader thread reads and parses
+/// the next ones; libtest runs its trials one after another on the runtime's thread, each
+/// driving the runtime until its case's result is in. A case then goes from its response to
+/// its checks, and the next case from its file to its request, without a thread hand-off.
+/// A trial holds only its index and the slot its result arrives in, so trials cost little
+/// memory whatever the size of the corpus.
+pub fn trials(
+    ctx: &TrialContext,
+    selected: &[usize],
+    args: &Arguments,
+    parallel: usize,
+) -> Vec<Trial> {
+    let scheduled = !args.list;
     let shared = Arc::new(ctx.clone());
     let mut queue = Vec::new();
     let trials: Vec<Trial> = selected
@@ -118,20 +118,33 @@ pub fn trials(ctx: &TrialContext, selected: &[usize], args: &Arguments) -> Vec<T
         let spawned = std::thread::Builder::new()
             .name("callconform-reader".into())
             .spawn(move || read_ahead(&reader, queue, &tx));
+        // Without a reader thread the trials read their cases themselves (the slots close).
         if spawned.is_ok() {
-            ctx.handle.spawn(drive(ctx.clone(), rx, parallel));
+            ctx.runtime.spawn(drive(ctx.clone(), rx, parallel.max(1)));
         }
     }
     trials
 }
 
+/// How many cases run at once (`--test-threads`, else 8: cases wait on the network, not
+/// the CPU), with libtest set to report them in order from the runtime's one thread.
+pub fn take_parallelism(args: &mut Arguments) -> usize {
+    let parallel = args.test_threads.unwrap_or(8).max(1);
+    if !args.list {
+        args.test_threads = Some(1);
+    }
+    parallel
+}
+
 /// A case read for the schedule: its index, the case or why it could not be read, and
 /// where its result goes.
-type ReadCase = (
-    usize,
-    Result<crate::case::Case, crate::diag::CaseError>,
-    Deliver,
-);
+type ReadCase = (usize, Result<ReadAhead, crate::diag::CaseError>, Deliver);
+
+/// A case and the expected forms it compares against, read off the runtime's thread.
+struct ReadAhead {
+    case: crate::case::Case,
+    expected: crate::runner::Expected,
+}
 
 /// Reads and parses the queued cases in order, a batch at a time, for [`drive`]. The
 /// channel's bound keeps at most a few batches parsed ahead.
@@ -142,8 +155,12 @@ fn read_ahead(
 ) {
     let mut batch = Vec::with_capacity(READ_BATCH);
     for (i, deliver) in queue {
-        let case = ctx.runner.corpus.case(i).map(std::borrow::Cow::into_owned);
-        batch.push((i, case, deliver));
+        let read = ctx.runner.corpus.case(i).map(|c| {
+            let case = c.into_owned();
+            let expected = ctx.runner.read_expected(&case);
+            ReadAhead { case, expected }
+        });
+        batch.push((i, read, deliver));
         if batch.len() == READ_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
             if tx.blocking_send(full).is_err() {
@@ -179,9 +196,11 @@ async fn drive(
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 let result = match case {
-                    Ok(case) => CatchPanic(ctx.runner.run_case(&case))
-                        .await
-                        .unwrap_or_else(|panic| panicked(&case, panic)),
+                    Ok(ReadAhead { case, expected }) => {
+                        CatchPanic(ctx.runner.run_prepared(&case, expected))
+                            .await
+                            .unwrap_or_else(|panic| panicked(&case, panic))
+                    }
                     Err(e) => unreadable(&ctx.runner.corpus, i, e),
                 };
                 drop(run);
@@ -248,7 +267,7 @@ impl<F: Future> Future for CatchPanic<F> {
 }
 
 fn run_trial(ctx: &TrialContext, i: usize, slot: Option<Slot>) -> Result<Completion, Failed> {
-    let delivered = slot.map(|s| s.blocking_recv());
+    let delivered = slot.map(|s| ctx.runtime.block_on(s));
     let (mut result, judgement) = match delivered {
         Some(Ok((Delivery::Ran(ran), _permit))) => *ran,
         Some(Ok((Delivery::NotRun, _))) => return Ok(not_run()),
@@ -257,7 +276,7 @@ fn run_trial(ctx: &TrialContext, i: usize, slot: Option<Slot>) -> Result<Complet
             if ctx.collected.stop.load(Ordering::Relaxed) {
                 return Ok(not_run());
             }
-            let result = ctx.handle.block_on(run_indexed(&ctx.runner, i));
+            let result = ctx.runtime.block_on(run_indexed(&ctx.runner, i));
             let judgement = judge(ctx.expectations.as_deref(), &result);
             if judgement.fails_run() && ctx.fail_fast {
                 ctx.collected.stop.store(true, Ordering::Relaxed);
@@ -437,11 +456,12 @@ mod tests {
                 ..Default::default()
             },
         );
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime"),
+        );
         let ctx = TrialContext {
             runner: Arc::new(Runner {
                 corpus: Arc::new(corpus),
@@ -450,7 +470,7 @@ mod tests {
                 listener: None,
                 reasons: Default::default(),
             }),
-            handle: runtime.handle().clone(),
+            runtime: runtime.clone(),
             expectations: None,
             collected: Arc::new(Collected::default()),
             fail_fast,
@@ -470,9 +490,10 @@ mod tests {
         ];
         argv.push(log.display().to_string());
         argv.extend(flags.iter().map(|f| (*f).to_owned()));
-        let args = Arguments::from_iter(argv);
+        let mut args = Arguments::from_iter(argv);
+        let parallel = take_parallelism(&mut args);
         let selected: Vec<usize> = (0..n).collect();
-        let conclusion = libtest_mimic::run(&args, trials(&ctx, &selected, &args));
+        let conclusion = libtest_mimic::run(&args, trials(&ctx, &selected, &args, parallel));
         let sent = transport
             .sent
             .lock()

@@ -42,30 +42,38 @@ impl Runner {
         out
     }
 
-    /// The expected form of a snapshot: prepared once per corpus when the run started
-    /// (see [`crate::corpus::Corpus::prepare_expected`]), else read and prepared now.
+    /// The expected form of a snapshot: read ahead for this case, prepared for the corpus,
+    /// or read and prepared now.
     fn expected(
         &self,
         st: &CaseState<'_>,
         snapshot_name: &str,
         kind: BodyKind,
     ) -> Result<Option<Arc<Prepared>>, String> {
+        if let Some((_, p)) = st.expected.iter().find(|(n, _)| n == snapshot_name) {
+            return Ok(Some(p.clone()));
+        }
         if let Some(p) = self.corpus.expected.get(snapshot_name) {
             return Ok(Some(p.clone()));
         }
+        self.read_snapshot(st.case, snapshot_name, kind)
+    }
+
+    /// Reads and prepares one expected form: the snapshot file, or under `--as-printed` the
+    /// documented body as printed. `Ok(None)`: the snapshot file does not exist.
+    pub(super) fn read_snapshot(
+        &self,
+        case: &crate::case::Case,
+        snapshot_name: &str,
+        kind: BodyKind,
+    ) -> Result<Option<Arc<Prepared>>, String> {
         let text = if self.config.as_printed {
-            let docs = snapshot::documented(&st.case.file);
+            let docs = snapshot::documented(&case.file);
             let doc = docs
                 .iter()
                 .find(|d| d.snapshot == snapshot_name)
                 .ok_or_else(|| format!("no documented body for snapshot `{snapshot_name}`"))?;
-            snapshot::canonical_documented(
-                st.case.family,
-                &st.case.file,
-                doc,
-                &self.corpus.errata,
-                true,
-            )?
+            snapshot::canonical_documented(case.family, &case.file, doc, &self.corpus.errata, true)?
         } else {
             match snapshot::read(&snapshot::path(&self.config.snapshots, snapshot_name))? {
                 Some(t) => t,

@@ -79,8 +79,13 @@ pub struct Runner {
     pub reasons: EndReasons,
 }
 
+/// The expected forms of a case's snapshots, read and prepared before the case runs (by
+/// the schedule's reader thread), by snapshot name.
+pub type Expected = Vec<(String, Arc<compare::Prepared>)>;
+
 struct CaseState<'c> {
     case: &'c Case,
+    expected: Expected,
     vars: BTreeMap<String, String>,
     /// Notifications already consumed, per call id.
     cursors: HashMap<String, usize>,
@@ -88,6 +93,28 @@ struct CaseState<'c> {
 
 impl Runner {
     pub async fn run_case(&self, case: &Case) -> CaseResult {
+        self.run_prepared(case, Expected::new()).await
+    }
+
+    /// The expected forms a case compares against that can be read now: those that are
+    /// not there or do not read are left to the run, which reports them where they are used.
+    pub fn read_expected(&self, case: &Case) -> Expected {
+        let mut out = Expected::new();
+        for doc in crate::snapshot::documented(&case.file) {
+            if self.corpus.expected.contains_key(doc.snapshot)
+                || out.iter().any(|(n, _)| n == doc.snapshot)
+            {
+                continue;
+            }
+            if let Ok(Some(p)) = self.read_snapshot(case, doc.snapshot, doc.kind) {
+                out.push((doc.snapshot.to_owned(), p));
+            }
+        }
+        out
+    }
+
+    /// [`Runner::run_case`] with the expected forms [`Runner::read_expected`] gave.
+    pub async fn run_prepared(&self, case: &Case, expected: Expected) -> CaseResult {
         let started = Instant::now();
         let mut result = CaseResult {
             name: case.trial_name(),
@@ -129,6 +156,7 @@ impl Runner {
         }
         let mut state = CaseState {
             case,
+            expected,
             vars: self.initial_vars(case),
             cursors: HashMap::new(),
         };
