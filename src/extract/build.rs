@@ -493,7 +493,8 @@ fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
     if resp.body.is_none() {
         resp.body = body_block.map(|b| b.text.clone());
     }
-    let truncated = resp_annot.is_some_and(|a| a.truncated) || body_annot.is_some_and(|a| a.truncated);
+    let truncated =
+        resp_annot.is_some_and(|a| a.truncated) || body_annot.is_some_and(|a| a.truncated);
     let empty = status == 204 || resp_annot.is_some_and(|a| a.is_empty) || resp.body.is_none();
     Ok(if empty {
         ExpectV2 {

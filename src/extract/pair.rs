@@ -171,8 +171,7 @@ fn role(b: &Block) -> Role {
 /// that is not the POST line of a notification (the JSON after it is no notification),
 /// and a bare status line. Blocks annotated on the page keep their annotated role.
 fn unannotated_exchanges(page: &Page, roles: &mut [Role]) {
-    for i in 0..page.blocks.len() {
-        let b = &page.blocks[i];
+    for (i, b) in page.blocks.iter().enumerate() {
         if roles[i] != Role::Loose || !matches!(b.lang.as_str(), "http" | "msgraph-interactive") {
             continue;
         }
@@ -375,21 +374,47 @@ impl Pairing<'_, '_> {
             .map(|_| j)
     }
 
-    /// An unannotated request is named by its body block's annotation, else it continues
-    /// the operation of the named request before it (`unique` names the copies apart).
+    /// An unannotated request is named by its body block's annotation; else by the named
+    /// request before it that acts on the same thing (same method, same last path
+    /// segment: another example of that operation, told apart when the case is named);
+    /// else by what it does (`POST …/keepAlive` → `post-keep-alive`).
     fn loose_request_name(&self, i: usize) -> Option<String> {
         let page = self.page;
-        let from_body = self.body_after(i).and_then(|b| match &page.blocks[b].annot {
-            Annot::Some(a) => a.names.first().cloned(),
-            _ => None,
-        });
+        let from_body = self
+            .body_after(i)
+            .and_then(|b| match &page.blocks[b].annot {
+                Annot::Some(a) => a.names.first().cloned(),
+                _ => None,
+            });
+        let action = |b: usize| -> Option<(String, String)> {
+            let (method, url) = http::parse(&page.blocks[b].text).ok()?.request_line?;
+            let path = url.split(['?', '#']).next().unwrap_or_default();
+            let last = path.rsplit('/').find(|s| {
+                !s.is_empty() && !s.starts_with('{') && !s.bytes().any(|c| c.is_ascii_digit())
+            })?;
+            Some((method, last.to_ascii_lowercase()))
+        };
+        let mine = action(i);
         from_body
-            .or_else(|| self.examples.iter().rev().find_map(|e| e.name.clone()))
             .or_else(|| {
-                self.roles.iter().find_map(|r| match r {
-                    Role::Request { name } => name.clone(),
-                    _ => None,
-                })
+                let mine = mine.as_ref()?;
+                self.examples
+                    .iter()
+                    .rev()
+                    .filter(|e| action(e.request).as_ref() == Some(mine))
+                    .find_map(|e| e.name.clone())
+            })
+            .or_else(|| {
+                let (method, url) = http::parse(&page.blocks[i].text).ok()?.request_line?;
+                let path = url.split(['?', '#']).next().unwrap_or_default();
+                let last = path.rsplit('/').find(|s| {
+                    !s.is_empty() && !s.starts_with('{') && !s.bytes().any(|c| c.is_ascii_digit())
+                })?;
+                Some(format!(
+                    "{}-{}",
+                    method.to_ascii_lowercase(),
+                    super::build::kebab(last)
+                ))
             })
     }
 

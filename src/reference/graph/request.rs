@@ -42,12 +42,11 @@ impl Ctx {
         self.error(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
-    /// The call's URL, its id percent-encoded as one path segment, under the collection
-    /// the request named (`/app/calls` stays `/app/calls`).
+    /// The call's URL, its id percent-encoded as one path segment (the current
+    /// collection, whichever one the request named).
     pub(super) fn call_url(&self, id: &str) -> String {
         let id = crate::template::encode_segment(id);
-        let collection = if self.legacy { "app" } else { "communications" };
-        format!("{}/{collection}/calls/{id}", self.base)
+        format!("{}/communications/calls/{id}", self.base)
     }
 
     /// A 200 operation response with its `Location`, as the operation pages show. On the
