@@ -482,7 +482,19 @@ fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
     let status = resp
         .status
         .ok_or_else(|| format!("response at line {} has no status line", resp_block.line))?;
-    let truncated = resp_annot.is_some_and(|a| a.truncated);
+    // A body printed in its own block after the status line: its annotation says
+    // whether the example is truncated.
+    let body_block = ex.response_body.map(|b| &page.blocks[b]);
+    let body_annot = body_block.and_then(|b| match &b.annot {
+        Annot::Some(a) => Some(a),
+        _ => None,
+    });
+    let mut resp = resp;
+    if resp.body.is_none() {
+        resp.body = body_block.map(|b| b.text.clone());
+    }
+    let truncated =
+        resp_annot.is_some_and(|a| a.truncated) || body_annot.is_some_and(|a| a.truncated);
     let empty = status == 204 || resp_annot.is_some_and(|a| a.is_empty) || resp.body.is_none();
     Ok(if empty {
         ExpectV2 {

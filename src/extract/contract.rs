@@ -318,6 +318,9 @@ fn is_live_key(key: &str) -> bool {
                 // Where and with what a recording can be fetched: per recording.
                 | "recordingLocation"
                 | "recordingAccessToken"
+                // Their names on the 2018 beta `record` pages.
+                | "recordResourceLocation"
+                | "recordResourceAccessToken"
         )
         || (key.len() > 2
             && key.ends_with("Id")

@@ -36,6 +36,13 @@ enum Role {
     /// Not annotated and not a SOAP message: only usable as a notification's header or
     /// body block.
     Loose,
+    /// An unannotated request (`POST /app/calls/{id}/answer` and its headers) that no
+    /// notification follows: the older pages print examples without apidoctor
+    /// annotations, the body often in an annotated (`ignored`) JSON block after it.
+    LooseRequest,
+    /// An unannotated status line: the response of the request before it, when that one
+    /// has none yet.
+    LooseResponse,
 }
 
 /// What a documented notification stands for in its example.
@@ -58,6 +65,9 @@ pub struct Example {
     pub response: Option<usize>,
     /// A body printed in its own block after a request printed without one.
     pub request_body: Option<usize>,
+    /// A body printed in its own block after a response printed as a status line and
+    /// headers only (`HTTP/1.1 200 OK` + `Content-Type`, then the JSON).
+    pub response_body: Option<usize>,
     pub notifications: Vec<Notification>,
 }
 
@@ -157,6 +167,36 @@ fn role(b: &Block) -> Role {
     }
 }
 
+/// Finds the exchanges older pages print without annotations: an `http` request block
+/// that is not the POST line of a notification (the JSON after it is no notification),
+/// and a bare status line. Blocks annotated on the page keep their annotated role.
+fn unannotated_exchanges(page: &Page, roles: &mut [Role]) {
+    for (i, b) in page.blocks.iter().enumerate() {
+        if roles[i] != Role::Loose || !matches!(b.lang.as_str(), "http" | "msgraph-interactive") {
+            continue;
+        }
+        let Ok(msg) = http::parse(&b.text) else {
+            continue;
+        };
+        if msg.status.is_some() {
+            roles[i] = Role::LooseResponse;
+            continue;
+        }
+        let notification_follows = match &msg.body {
+            Some(body) => lenient_json(body).is_some_and(|v| is_notification(&v)),
+            None => page
+                .blocks
+                .get(i + 1)
+                .filter(|n| n.lang == "json")
+                .and_then(|n| lenient_json(&n.text))
+                .is_some_and(|v| is_notification(&v)),
+        };
+        if msg.request_line.is_some() && !notification_follows {
+            roles[i] = Role::LooseRequest;
+        }
+    }
+}
+
 fn soap_name(b: &Block) -> Option<String> {
     (b.lang == "xml")
         .then(|| http::soap_root(&b.text).ok())
@@ -180,16 +220,18 @@ pub fn entries(v: &Value) -> Vec<&Value> {
 }
 
 /// Whether a documented JSON body is a notification: a `commsNotifications` collection,
-/// or entries carrying `changeType` and `resourceUrl`.
+/// or entries carrying `changeType` and the resource they name: `resourceUrl`, or
+/// `resource`, its name on the pages written before `resourceUrl` (2018-2019 beta).
 pub fn is_notification(v: &Value) -> bool {
     let ty = v
         .get("@odata.type")
         .and_then(Value::as_str)
         .unwrap_or_default();
     ty.ends_with("commsNotifications")
-        || entries(v)
-            .iter()
-            .any(|e| e.get("changeType").is_some() && e.get("resourceUrl").is_some())
+        || entries(v).iter().any(|e| {
+            e.get("changeType").is_some()
+                && (e.get("resourceUrl").is_some() || e.get("resource").is_some())
+        })
 }
 
 fn resource_data(entry: &Value) -> Vec<&Value> {
@@ -235,11 +277,13 @@ fn classify(v: &Value, heading: &str) -> NotificationKind {
 /// Pairs the blocks of one page. Every code block ends up in an example, is skipped on
 /// purpose (annotated `ignored`, element syntax), or is named in a diagnostic.
 pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Example>, Skipped) {
+    let mut roles: Vec<Role> = page.blocks.iter().map(role).collect();
+    unannotated_exchanges(page, &mut roles);
     let mut p = Pairing {
         page,
         display,
         diags,
-        roles: page.blocks.iter().map(role).collect(),
+        roles,
         examples: Vec::new(),
         used: vec![false; page.blocks.len()],
         skipped: Skipped::default(),
@@ -248,8 +292,17 @@ pub fn pair(page: &Page, display: &str, diags: &mut Vec<Diagnostic>) -> (Vec<Exa
     let mut i = 0;
     while i < page.blocks.len() {
         match p.roles[i].clone() {
-            Role::Request { name } => p.request(i, name),
-            Role::Response { names } => p.response(i, &names),
+            Role::Request { name } => i = p.request(i, name),
+            Role::LooseRequest => {
+                let name = p.loose_request_name(i);
+                i = p.request(i, name);
+            }
+            Role::Response { names } => i = p.response(i, &names),
+            Role::LooseResponse => {
+                if p.examples.last().is_some_and(|e| e.response.is_none()) {
+                    i = p.response(i, &[]);
+                }
+            }
             Role::Example => i = p.example(i),
             Role::Skip | Role::Syntax => {
                 p.used[i] = true;
@@ -285,21 +338,92 @@ impl Pairing<'_, '_> {
     }
 
     /// A request opens an example; incoming-call notifications printed before it are its
-    /// triggers.
-    fn request(&mut self, i: usize, name: Option<String>) {
+    /// triggers. A request printed without a body takes the JSON block right after it as
+    /// its body, whatever that block's annotation (pages mark such bodies `ignored` or
+    /// `example`), unless it is a notification. Returns the last block it consumed.
+    fn request(&mut self, i: usize, name: Option<String>) -> usize {
         self.used[i] = true;
+        let body = self.body_after(i);
+        if let Some(b) = body {
+            self.used[b] = true;
+        }
         self.examples.push(Example {
             request: i,
             name,
             response: None,
-            request_body: None,
+            request_body: body,
+            response_body: None,
             notifications: std::mem::take(&mut self.triggers),
         });
+        body.unwrap_or(i)
+    }
+
+    /// The JSON block right after the http block `i` when `i` prints no body and that
+    /// block is a body, not a notification, a response or a request of its own.
+    fn body_after(&self, i: usize) -> Option<usize> {
+        let page = self.page;
+        let j = i + 1;
+        let next = page.blocks.get(j)?;
+        let bodiless = http::parse(&page.blocks[i].text).is_ok_and(|m| m.body.is_none());
+        let usable = matches!(self.roles[j], Role::Example | Role::Loose | Role::Skip)
+            && next.annot != Annot::Invalid;
+        (bodiless && usable && next.lang == "json")
+            .then(|| lenient_json(&next.text))
+            .flatten()
+            .filter(|v| !is_notification(v))
+            .map(|_| j)
+    }
+
+    /// An unannotated request is named by its body block's annotation; else by the named
+    /// request before it that acts on the same thing (same method, same last path
+    /// segment: another example of that operation, told apart when the case is named);
+    /// else by what it does (`POST …/keepAlive` → `post-keep-alive`).
+    fn loose_request_name(&self, i: usize) -> Option<String> {
+        let page = self.page;
+        let from_body = self
+            .body_after(i)
+            .and_then(|b| match &page.blocks[b].annot {
+                Annot::Some(a) => a.names.first().cloned(),
+                _ => None,
+            });
+        let action = |b: usize| -> Option<(String, String)> {
+            let (method, url) = http::parse(&page.blocks[b].text).ok()?.request_line?;
+            let path = url.split(['?', '#']).next().unwrap_or_default();
+            let last = path.rsplit('/').find(|s| {
+                !s.is_empty() && !s.starts_with('{') && !s.bytes().any(|c| c.is_ascii_digit())
+            })?;
+            Some((method, last.to_ascii_lowercase()))
+        };
+        let mine = action(i);
+        from_body
+            .or_else(|| {
+                let mine = mine.as_ref()?;
+                self.examples
+                    .iter()
+                    .rev()
+                    .filter(|e| action(e.request).as_ref() == Some(mine))
+                    .find_map(|e| e.name.clone())
+            })
+            .or_else(|| {
+                let (method, url) = http::parse(&page.blocks[i].text).ok()?.request_line?;
+                let path = url.split(['?', '#']).next().unwrap_or_default();
+                let last = path.rsplit('/').find(|s| {
+                    !s.is_empty() && !s.starts_with('{') && !s.bytes().any(|c| c.is_ascii_digit())
+                })?;
+                Some(format!(
+                    "{}-{}",
+                    method.to_ascii_lowercase(),
+                    super::build::kebab(last)
+                ))
+            })
     }
 
     /// A response answers the requests it names, or the last request when it names none.
-    fn response(&mut self, i: usize, names: &[String]) {
+    /// A response printed as a status line and headers takes the JSON block right after it
+    /// as its body. Returns the last block it consumed.
+    fn response(&mut self, i: usize, names: &[String]) -> usize {
         self.used[i] = true;
+        let body = self.body_after(i);
         let line = self.page.blocks[i].line;
         let targets: Vec<usize> = if names.is_empty() {
             self.examples.len().checked_sub(1).into_iter().collect()
@@ -321,9 +445,17 @@ impl Pairing<'_, '_> {
             };
             self.diag(line, format!("response with {what}; not extracted"));
         }
+        let mut last = i;
         for k in targets {
             match self.examples[k].response {
-                None => self.examples[k].response = Some(i),
+                None => {
+                    self.examples[k].response = Some(i);
+                    if let Some(b) = body {
+                        self.examples[k].response_body = Some(b);
+                        self.used[b] = true;
+                        last = b;
+                    }
+                }
                 Some(prev) => {
                     let reason = format!(
                         "response with no request: the request at line {} already has \
@@ -335,6 +467,7 @@ impl Pairing<'_, '_> {
                 }
             }
         }
+        last
     }
 
     /// An example block: a notification, or the body of the request before it. Returns

@@ -119,7 +119,9 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     let mut batch = Batch::new(&sink.url, vec![second]);
     batch.before = Some(set_state(id, "established"));
     sink.send_op(state, batch);
-    if shares_content(body) {
+    // contentSharingSession came after the `/app/calls` beta surface; a bot of that era
+    // hears only of the call's states.
+    if shares_content(body) && !ctx.legacy {
         // The caller shares a screen once and stops: the session's start and end.
         let session = sink.resource_url(
             state,

@@ -178,6 +178,7 @@ pub(super) fn register(
             roster,
             running: Vec::new(),
             tone_sequence: 0,
+            legacy: false,
         },
     );
     Sink::of(&g, id).ok_or_else(|| Box::new(not_found(ctx)))

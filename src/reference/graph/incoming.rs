@@ -33,6 +33,7 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         request_id: http::uuid_v4(),
         origin: format!("http://{host}"),
         base: format!("http://{host}"),
+        legacy: false,
     };
     if req.method() != Method::POST {
         return method_not_allowed(&ctx, "POST");

@@ -23,6 +23,10 @@ const MEDIA_DURATION: Duration = Duration::from_millis(400);
 pub(super) enum MediaKind {
     PlayPrompt,
     Record,
+    /// `record`, the 2018 beta predecessor of recordResponse: it answers 202 with only a
+    /// Location, and its completion names the recording `recordResourceLocation` /
+    /// `recordResourceAccessToken` with a `completionReason`, as that page prints it.
+    LegacyRecord,
     Dtmf,
 }
 
@@ -88,6 +92,14 @@ pub(super) fn record_response(
     start(state, ctx, id, MediaKind::Record, body)
 }
 
+/// The beta `record` action (see [`MediaKind::LegacyRecord`]).
+pub(super) fn record(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
+    if body.get("prompts").is_some_and(|p| !p.is_array()) {
+        return ctx.bad_request("prompts must be a collection of mediaPrompt.");
+    }
+    start(state, ctx, id, MediaKind::LegacyRecord, body)
+}
+
 const DTMF_TONES: &[&str] = &[
     "tone0", "tone1", "tone2", "tone3", "tone4", "tone5", "tone6", "tone7", "tone8", "tone9",
     "star", "pound", "a", "b", "c", "d", "flash",
@@ -151,6 +163,7 @@ fn start(
     let (odata_type, with_nulls) = match kind {
         MediaKind::PlayPrompt => ("#microsoft.graph.playPromptOperation", false),
         MediaKind::Record => ("#microsoft.graph.recordOperation", true),
+        MediaKind::LegacyRecord => return ctx.accepted_operation(state, id, &op_id),
         MediaKind::Dtmf => ("#microsoft.graph.sendDtmfTonesOperation", false),
     };
     resp.insert("@odata.type".into(), json!(odata_type));
@@ -258,6 +271,30 @@ fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
             }
             J::obj(pairs)
         }
+        MediaKind::LegacyRecord => {
+            let (location, token) = if canceled {
+                (String::new(), String::new())
+            } else {
+                (op.recording.clone(), http::uuid_v4().replace('-', ""))
+            };
+            J::obj(vec![
+                ("@odata.type", J::str("#microsoft.graph.recordOperation")),
+                ("@odata.id", J::str(url.clone())),
+                ("@odata.etag", J::str("W/\"54451\"")),
+                ("clientContext", client_context),
+                ("status", J::str(status)),
+                ("recordResourceLocation", J::Str(location)),
+                ("recordResourceAccessToken", J::Str(token)),
+                (
+                    "completionReason",
+                    J::str(if canceled {
+                        "operationCanceled"
+                    } else {
+                        "stopToneDetected"
+                    }),
+                ),
+            ])
+        }
         MediaKind::Dtmf => J::obj(vec![
             (
                 "@odata.type",
@@ -331,6 +368,25 @@ pub(super) fn subscribe_to_tone(
         let call_state = call.state().to_owned();
         (Sink::of(&g, id), call_state, seq)
     };
+    let op_id = http::uuid_v4();
+    let client_context = body.get("clientContext").cloned().unwrap_or(Value::Null);
+    // The legacy surface answers 202 with a Location and reports the subscription as a
+    // completed commsOperation; key presses come later, when someone presses one.
+    if ctx.legacy {
+        if let Some(sink) = sink {
+            let url = sink.resource_url(state, &format!("/operations/{op_id}"));
+            let data = J::obj(vec![
+                ("@odata.type", J::str("#microsoft.graph.commsOperation")),
+                ("@odata.id", J::str(url.clone())),
+                ("@odata.etag", J::str("W/\"54451\"")),
+                ("clientContext", J::from_value(&client_context)),
+                ("status", J::str(completed_status(state))),
+            ]);
+            let entry = Entry::new("deleted", url, data);
+            sink.send_op(state, Batch::new(&sink.url, vec![entry]));
+        }
+        return ctx.accepted_operation(state, id, &op_id);
+    }
     if let Some(sink) = sink {
         let data = J::obj(vec![
             call_type(),
@@ -352,11 +408,8 @@ pub(super) fn subscribe_to_tone(
         "@odata.type".into(),
         json!("#microsoft.graph.subscribeToToneOperation"),
     );
-    op.insert(
-        "clientContext".into(),
-        body.get("clientContext").cloned().unwrap_or(Value::Null),
-    );
-    op.insert("id".into(), json!(http::uuid_v4()));
+    op.insert("clientContext".into(), client_context);
+    op.insert("id".into(), json!(op_id));
     op.insert("status".into(), json!("completed"));
     ctx.operation(state, id, &op)
 }

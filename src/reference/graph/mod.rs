@@ -41,7 +41,7 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{Map, Value};
 
 use super::http::{self, Resp};
-use super::{Deviation, State};
+use super::{Deviation, State, lock};
 use json::J;
 use notify::{Batch, Entry, Queue};
 use request::{
@@ -70,6 +70,9 @@ struct GraphCall {
     running: Vec<media::RunningOp>,
     /// Last toneInfo sequenceId sent.
     tone_sequence: i64,
+    /// Addressed through the legacy `/app/calls` collection at least once: its
+    /// notifications then also name their resource by the legacy `resource` path.
+    legacy: bool,
 }
 
 impl GraphCall {
@@ -89,6 +92,8 @@ struct Sink {
     queue: Queue,
     /// Another live call (id, callback), for the deviations that cross calls.
     other: Option<(String, String)>,
+    /// See [`GraphCall::legacy`].
+    legacy: bool,
 }
 
 impl Sink {
@@ -105,7 +110,25 @@ impl Sink {
             url: call.callback.clone(),
             queue: call.queue.clone(),
             other,
+            legacy: call.legacy,
         })
+    }
+
+    /// A bot written against the 2018-2019 beta pages reads `resource`, the older name
+    /// of `resourceUrl` (the v1.0 answer page still prints both on one notification).
+    /// A call the bot addresses through `/app/calls` gets both names on every entry, so
+    /// either generation of bot finds its resource; other calls get `resourceUrl` only,
+    /// as the current pages print it. The contract does not treat `resource` as an alias
+    /// of `resourceUrl`: a page that documents `resource` promises that name.
+    fn name_legacy_resources(&self, batch: &mut Batch) {
+        if !self.legacy {
+            return;
+        }
+        for e in &mut batch.entries {
+            if e.resource.is_none() {
+                e.resource = Some(legacy_path(&e.resource_url));
+            }
+        }
     }
 
     /// `/communications/calls/{id}{suffix}`, the id percent-encoded as a path segment,
@@ -128,12 +151,14 @@ impl Sink {
     }
 
     /// Queues entries of the create/delete sequences.
-    fn send(&self, batch: Batch) {
+    fn send(&self, mut batch: Batch) {
+        self.name_legacy_resources(&mut batch);
         self.queue.push(batch);
     }
 
     /// Queues entries of the other operations, where the crossing deviations apply.
     fn send_op(&self, state: &State, mut batch: Batch) {
+        self.name_legacy_resources(&mut batch);
         if state.has(Deviation::GraphOtherCallback) {
             batch.url = match &self.other {
                 Some((_, cb)) => cb.clone(),
@@ -154,11 +179,24 @@ impl Sink {
     }
 }
 
+/// `/communications/calls/...` → `/app/calls/...`.
+fn legacy_path(resource_url: &str) -> String {
+    match resource_url.strip_prefix("/communications/") {
+        Some(rest) => format!("/app/{rest}"),
+        None => resource_url.to_owned(),
+    }
+}
+
 /// What the path names, after the optional version prefix.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Route {
     /// `/v1.0`, `/beta` or empty, kept so `Location` points back the same way.
     prefix: String,
+    /// Named through `/app/calls`, the collection of the 2018-2019 beta pages (deprecated
+    /// for `/communications/calls`, still documented beside it). That surface answers in
+    /// that era's shapes: operations carry their timestamps, `record` and
+    /// `subscribeToTone` answer 202 with a Location, notifications carry `resource`.
+    legacy: bool,
     target: Target,
 }
 
@@ -191,9 +229,11 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     {
         return None;
     }
+    let legacy = segs[0].eq_ignore_ascii_case("app");
     if segs[2..].iter().any(|s| s.is_empty()) {
         return Some(Route {
             prefix,
+            legacy,
             target: Target::Other,
         });
     }
@@ -211,7 +251,25 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         [id, a] => Target::Action(own(id), action_name(a)),
         _ => Target::Other,
     };
-    Some(Route { prefix, target })
+    Some(Route {
+        prefix,
+        legacy,
+        target,
+    })
+}
+
+impl Target {
+    /// The call a target names, if any.
+    fn call_id(&self) -> Option<&str> {
+        match self {
+            Target::Item(id)
+            | Target::Action(id, _)
+            | Target::Participants(id)
+            | Target::Participant(id, _)
+            | Target::ParticipantAction(id, _, _) => Some(id),
+            Target::Collection | Target::Other => None,
+        }
+    }
 }
 
 /// OData allows an action namespace-qualified (`microsoft.graph.sendDtmfTones`).
@@ -236,7 +294,14 @@ pub(crate) async fn handle(state: &Arc<State>, route: Route, req: Request<Incomi
         request_id: request_id.clone(),
         origin: format!("http://{host}"),
         base: format!("http://{host}{}", route.prefix),
+        legacy: route.legacy,
     };
+    if route.legacy
+        && let Some(id) = route.target.call_id()
+        && let Some(call) = lock(&state.graph).calls.get_mut(id)
+    {
+        call.legacy = true;
+    }
     let resp = if !authorized(state, req.headers()) {
         http::with_header(
             ctx.error(
@@ -325,6 +390,7 @@ fn action_handler(action: &str) -> Option<ActionFn> {
         "unmute" => participants::unmute_call,
         "playprompt" => media::play_prompt,
         "recordresponse" => media::record_response,
+        "record" => media::record,
         "cancelmediaprocessing" => media::cancel_media_processing,
         "subscribetotone" => media::subscribe_to_tone,
         "senddtmftones" => media::send_dtmf_tones,
@@ -409,6 +475,7 @@ mod tests {
             "unmute",
             "playprompt",
             "recordresponse",
+            "record",
             "cancelmediaprocessing",
             "subscribetotone",
             "senddtmftones",

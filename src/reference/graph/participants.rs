@@ -34,12 +34,15 @@ pub(super) fn initial_roster(resource: &Map<String, Value>) -> Vec<Map<String, V
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    // The bot is an application of the call's tenant; Graph names the tenant on it.
+    let tenant = resource.get("tenantId").cloned().unwrap_or(Value::Null);
     let bot = json!({
         "@odata.type": "#microsoft.graph.identitySet",
         "application": {
             "@odata.type": "#microsoft.graph.identity",
             "displayName": "callconform reference bot",
-            "id": BOT_APP_ID
+            "id": BOT_APP_ID,
+            "tenantId": tenant
         }
     });
     let mut roster = vec![participant(my_id, &json!({ "identity": bot }))];

@@ -17,6 +17,9 @@ pub(super) struct Ctx {
     pub(super) origin: String,
     /// `http://host[/v1.0|/beta]`, for Location and @odata.context.
     pub(super) base: String,
+    /// The request came through the legacy `/app/calls` collection (see
+    /// [`super::Route::legacy`]).
+    pub(super) legacy: bool,
 }
 
 impl Ctx {
@@ -39,21 +42,26 @@ impl Ctx {
         self.error(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
-    /// The call's URL, its id percent-encoded as one path segment.
+    /// The call's URL, its id percent-encoded as one path segment (the current
+    /// collection, whichever one the request named).
     pub(super) fn call_url(&self, id: &str) -> String {
         let id = crate::template::encode_segment(id);
         format!("{}/communications/calls/{id}", self.base)
     }
 
-    /// A 200 operation response with its `Location`, as the operation pages show.
+    /// A 200 operation response with its `Location`, as the operation pages show. On the
+    /// legacy surface the commsOperation also carries `createdDateTime` and
+    /// `lastActionDateTime`, as the 2018 beta pages print it (later revisions dropped both).
     pub(super) fn operation(&self, state: &State, call_id: &str, op: &Map<String, Value>) -> Resp {
         let op_id = op.get("id").and_then(Value::as_str).unwrap_or_default();
         let location = format!("{}/operations/{op_id}", self.call_url(call_id));
-        let resp = http::response(
-            StatusCode::OK,
-            Some(JSON_CT),
-            Value::Object(op.clone()).to_string(),
-        );
+        let mut op = op.clone();
+        if self.legacy {
+            let now = format!("{}Z", http::utc_now());
+            op.insert("createdDateTime".into(), json!(now));
+            op.insert("lastActionDateTime".into(), json!(now));
+        }
+        let resp = http::response(StatusCode::OK, Some(JSON_CT), Value::Object(op).to_string());
         if state.has(Deviation::GraphOperationNoLocation) {
             return resp;
         }
@@ -63,6 +71,20 @@ impl Ctx {
 
 pub(super) fn accepted() -> Resp {
     http::response(StatusCode::ACCEPTED, None, "")
+}
+
+impl Ctx {
+    /// A 202 with only a `Location` naming the operation: how the 2018 beta `record` and
+    /// legacy-surface `subscribeToTone` answer (the operation itself arrives by
+    /// notification).
+    pub(super) fn accepted_operation(&self, state: &State, call_id: &str, op_id: &str) -> Resp {
+        let resp = accepted();
+        if state.has(Deviation::GraphOperationNoLocation) {
+            return resp;
+        }
+        let location = format!("{}/operations/{op_id}", self.call_url(call_id));
+        http::with_header(resp, LOCATION.as_str(), &location)
+    }
 }
 
 pub(super) fn not_found(ctx: &Ctx) -> Resp {
