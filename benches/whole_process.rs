@@ -15,7 +15,8 @@
 //!
 //! Ratios are taken round by round against the sequential raw loop, then the median (and
 //! range) is reported. CPU is user+sys of the child and peak RSS its `ru_maxrss`, both from
-//! `wait4`. The seed corpus against the embedded target is timed last.
+//! `wait4`. The seed corpus (the cases of `../shared/seeds`) and the committed corpus are
+//! timed last, against the embedded target.
 //!
 //! `cargo bench --bench whole_process [-- --n 1000,10000 --rounds 5 --big --no-seed]`
 //! (`--big` adds N = 100,000; `--bin PATH` times another build of callconform.) For profiling by hand: `--write-corpus DIR N` writes a
@@ -254,12 +255,23 @@ async fn canned(
 // ---------------------------------------------------------------------------------------
 // The raw loop (run in a child: `--raw-child URL N WORKERS`)
 
-fn raw_child(base: &str, n: usize, workers: usize) -> i32 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+/// `workers` tasks on a 2-worker runtime (what `#[tokio::main]` gives on this machine), or,
+/// with `current_thread`, one task on a current-thread runtime. On the multi-thread runtime
+/// a lone task's wall time is bimodal: it runs fast when its worker also polls the network
+/// and about three times slower when every read crosses between the two workers, which
+/// one is settled by scheduling at start-up; the current-thread loop is always the fast one.
+fn raw_child(base: &str, n: usize, workers: usize, current_thread: bool) -> i32 {
+    let rt = if current_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
     rt.block_on(async move {
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -396,6 +408,7 @@ fn measure_child(argv: &[String]) -> i32 {
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     RawSeq,
+    RawSeqCurrentThread,
     Raw2,
     Default,
     Threads1,
@@ -406,6 +419,7 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::RawSeq => "raw loop, sequential (= 1.00)",
+            Variant::RawSeqCurrentThread => "raw loop, sequential, current-thread runtime",
             Variant::Raw2 => "raw loop, 2 workers",
             Variant::Default => "callconform, default parallelism",
             Variant::Threads1 => "callconform `--test-threads 1`",
@@ -416,10 +430,13 @@ impl Variant {
 
 fn command(v: Variant, dir: &Path, base: &str, n: usize) -> Command {
     match v {
-        Variant::RawSeq | Variant::Raw2 => {
+        Variant::RawSeq | Variant::Raw2 | Variant::RawSeqCurrentThread => {
             let mut c = Command::new(std::env::current_exe().expect("own path"));
             c.args(["--raw-child", base, &n.to_string()])
                 .arg(if v == Variant::Raw2 { "2" } else { "1" });
+            if v == Variant::RawSeqCurrentThread {
+                c.arg("current-thread");
+            }
             c
         }
         Variant::Default | Variant::Threads1 => {
@@ -511,6 +528,69 @@ fn args() -> Args {
     a
 }
 
+/// The cases translated from the seed pages (`../shared/seeds`: the three examples the
+/// project began with), with the family files, in `dir`; `None` without the seeds.
+fn seed_corpus(root: &Path, dir: &Path) -> std::io::Result<Option<(PathBuf, usize)>> {
+    let Some(seeds) = root.parent().map(|p| p.join("shared/seeds")) else {
+        return Ok(None);
+    };
+    let Ok(listing) = std::fs::read_dir(&seeds) else {
+        return Ok(None);
+    };
+    let names: Vec<String> = listing
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let _ = std::fs::remove_dir_all(dir);
+    let cases = root.join("cases");
+    std::fs::create_dir_all(dir)?;
+    std::fs::copy(cases.join("errata.toml"), dir.join("errata.toml"))?;
+    let mut n = 0;
+    for family in std::fs::read_dir(&cases)?.filter_map(Result::ok) {
+        if !family.path().is_dir() {
+            continue;
+        }
+        let to = dir.join(family.file_name());
+        std::fs::create_dir_all(&to)?;
+        for f in std::fs::read_dir(family.path())?.filter_map(Result::ok) {
+            let name = f.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(f.path())?;
+            let seed = names.iter().any(|s| text.contains(&format!("\"{s}\"")));
+            if name.starts_with('_') || seed {
+                std::fs::copy(f.path(), to.join(&name))?;
+                n += usize::from(!name.starts_with('_'));
+            }
+        }
+    }
+    Ok(Some((dir.to_owned(), n)))
+}
+
+/// Times `callconform run -q` against the embedded target on `cases` (else the committed
+/// corpus) and prints the median.
+fn time_corpus(root: &Path, cases: Option<&Path>, what: &str, rounds: usize) {
+    let mut walls = Vec::new();
+    let mut last = Usage::default();
+    for _ in 0..rounds {
+        let mut c = Command::new(callconform_bin());
+        c.args(["run", "-q"])
+            .current_dir(root)
+            .env("CI", "true")
+            .env_remove("GITHUB_ACTIONS");
+        if let Some(d) = cases {
+            c.arg("--cases").arg(d);
+        }
+        last = measure(c, what);
+        walls.push(last.wall);
+    }
+    let (lo, hi) = range(&walls);
+    println!(
+        "\n{what} against the embedded target (`callconform run -q`, CI=true): {:.3} s wall median ({lo:.3}–{hi:.3}), {:.3} s CPU, {:.1} MiB peak RSS (last run)",
+        median(walls),
+        last.cpu,
+        last.rss_mib
+    );
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--measure") {
@@ -532,13 +612,15 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some("--raw-child") {
         let n = argv.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
         let w = argv.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
-        std::process::exit(raw_child(argv.get(2).map_or("", String::as_str), n, w));
+        let ct = argv.get(5).map(String::as_str) == Some("current-thread");
+        std::process::exit(raw_child(argv.get(2).map_or("", String::as_str), n, w, ct));
     }
     let args = args();
     let base = start_canned();
     let hurl = on_path("hurl");
     let mut variants = vec![
         Variant::RawSeq,
+        Variant::RawSeqCurrentThread,
         Variant::Raw2,
         Variant::Default,
         Variant::Threads1,
@@ -608,23 +690,18 @@ fn main() {
     }
     if args.seed {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut walls = Vec::new();
-        let mut last = Usage::default();
-        for _ in 0..args.rounds {
-            let mut c = Command::new(callconform_bin());
-            c.args(["run", "-q"])
-                .current_dir(root)
-                .env("CI", "true")
-                .env_remove("GITHUB_ACTIONS");
-            last = measure(c, "callconform run on the seed corpus");
-            walls.push(last.wall);
+        match seed_corpus(root, &tmp.join("seed-corpus")) {
+            Ok(Some((dir, n))) => time_corpus(
+                root,
+                Some(&dir),
+                &format!("the seed corpus ({n} cases from ../shared/seeds)"),
+                args.rounds,
+            ),
+            Ok(None) => {
+                println!("\nseed corpus: skipped (../shared/seeds is not beside the project)")
+            }
+            Err(e) => println!("\nseed corpus: skipped ({e})"),
         }
-        let (lo, hi) = range(&walls);
-        println!(
-            "\nseed corpus against the embedded target (`callconform run -q`, CI=true): {:.3} s wall median ({lo:.3}–{hi:.3}), {:.3} s CPU, {:.1} MiB peak RSS (last run)",
-            median(walls),
-            last.cpu,
-            last.rss_mib
-        );
+        time_corpus(root, None, "the committed corpus", args.rounds);
     }
 }

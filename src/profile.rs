@@ -30,6 +30,7 @@
 //! [timeouts]
 //! request_secs = 10                           # like --timeout
 //! notification_secs = 5                       # like --notification-timeout
+//! quiet_period_secs = 0.25                    # like --quiet-period
 //! progress_interval_secs = 0.25               # like --progress-interval
 //! progress_deadline_secs = 60                 # like --progress-deadline
 //!
@@ -158,6 +159,9 @@ pub struct Timeouts {
     pub request_secs: Option<f64>,
     #[serde(default)]
     pub notification_secs: Option<f64>,
+    /// The quiet period after the last documented notification.
+    #[serde(default)]
+    pub quiet_period_secs: Option<f64>,
     /// How often a progressing step (a call that rings first) is repeated.
     #[serde(default)]
     pub progress_interval_secs: Option<f64>,
@@ -234,6 +238,7 @@ pub struct ResolvedProfile {
     pub vars: BTreeMap<String, String>,
     pub request_timeout: Option<Duration>,
     pub notification_timeout: Option<Duration>,
+    pub quiet_period: Option<Duration>,
     pub progress_interval: Option<Duration>,
     pub progress_deadline: Option<Duration>,
     pub listen: Option<SocketAddr>,
@@ -551,6 +556,10 @@ impl Profile {
             self.timeouts.notification_secs,
         )?;
         check_secs(
+            "[timeouts] quiet_period_secs",
+            self.timeouts.quiet_period_secs,
+        )?;
+        check_secs(
             "[timeouts] progress_interval_secs",
             self.timeouts.progress_interval_secs,
         )?;
@@ -641,6 +650,7 @@ impl Profile {
                 .map(|c| c.trim().trim_end_matches('/').to_owned()),
             request_timeout: self.timeouts.request_secs.map(Duration::from_secs_f64),
             notification_timeout: self.timeouts.notification_secs.map(Duration::from_secs_f64),
+            quiet_period: self.timeouts.quiet_period_secs.map(Duration::from_secs_f64),
             progress_interval: self
                 .timeouts
                 .progress_interval_secs
@@ -862,6 +872,7 @@ dial_string = "+14255550100"
 [timeouts]
 request_secs = 10
 notification_secs = 2.5
+quiet_period_secs = 0.4
 
 [listener]
 listen = "0.0.0.0:8443"
@@ -919,6 +930,7 @@ insecure = false
         assert_eq!(r.vars["dial_string"], "+14255550100");
         assert_eq!(r.request_timeout, Some(Duration::from_secs(10)));
         assert_eq!(r.notification_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(r.quiet_period, Some(Duration::from_millis(400)));
         assert_eq!(r.listen, Some("0.0.0.0:8443".parse().expect("addr")));
         assert_eq!(
             r.callback_url.as_deref(),

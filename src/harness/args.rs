@@ -80,6 +80,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS")]
     pub notification_timeout: Option<f64>,
 
+    /// Seconds of quiet after the last documented notification, in which a further one
+    /// fails `nothing-after-last` (and after a set-up, to take its call's stragglers)
+    /// [default: 0.25; 0.1 against the embedded target, which sends as it answers].
+    #[arg(long, value_name = "SECS")]
+    pub quiet_period: Option<f64>,
+
     /// Seconds between repeats of a step whose live resource is still on its way to the
     /// documented state (a call that rings before it connects) [default: 0.25].
     #[arg(long, value_name = "SECS")]

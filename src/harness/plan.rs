@@ -59,6 +59,8 @@ pub struct Plan {
     /// `--exact-values` or the profile's `[run] exact_values`: notes fail.
     pub exact_values: bool,
     pub notification_timeout: Duration,
+    /// Quiet after the last documented notification (and after a set-up's).
+    pub quiet_period: Duration,
     pub progress_interval: Duration,
     pub progress_deadline: Duration,
     pub http: HttpOptions,
@@ -300,6 +302,9 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
     let http = http_options(args, profile.as_ref());
     let listener = listener_config(args, profile.as_ref(), &secrets)?;
     let timing = Timing::of(args, profile.as_ref());
+    let quiet_period = timing
+        .quiet_period
+        .unwrap_or_else(|| quiet_period_for(&targets));
     Ok(Plan {
         cases_dir: args.cases.clone().unwrap_or_else(|| default_dir("cases")),
         snapshots_dir: args
@@ -315,6 +320,7 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
             || profile
                 .as_ref()
                 .is_some_and(|p| p.exact_values == Some(true)),
+        quiet_period,
         progress_interval: timing.progress_interval,
         progress_deadline: timing.progress_deadline,
         notification_timeout: timing.notification_timeout,
@@ -327,6 +333,17 @@ pub fn resolve(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<P
         tags: args.tags.clone(),
         warnings,
     })
+}
+
+/// The quiet period when none is asked for: the embedded target sends each notification
+/// as it answers, on the same loopback, so a tenth of a second after the last documented
+/// one is long past when a stray would come; a deployment may deliver through queues, so it
+/// gets a quarter.
+fn quiet_period_for(targets: &Targets) -> Duration {
+    match targets {
+        Targets::Embedded => Duration::from_millis(100),
+        Targets::Given { .. } => Duration::from_millis(250),
+    }
 }
 
 /// `--family NAME`, each a registered family.
@@ -344,6 +361,7 @@ fn family_flags(args: &RunArgs) -> Result<Vec<Family>, String> {
 fn check_timeouts(args: &RunArgs) -> Result<(), String> {
     for t in [
         args.notification_timeout,
+        args.quiet_period,
         args.timeout,
         args.progress_interval,
         args.progress_deadline,
@@ -420,6 +438,8 @@ fn listener_config(
 
 /// How long the runner waits: flag, else profile, else the default.
 struct Timing {
+    /// `None`: the default for the target (see [`quiet_period_for`]).
+    quiet_period: Option<Duration>,
     progress_interval: Duration,
     progress_deadline: Duration,
     notification_timeout: Duration,
@@ -433,6 +453,10 @@ impl Timing {
                 .unwrap_or(default)
         };
         Timing {
+            quiet_period: args
+                .quiet_period
+                .map(Duration::from_secs_f64)
+                .or(profile.and_then(|p| p.quiet_period)),
             progress_interval: pick(
                 args.progress_interval,
                 profile.and_then(|p| p.progress_interval),
@@ -473,6 +497,28 @@ mod tests {
         let p = plan(RunArgs::default(), &[]).expect("resolves");
         assert_eq!(p.targets, Targets::Embedded);
         assert!(p.targets.banner().contains("embedded reference target"));
+    }
+
+    #[test]
+    fn the_quiet_period_follows_the_target_unless_asked_for() {
+        let embedded = plan(RunArgs::default(), &[]).expect("resolves");
+        assert_eq!(embedded.quiet_period, Duration::from_millis(100));
+        let given =
+            plan(RunArgs::default(), &[("CALLCONFORM_UM", "http://um.test")]).expect("resolves");
+        assert_eq!(given.quiet_period, Duration::from_millis(250));
+        let asked = RunArgs {
+            quiet_period: Some(0.5),
+            ..RunArgs::default()
+        };
+        assert_eq!(
+            plan(asked, &[]).expect("resolves").quiet_period,
+            Duration::from_millis(500)
+        );
+        let zero = RunArgs {
+            quiet_period: Some(0.0),
+            ..RunArgs::default()
+        };
+        assert!(plan(zero, &[]).unwrap_err().contains("positive"));
     }
 
     #[test]

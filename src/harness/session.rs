@@ -95,6 +95,7 @@ pub async fn start(
         strict: plan.strict,
         exact_values: plan.exact_values,
         notification_timeout: plan.notification_timeout,
+        settle: plan.quiet_period,
         progress_interval: plan.progress_interval,
         progress_deadline: plan.progress_deadline,
         expected_notify_token: plan.expected_notify_token.clone(),

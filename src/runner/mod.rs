@@ -243,12 +243,6 @@ impl Runner {
                 return (sr, None);
             }
         };
-        sr.request = Some(RequestRecord {
-            method: req.method.clone(),
-            url: req.url.clone(),
-            headers: req.headers.clone(),
-            body: req.body.clone(),
-        });
         let sent_at = Instant::now();
         let subject = if is_setup {
             format!("set-up `{}`", step.name)
@@ -263,6 +257,19 @@ impl Runner {
                 .map(|(r, seen, check)| (r, Some((seen, check)))),
             other => other.map(|r| (r, None)),
         };
+        // The request is recorded as sent (moved, not copied: it is not sent again).
+        let PreparedRequest {
+            method,
+            url,
+            headers,
+            body,
+        } = req;
+        sr.request = Some(RequestRecord {
+            method,
+            url,
+            headers,
+            body,
+        });
         let resp = match polled {
             Ok((r, progress)) => {
                 if let Some((seen, check)) = progress {
@@ -279,8 +286,9 @@ impl Runner {
         sr.status = Some(resp.status);
         sr.content_type = resp.header("content-type").map(str::to_owned);
         sr.elapsed = resp.elapsed;
-        sr.checks
-            .extend(self.head_checks(st, step, &subject, &resp, &req.url));
+        let url = sr.request.as_ref().map_or("", |r| r.url.as_str());
+        let head = self.head_checks(st, step, &subject, &resp, url);
+        sr.checks.extend(head);
         if !is_setup {
             self.check_body(st, step, &subject, &resp, &mut sr);
         }
@@ -401,33 +409,43 @@ fn redact(text: &str, secrets: &[String]) -> String {
     crate::text::redact(text, secrets)
 }
 
+/// Replaces every secret in `text`, leaving it untouched (no copy) when it holds none.
+fn redact_in_place(text: &mut String, secrets: &[String]) {
+    if secrets
+        .iter()
+        .any(|s| !s.is_empty() && text.contains(s.as_str()))
+    {
+        *text = redact(text, secrets);
+    }
+}
+
 fn redact_result(r: &mut CaseResult, secrets: &[String]) {
     for s in &mut r.steps {
         if let Some(req) = &mut s.request {
-            req.url = redact(&req.url, secrets);
+            redact_in_place(&mut req.url, secrets);
             for (k, v) in &mut req.headers {
-                *v = if k.eq_ignore_ascii_case("authorization") {
-                    "[redacted]".into()
+                if k.eq_ignore_ascii_case("authorization") {
+                    *v = "[redacted]".into();
                 } else {
-                    redact(v, secrets)
-                };
+                    redact_in_place(v, secrets);
+                }
             }
             if let Some(b) = &mut req.body {
-                *b = redact(b, secrets);
+                redact_in_place(b, secrets);
             }
         }
         if let Some(p) = &mut s.response_preview {
-            *p = redact(p, secrets);
+            redact_in_place(p, secrets);
         }
         if let Some(e) = &mut s.error {
-            *e = redact(e, secrets);
+            redact_in_place(e, secrets);
         }
         for c in &mut s.checks {
-            c.detail = redact(&c.detail, secrets);
+            redact_in_place(&mut c.detail, secrets);
         }
     }
     if let Outcome::Unreachable(m) | Outcome::Error(m) = &mut r.outcome {
-        *m = redact(m, secrets);
+        redact_in_place(m, secrets);
     }
 }
 
