@@ -4,8 +4,8 @@
 //! Collections (`class = "members"`, the `value` of a GET of a collection) list
 //! instances, so they are judged member by member rather than position by position: each
 //! actual member must have the structure of one documented member (the one of its
-//! `@odata.type` where both name one, else the closest: fewest failures, then fewest
-//! differing fields), and a value that member shows only as the example's (an `exact`
+//! `@odata.type` where both name one, else the closest: fewest failures, then most
+//! fields in common, then fewest notes), and a value that member shows only as the example's (an `exact`
 //! field other than `@odata.type`: `isMuted`, `serverMuted`) differs with a note. Another
 //! member count is a note (a truncated example only shows some: more are silent there); an
 //! empty collection where the page lists members fails: a roster without the bot is no
@@ -80,26 +80,19 @@ fn show(v: &Value) -> String {
     }
 }
 
-/// How far apart two members are: fields on one side only, and leaves that differ.
-fn distance(e: &Value, a: &Value) -> usize {
+/// How much structure two members share: the fields present on both sides, at every
+/// depth. Among members the answer's fits without failures, the one that explains most
+/// of it is the one it stands for.
+fn shared(e: &Value, a: &Value) -> usize {
     match (e, a) {
-        (Value::Null, _) => 0,
-        (Value::Object(eo), Value::Object(ao)) => {
-            let one_side = eo.keys().filter(|k| !ao.contains_key(*k)).count()
-                + ao.keys().filter(|k| !eo.contains_key(*k)).count();
-            one_side
-                + eo.iter()
-                    .filter_map(|(k, ev)| ao.get(k).map(|av| distance(ev, av)))
-                    .sum::<usize>()
-        }
+        (Value::Object(eo), Value::Object(ao)) => eo
+            .iter()
+            .filter_map(|(k, ev)| ao.get(k).map(|av| 1 + shared(ev, av)))
+            .sum(),
         (Value::Array(ea), Value::Array(aa)) => {
-            ea.len().abs_diff(aa.len())
-                + ea.iter()
-                    .zip(aa)
-                    .map(|(ev, av)| distance(ev, av))
-                    .sum::<usize>()
+            ea.iter().zip(aa).map(|(ev, av)| shared(ev, av)).sum()
         }
-        _ => usize::from(e != a),
+        _ => 0,
     }
 }
 
@@ -333,7 +326,7 @@ impl Walk<'_> {
             } else {
                 typed
             };
-            let mut best: Option<((usize, usize), Findings)> = None;
+            let mut best: Option<((usize, std::cmp::Reverse<usize>, usize), Findings)> = None;
             for ev in candidates {
                 let mut w = Walk {
                     contract: self.contract,
@@ -345,7 +338,11 @@ impl Walk<'_> {
                 };
                 w.path.push(i.to_string());
                 w.at(ev, av);
-                let score = (w.found.failures.len(), distance(ev, av));
+                let score = (
+                    w.found.failures.len(),
+                    std::cmp::Reverse(shared(ev, av)),
+                    w.found.notes.len(),
+                );
                 if best.as_ref().is_none_or(|(s, _)| score < *s) {
                     best = Some((score, w.found));
                 }
