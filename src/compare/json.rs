@@ -80,6 +80,10 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// How close a documented member is to an actual one, smallest first: failures, fields
+/// in common (more is closer), notes.
+type Closeness = (usize, std::cmp::Reverse<usize>, usize);
+
 /// How much structure two members share: the fields present on both sides, at every
 /// depth. Among members the answer's fits without failures, the one that explains most
 /// of it is the one it stands for.
@@ -326,7 +330,7 @@ impl Walk<'_> {
             } else {
                 typed
             };
-            let mut best: Option<((usize, std::cmp::Reverse<usize>, usize), Findings)> = None;
+            let mut best: Option<(Closeness, Findings)> = None;
             for ev in candidates {
                 let mut w = Walk {
                     contract: self.contract,
