@@ -49,6 +49,8 @@ struct Judging<'a> {
     soap_action: &'a str,
     /// Only this family's cases run (a deviation touches one family).
     family: Option<Family>,
+    /// Only the case of this name runs (and its set-up).
+    only: Option<&'a str>,
 }
 
 async fn run_against_with(
@@ -61,6 +63,7 @@ async fn run_against_with(
         exact_values: false,
         soap_action,
         family: None,
+        only: None,
     };
     run_judged(deviations, judging).await
 }
@@ -72,6 +75,7 @@ async fn run_um(deviations: Vec<Deviation>, soap_action: &str) -> Vec<CaseResult
         exact_values: false,
         soap_action,
         family: Some(Family::UM),
+        only: None,
     };
     run_judged(deviations, judging).await
 }
@@ -82,6 +86,7 @@ async fn run_judged(deviations: Vec<Deviation>, judging: Judging<'_>) -> Vec<Cas
         exact_values,
         soap_action,
         family,
+        only,
     } = judging;
     let running = reference::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -139,7 +144,7 @@ async fn run_judged(deviations: Vec<Deviation>, judging: Judging<'_>) -> Vec<Cas
             },
             parallel: 4,
         },
-        |c| family.is_none_or(|f| c.family == f),
+        |c| family.is_none_or(|f| c.family == f) && only.is_none_or(|n| c.trial_name() == n),
     )
     .await
     .expect("the run completes");
@@ -239,6 +244,7 @@ async fn each_deviation_gets_the_verdict_it_deserves() {
             exact_values: false,
             soap_action: "quoted",
             family: Some(d.family()),
+            only: None,
         };
         tasks.push((d, tokio::spawn(run_judged(vec![d], judging))));
     }
@@ -264,6 +270,7 @@ async fn exact_values_turn_notes_into_failures() {
             exact_values: true,
             soap_action: "quoted",
             family: Some(d.family()),
+            only: None,
         };
         let results = run_judged(vec![d], judging).await;
         assert!(
@@ -672,4 +679,81 @@ fn a_profile_that_drops_soap_action_fails_against_an_asmx_style_target() {
         c.out
     );
     running.shutdown();
+}
+
+/// A roster (the answer to a GET of `/participants`) is judged member by member: another
+/// count is a note on `get-participants`, a member of another structure fails it, and
+/// more members than a truncated example shows are not reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_is_judged_by_its_members() {
+    let judging = Judging {
+        strict: false,
+        exact_values: false,
+        soap_action: "quoted",
+        family: Some(Family::GRAPH),
+        only: Some("graph::get-participants"),
+    };
+    let snapshot_of = |results: &[CaseResult]| {
+        let r = results
+            .iter()
+            .find(|r| r.name == "graph::get-participants")
+            .expect("get-participants ran")
+            .clone();
+        let c = r
+            .steps
+            .iter()
+            .filter(|s| !s.setup)
+            .flat_map(|s| &s.checks)
+            .find(|c| c.id == callconform::results::CheckId::Snapshot)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no snapshot check:\n{}",
+                    callconform::report::failure_text(&r)
+                )
+            })
+            .clone();
+        (r, c)
+    };
+    let d = Deviation::parse("graph-roster-fewer-participants").expect("listed");
+    let (r, c) = snapshot_of(&run_judged(vec![d], judging).await);
+    assert_eq!(
+        r.outcome,
+        Outcome::Passed,
+        "{}",
+        callconform::report::failure_text(&r)
+    );
+    assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("/value: 1 member(s) where the example lists 2")),
+        "{:?}",
+        c.notes
+    );
+    let d = Deviation::parse("graph-roster-extra-participant").expect("listed");
+    let (r, c) = snapshot_of(&run_judged(vec![d], judging).await);
+    assert_eq!(
+        r.outcome,
+        Outcome::Passed,
+        "{}",
+        callconform::report::failure_text(&r)
+    );
+    assert!(
+        c.notes.iter().all(|n| !n.contains("member(s)")),
+        "{:?}",
+        c.notes
+    );
+    let d = Deviation::parse("graph-roster-malformed-member").expect("listed");
+    let (r, c) = snapshot_of(&run_judged(vec![d], judging).await);
+    assert_eq!(
+        c.verdict,
+        Verdict::Fail,
+        "{}",
+        callconform::report::failure_text(&r)
+    );
+    assert!(
+        c.detail.contains("/value/0/isMuted: expected boolean"),
+        "{}",
+        c.detail
+    );
 }

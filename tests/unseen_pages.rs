@@ -187,12 +187,42 @@ fn fixture_pages_pass() -> Result<(), Failed> {
         "graph::fixture-legacy-answer",
         "graph::fixture-legacy-prompt",
         "graph::fixture-legacy-record",
+        "graph::fixture-legacy-roster",
         "graph::fixture-legacy-tones",
         "graph::post-keep-alive",
     ] {
         if !names.contains(&want) {
             return Err(format!("no case {want}: {names:?}").into());
         }
+    }
+    roster_is_judged_by_members(&results)
+}
+
+/// The fixture's roster (three members of some other call) against the target's (the
+/// bot and the callee): the answer passes because each member has the shape of one the
+/// page lists, and the other count is reported as a note, not hidden.
+fn roster_is_judged_by_members(results: &[CaseResult]) -> Result<(), Failed> {
+    let r = results
+        .iter()
+        .find(|r| r.name == "graph::fixture-legacy-roster")
+        .ok_or("no roster case ran")?;
+    let snapshot = r
+        .steps
+        .iter()
+        .filter(|s| !s.setup)
+        .flat_map(|s| &s.checks)
+        .find(|c| c.id == callconform::results::CheckId::Snapshot)
+        .ok_or("the roster's answer was not compared")?;
+    let counted = snapshot
+        .notes
+        .iter()
+        .any(|n| n.starts_with("/value: ") && n.contains("member(s) where the example lists"));
+    if !counted {
+        return Err(format!(
+            "the roster's member count is not reported: {:?}",
+            snapshot.notes
+        )
+        .into());
     }
     Ok(())
 }

@@ -1,5 +1,15 @@
 //! A JSON answer judged against its documented example by the contract: structure exact
 //! (every documented field present with its documented JSON type), values by field class.
+//!
+//! Collections (`class = "members"`, the `value` of a GET of a collection) list
+//! instances, so they are judged member by member rather than position by position: each
+//! actual member must have the structure of one documented member (the one of its
+//! `@odata.type` where both name one, else the closest: fewest failures, then most
+//! fields in common, then fewest notes), and a value that member shows only as the example's (an `exact`
+//! field other than `@odata.type`: `isMuted`, `serverMuted`) differs with a note. Another
+//! member count is a note (a truncated example only shows some: more are silent there); an
+//! empty collection where the page lists members fails: a roster without the bot is no
+//! roster. Every other array is compared element by element.
 
 use super::{Findings, JudgeOptions, verdicts};
 use crate::contract::{Contract, END_REASONS, EndReasons, FieldClass};
@@ -23,6 +33,7 @@ pub fn judge_json(
         opts,
         path: Vec::new(),
         found: Findings::default(),
+        in_member: false,
     };
     w.at(expected, actual);
     verdicts(subject, w.found, opts, || {
@@ -42,6 +53,8 @@ struct Walk<'a> {
     /// Unescaped segments from the root to the value being judged.
     path: Vec<String>,
     found: Findings,
+    /// Inside a member of a collection: the example's own values there are one instance's.
+    in_member: bool,
 }
 
 /// The JSON type of a value, as the schema would name it.
@@ -64,6 +77,26 @@ fn show(v: &Value) -> String {
         format!("{cut}…")
     } else {
         s
+    }
+}
+
+/// How close a documented member is to an actual one, smallest first: failures, fields
+/// in common (more is closer), notes.
+type Closeness = (usize, std::cmp::Reverse<usize>, usize);
+
+/// How much structure two members share: the fields present on both sides, at every
+/// depth. Among members the answer's fits without failures, the one that explains most
+/// of it is the one it stands for.
+fn shared(e: &Value, a: &Value) -> usize {
+    match (e, a) {
+        (Value::Object(eo), Value::Object(ao)) => eo
+            .iter()
+            .filter_map(|(k, ev)| ao.get(k).map(|av| 1 + shared(ev, av)))
+            .sum(),
+        (Value::Array(ea), Value::Array(aa)) => {
+            ea.iter().zip(aa).map(|(ev, av)| shared(ev, av)).sum()
+        }
+        _ => 0,
     }
 }
 
@@ -97,7 +130,7 @@ impl Walk<'_> {
     fn at(&mut self, e: &Value, a: &Value) {
         // A documented `null` shows that the property exists but not its type or value:
         // any value fits it (OData services may also omit nulls, see below).
-        if e.is_null() {
+        if e.is_null() || self.placeholder(e, a) {
             return;
         }
         if kind(e) != kind(a) {
@@ -159,6 +192,11 @@ impl Walk<'_> {
                     }
                 }
             }
+            (Value::Array(ea), Value::Array(aa))
+                if self.contract.class(&self.path) == FieldClass::Members =>
+            {
+                self.members(ea, aa);
+            }
             (Value::Array(ea), Value::Array(aa)) => {
                 let longer_ok = self.opts.truncated && aa.len() > ea.len();
                 if ea.len() != aa.len() && !longer_ok {
@@ -189,6 +227,15 @@ impl Walk<'_> {
         let class = rule.map_or(FieldClass::Exact, |r| r.class);
         match (class, rule.and_then(|r| r.set.as_deref())) {
             (FieldClass::Live, _) => {}
+            (FieldClass::Exact, _)
+                if self.in_member && self.path.last().is_none_or(|k| k != "@odata.type") =>
+            {
+                self.found.notes.push(format!(
+                    "{ptr}: {} where the member the example lists shows {} (a collection's members are instances)",
+                    show(a),
+                    show(e)
+                ));
+            }
             (FieldClass::Text, _) => self.found.notes.push(format!(
                 "{ptr}: the text differs from the example: {} (the example shows {})",
                 show(a),
@@ -226,6 +273,89 @@ impl Walk<'_> {
                 .found
                 .failures
                 .push(format!("{ptr}: expected {}, got {}", show(e), show(a))),
+        }
+    }
+
+    /// The generated examples print `"<property>-value"` for a string property whose value
+    /// they do not know (`"metadata": "metadata-value"`): any string fits it, or null (OData
+    /// properties are nullable unless the schema says otherwise), silently.
+    fn placeholder(&self, e: &Value, a: &Value) -> bool {
+        let (Value::String(s), Some(key)) = (e, self.path.last()) else {
+            return false;
+        };
+        s.strip_suffix("-value") == Some(key.as_str()) && (a.is_string() || a.is_null())
+    }
+
+    /// A collection's members (see the module comment).
+    fn members(&mut self, ea: &[Value], aa: &[Value]) {
+        let ptr = self.pointer();
+        if aa.is_empty() {
+            if !ea.is_empty() {
+                self.found.failures.push(format!(
+                    "{ptr}: no members, where the example lists {}",
+                    ea.len()
+                ));
+            }
+            return;
+        }
+        if ea.is_empty() {
+            // No documented member to judge them by: every one is undocumented.
+            if !self.opts.truncated {
+                for i in 0..aa.len() {
+                    self.found.extra.push(format!("{ptr}/{i}"));
+                }
+            }
+            return;
+        }
+        if aa.len() < ea.len() || (aa.len() > ea.len() && !self.opts.truncated) {
+            self.found.notes.push(format!(
+                "{ptr}: {} member(s) where the example lists {} (a collection's members are instances)",
+                aa.len(),
+                ea.len()
+            ));
+        }
+        for (i, av) in aa.iter().enumerate() {
+            let ty = |v: &Value| {
+                v.get("@odata.type")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            let own = ty(av);
+            let typed: Vec<&Value> = ea
+                .iter()
+                .filter(|ev| own.is_some() && ty(ev) == own)
+                .collect();
+            let candidates: Vec<&Value> = if typed.is_empty() {
+                ea.iter().collect()
+            } else {
+                typed
+            };
+            let mut best: Option<(Closeness, Findings)> = None;
+            for ev in candidates {
+                let mut w = Walk {
+                    contract: self.contract,
+                    reasons: self.reasons,
+                    opts: self.opts,
+                    path: self.path.clone(),
+                    found: Findings::default(),
+                    in_member: true,
+                };
+                w.path.push(i.to_string());
+                w.at(ev, av);
+                let score = (
+                    w.found.failures.len(),
+                    std::cmp::Reverse(shared(ev, av)),
+                    w.found.notes.len(),
+                );
+                if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                    best = Some((score, w.found));
+                }
+            }
+            if let Some((_, found)) = best {
+                self.found.failures.extend(found.failures);
+                self.found.notes.extend(found.notes);
+                self.found.extra.extend(found.extra);
+            }
         }
     }
 
@@ -634,5 +764,259 @@ source = "delete-call.md:174"
             &JudgeOptions::default(),
         );
         assert_eq!(checks[0].verdict, Verdict::Fail);
+    }
+
+    /// A roster as a GET of `/participants` answers it: the bot and one user.
+    fn roster() -> Value {
+        json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#communications/calls('x')/participants",
+            "value": [
+                {
+                    "@odata.type": "#microsoft.graph.participant",
+                    "id": "p-1",
+                    "info": {"identity": {"application": {"id": "bot", "displayName": "Bot"}}},
+                    "mediaStreams": [{"mediaType": "audio", "serverMuted": false}],
+                    "isMuted": false
+                },
+                {
+                    "@odata.type": "#microsoft.graph.participant",
+                    "id": "p-2",
+                    "info": {"identity": {"user": {"id": "u", "displayName": "Heidi"}}},
+                    "mediaStreams": [{"mediaType": "audio", "serverMuted": false}],
+                    "isMuted": true
+                }
+            ]
+        })
+    }
+
+    const MEMBERS: &str = r#"
+[[field]]
+path = "/value"
+class = "members"
+
+[[field]]
+path = "**/identity"
+class = "choice"
+
+[[field]]
+path = "**/id"
+class = "live"
+
+[[field]]
+path = "**/displayName"
+class = "text"
+"#;
+
+    fn judge_roster(actual: &Value, opts: JudgeOptions) -> Check {
+        let c = Contract::parse(MEMBERS).expect("contract");
+        let checks = judge_json(
+            "s",
+            "snap",
+            &roster(),
+            actual,
+            &c,
+            &EndReasons::default(),
+            &opts,
+        );
+        snapshot(&checks).clone()
+    }
+
+    fn roster_with(f: impl FnOnce(&mut Vec<Value>)) -> Value {
+        let mut v = roster();
+        if let Some(members) = v["value"].as_array_mut() {
+            f(members);
+        }
+        v
+    }
+
+    #[test]
+    fn members_in_another_order_match_their_own_documented_member() {
+        let a = roster_with(|m| m.reverse());
+        let c = judge_roster(&a, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Pass, "{c:?}");
+        // Without the class the same answer is compared position by position.
+        let checks = judge_json(
+            "s",
+            "snap",
+            &roster(),
+            &a,
+            &Contract::default(),
+            &EndReasons::default(),
+            &JudgeOptions::default(),
+        );
+        assert_eq!(snapshot(&checks).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn another_member_count_is_a_note_and_fails_under_exact_values() {
+        let fewer = roster_with(|m| {
+            m.pop();
+        });
+        let more = roster_with(|m| {
+            let mut third = m[1].clone();
+            third["id"] = json!("p-3");
+            m.push(third);
+        });
+        for a in [&fewer, &more] {
+            let c = judge_roster(a, JudgeOptions::default());
+            assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+            assert!(
+                c.notes
+                    .iter()
+                    .any(|n| n.contains("/value: ") && n.contains("where the example lists 2")),
+                "{:?}",
+                c.notes
+            );
+            let exact = JudgeOptions {
+                exact_values: true,
+                ..JudgeOptions::default()
+            };
+            let c = judge_roster(a, exact);
+            assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+            assert!(c.detail.contains("--exact-values"), "{}", c.detail);
+        }
+        // A truncated example shows some of the members: more are not reported.
+        let truncated = JudgeOptions {
+            truncated: true,
+            ..JudgeOptions::default()
+        };
+        assert_eq!(judge_roster(&more, truncated).verdict, Verdict::Pass);
+        assert_eq!(judge_roster(&fewer, truncated).verdict, Verdict::Note);
+    }
+
+    #[test]
+    fn an_empty_collection_fails_where_the_example_lists_members() {
+        let a = roster_with(Vec::clear);
+        let c = judge_roster(&a, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            c.detail
+                .contains("/value: no members, where the example lists 2"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn a_member_of_the_wrong_structure_fails_naming_its_field() {
+        let a = roster_with(|m| m[1]["isMuted"] = json!("true"));
+        let c = judge_roster(&a, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            c.detail.contains("/value/1/isMuted: expected boolean"),
+            "{}",
+            c.detail
+        );
+        let a = roster_with(|m| {
+            if let Some(o) = m[0].as_object_mut() {
+                o.remove("mediaStreams");
+            }
+        });
+        let c = judge_roster(&a, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            c.detail
+                .contains("/value/0/mediaStreams: documented field missing"),
+            "{}",
+            c.detail
+        );
+        // A member's type is structure, not an instance's value.
+        let a = roster_with(|m| m[0]["@odata.type"] = json!("#microsoft.graph.call"));
+        assert_eq!(
+            judge_roster(&a, JudgeOptions::default()).verdict,
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn a_members_own_values_are_one_instances_and_differ_with_a_note() {
+        // Heidi unmuted: the closest documented member is still Heidi's.
+        let a = roster_with(|m| m[1]["isMuted"] = json!(false));
+        let c = judge_roster(&a, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert!(
+            c.notes[0].contains("/value/1/isMuted: false"),
+            "{:?}",
+            c.notes
+        );
+        // Nested arrays of a member (its mediaStreams) are element by element.
+        let a = roster_with(|m| m[1]["mediaStreams"] = json!([]));
+        let c = judge_roster(&a, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            c.detail
+                .contains("/value/1/mediaStreams: expected 1 element(s), got 0"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn members_are_matched_by_their_odata_type_where_both_name_one() {
+        let exp = json!({"value": [
+            {"@odata.type": "#x.a", "n": 1},
+            {"@odata.type": "#x.b", "s": "t"}
+        ]});
+        let c = Contract::parse(MEMBERS).expect("contract");
+        let judge_one = |a: &Value| {
+            let checks = judge_json(
+                "s",
+                "l",
+                &exp,
+                a,
+                &c,
+                &EndReasons::default(),
+                &JudgeOptions::default(),
+            );
+            snapshot(&checks).clone()
+        };
+        let ok =
+            json!({"value": [{"@odata.type": "#x.b", "s": "t"}, {"@odata.type": "#x.a", "n": 1}]});
+        assert_eq!(judge_one(&ok).verdict, Verdict::Pass);
+        // A `#x.b` is judged as a `#x.b`, even when a `#x.a` would fit it better.
+        let wrong =
+            json!({"value": [{"@odata.type": "#x.b", "n": 1}, {"@odata.type": "#x.a", "n": 1}]});
+        let c = judge_one(&wrong);
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            c.detail.contains("/value/0/s: documented field missing"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn a_generated_placeholder_value_holds_any_string_or_null() {
+        let exp = json!({"metadata": "metadata-value", "label": "label"});
+        let judge_one = |a: &Value| {
+            let checks = judge_json(
+                "s",
+                "l",
+                &exp,
+                a,
+                &Contract::default(),
+                &EndReasons::default(),
+                &JudgeOptions {
+                    exact_values: true,
+                    ..JudgeOptions::default()
+                },
+            );
+            snapshot(&checks).clone()
+        };
+        for m in [json!("blob"), json!(null)] {
+            let a = json!({"metadata": m, "label": "label"});
+            assert_eq!(judge_one(&a).verdict, Verdict::Pass, "{a}");
+        }
+        // Still a string property, and only a value named after its own key is one.
+        assert_eq!(
+            judge_one(&json!({"metadata": 3, "label": "label"})).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            judge_one(&json!({"metadata": "x", "label": "other"})).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(judge_one(&json!({"label": "label"})).verdict, Verdict::Fail);
     }
 }

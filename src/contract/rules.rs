@@ -66,6 +66,11 @@ pub enum FieldClass {
     /// an application, a phone, ... "one or more"): the answer must hold at least one
     /// member; each member present is judged as documented.
     Choice,
+    /// A collection of instances (the `value` of a GET of a collection, such as a call's
+    /// participants): which members a live resource has, and how many, is the instance.
+    /// Each member is judged against the documented member it matches (see
+    /// [`crate::compare::json`]); another count is a note, none at all a failure.
+    Members,
 }
 
 impl FieldClass {
@@ -76,6 +81,7 @@ impl FieldClass {
             FieldClass::Text => "text",
             FieldClass::Live => "live",
             FieldClass::Choice => "choice",
+            FieldClass::Members => "members",
         }
     }
 }

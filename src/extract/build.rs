@@ -5,7 +5,7 @@
 use super::Diagnostic;
 use super::http;
 use super::markdown::{Annot, Page};
-use super::model::{Alternative, CaseV2, Contract, ExpectV2, NotificationV2, StepV2};
+use super::model::{Alternative, CaseV2, Contract, ExpectV2, Field, NotificationV2, StepV2};
 use super::pair::{Example, NotificationKind};
 use crate::case::{BodyKind, NotificationOrder, Provenance, Source};
 use crate::family::Family;
@@ -371,6 +371,7 @@ fn graph(
         .map(|b| callback_to_listener(&b));
 
     let notes = GraphNotifications::of(page, display, ex, &example, diags);
+    let collection = collection_fields(&method, &expect, notes.results.is_empty());
     let any_order = notes.results.len() > 1 && page_allows_any_order(page);
     let alternatives = alternatives(notes.failures, &notes.results, any_order);
 
@@ -439,9 +440,47 @@ fn graph(
             vars,
             placeholders,
             steps,
-            contract: Contract::default(),
+            contract: Contract { field: collection },
         },
     })
+}
+
+/// The answer to a GET of a collection lists instances (README: Verdict model): its
+/// `value` is classed `members`. Recognised by the OData shape the page prints: a GET
+/// answered by an object whose only property is a `value` array of objects (beside
+/// `@odata.*` annotations, a context that does not name one `$entity`). The class is the
+/// case's own: the family's `/value` is also a notification batch, so a case that waits
+/// for notifications keeps element-by-element judging.
+fn collection_fields(method: &str, expect: &ExpectV2, no_notifications: bool) -> Vec<Field> {
+    let Some(body) = expect
+        .documented
+        .as_deref()
+        .filter(|_| method.eq_ignore_ascii_case("GET") && no_notifications)
+        .and_then(super::pair::lenient_json)
+    else {
+        return Vec::new();
+    };
+    let Some(obj) = body.as_object() else {
+        return Vec::new();
+    };
+    let only_value = obj.keys().all(|k| k == "value" || k.starts_with('@'));
+    let members = obj
+        .get("value")
+        .and_then(Value::as_array)
+        .is_some_and(|m| m.iter().all(Value::is_object));
+    let entity = obj
+        .get("@odata.context")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.ends_with("/$entity"));
+    if !(only_value && members && !entity) {
+        return Vec::new();
+    }
+    vec![Field {
+        path: "/value".into(),
+        class: "members".into(),
+        set: None,
+        provenance: None,
+    }]
 }
 
 /// Whether a documented answer shows a call that joined a meeting (`meetingInfo` set).
@@ -952,6 +991,56 @@ fn split_words(s: &str, sep: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(body: &str) -> ExpectV2 {
+        ExpectV2 {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: BodyKind::Json,
+            snapshot: Some(String::new()),
+            documented: Some(body.into()),
+            redact: Vec::new(),
+            truncated: false,
+            progress: None,
+        }
+    }
+
+    #[test]
+    fn a_get_of_a_collection_classes_its_value_as_members() {
+        let listed = r#"{"@odata.context": "https://x/$metadata#communications/calls('1')/participants",
+            "value": [{"id": "a"}, {"id": "b"},]}"#;
+        let f = collection_fields("GET", &answer(listed), true);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].path.as_str(), f[0].class.as_str()),
+            ("/value", "members")
+        );
+        // The beta pages print no context: the shape is enough.
+        assert_eq!(
+            collection_fields("GET", &answer(r#"{"value": [{"id": "a"}]}"#), true).len(),
+            1
+        );
+        for (method, body, quiet) in [
+            // Not a GET: an action's answer.
+            ("POST", listed, true),
+            // A notification batch shares the shape: a case that waits for one keeps it.
+            ("GET", listed, false),
+            // One entity with a `value` property, or other properties beside it.
+            (
+                "GET",
+                r#"{"@odata.context": "https://x/$metadata#calls/$entity", "value": [{"a": 1}]}"#,
+                true,
+            ),
+            ("GET", r#"{"id": "1", "value": [{"a": 1}]}"#, true),
+            // A list of scalars is no collection of instances.
+            ("GET", r#"{"value": ["audio", "video"]}"#, true),
+        ] {
+            assert!(
+                collection_fields(method, &answer(body), quiet).is_empty(),
+                "{method} {body}"
+            );
+        }
+    }
 
     #[test]
     fn names() {

@@ -171,6 +171,12 @@ deviations! {
         "after answer the call reaches state `connected` (not a Graph callState) instead of `established`";
     GraphOtherCallback = "graph-other-callback", Fails(&[NotificationCallback, NotificationDeadline, NothingAfterLast, ResourceUrlNamesCall, Capture, Status, EmptyBody, Snapshot]),
         "notifications of the operations beyond create/delete go to another call's callback";
+    GraphRosterFewerParticipants = "graph-roster-fewer-participants", Notes(Snapshot),
+        "list participants leaves out the last participant (the bot stays): another roster, a note";
+    GraphRosterExtraParticipant = "graph-roster-extra-participant", Pass,
+        "list participants also lists a muted phone participant (a truncated example shows some members)";
+    GraphRosterMalformedMember = "graph-roster-malformed-member", Fails(&[Snapshot]),
+        "list participants answers members whose `isMuted` is the string \"false\"";
     GraphOtherCallResourceUrl = "graph-other-call-resource-url", Fails(&[NotificationCallback, NotificationDeadline, Status]),
         "notifications of the operations beyond create/delete name another live call in resourceUrl";
 }

@@ -127,9 +127,26 @@ pub(super) fn roster_update(
 }
 
 pub(super) fn list(state: &State, ctx: &Ctx, id: &str) -> Resp {
-    let Some(roster) = lock(&state.graph).calls.get(id).map(|c| c.roster.clone()) else {
+    let Some(mut roster) = lock(&state.graph).calls.get(id).map(|c| c.roster.clone()) else {
         return not_found(ctx);
     };
+    if state.has(Deviation::GraphRosterFewerParticipants) && roster.len() > 1 {
+        roster.pop();
+    }
+    if state.has(Deviation::GraphRosterExtraParticipant) {
+        let phone = json!({"identity": {
+            "@odata.type": "#microsoft.graph.identitySet",
+            "phone": {"@odata.type": "#microsoft.graph.identity", "id": "+12345678901"}
+        }});
+        let mut p = participant(http::uuid_v4(), &phone);
+        p.insert("isMuted".into(), json!(true));
+        roster.push(p);
+    }
+    if state.has(Deviation::GraphRosterMalformedMember) {
+        for p in &mut roster {
+            p.insert("isMuted".into(), json!("false"));
+        }
+    }
     let body = json!({
         "@odata.context": format!("{}/$metadata#communications/calls('{id}')/participants", ctx.base),
         "value": roster,
