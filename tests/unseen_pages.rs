@@ -64,6 +64,11 @@ fn extract(paths: &[PathBuf], out: &Path) -> ExtractReport {
 
 /// Runs every case of `out` against a fresh embedded reference target.
 fn run_cases(out: &Path) -> Vec<CaseResult> {
+    run_cases_against(out, Vec::new())
+}
+
+/// Runs every case of `out` against a fresh embedded reference target with `deviations`.
+fn run_cases_against(out: &Path, deviations: Vec<reference::Deviation>) -> Vec<CaseResult> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -72,7 +77,10 @@ fn run_cases(out: &Path) -> Vec<CaseResult> {
     rt.block_on(async {
         let running = reference::start(
             SocketAddr::from(([127, 0, 0, 1], 0)),
-            reference::Config::default(),
+            reference::Config {
+                deviations,
+                ..reference::Config::default()
+            },
         )
         .await
         .expect("the reference target starts");
@@ -189,6 +197,7 @@ fn fixture_pages_pass() -> Result<(), Failed> {
         "graph::fixture-legacy-record",
         "graph::fixture-legacy-roster",
         "graph::fixture-legacy-tones",
+        "graph::fixture-legacy-transfer",
         "graph::post-keep-alive",
     ] {
         if !names.contains(&want) {
@@ -264,12 +273,56 @@ fn current_surface_fails_the_older_shapes() -> Result<(), Failed> {
         ("graph::fixture-legacy-answer", "snapshot"),
         ("graph::fixture-legacy-prompt", "snapshot"),
         ("graph::fixture-legacy-tones", "status"),
+        // Today's transfer reports call states, not the operation the page shows.
+        ("graph::fixture-legacy-transfer", "notification-deadline"),
     ];
     for (case, check) in expect {
         let got = failing(case);
         if !got.iter().any(|c| c.starts_with(check)) {
             return Err(format!("{case}: expected `{check}` to fail, failing: {got:?}").into());
         }
+    }
+    Ok(())
+}
+
+/// The legacy transfer's resultInfo has `code` and the era's `subCode`, no `subcode`:
+/// result-info-type judges the code it has, so a code sent as a string still fails it,
+/// and a transfer that reports its operation without the `subCode` fails the snapshot.
+fn legacy_transfer_result_info_is_judged() -> Result<(), Failed> {
+    use callconform::reference::Deviation;
+    let out = project("legacy-result-info");
+    let pages = root().join("tests/fixtures/pages/older");
+    extract(&[pages], &out.0);
+    let failing = |results: &[CaseResult]| -> Vec<&'static str> {
+        results
+            .iter()
+            .find(|r| r.name == "graph::fixture-legacy-transfer")
+            .map(|r| r.failed_checks().map(|(_, c)| c.name()).collect())
+            .unwrap_or_default()
+    };
+    let strings = run_cases_against(&out.0, vec![Deviation::GraphResultInfoStrings]);
+    let got = failing(&strings);
+    if !got.contains(&"result-info-type") {
+        return Err(
+            format!("string codes: expected result-info-type to fail, failing: {got:?}").into(),
+        );
+    }
+    // The transfer's documented operation carries `subCode`; dropping it from the page's
+    // expectation (as a target without it would look) must be seen by the snapshot.
+    let snaps = out.0.join("snapshots");
+    for e in std::fs::read_dir(&snaps).expect("snapshots").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("graph__fixture-legacy-transfer__commsoperation") {
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            let renamed = text.replace("\"subCode\"", "\"subcode\"");
+            assert_ne!(text, renamed, "{name} shows no subCode");
+            std::fs::write(e.path(), renamed).expect("write");
+        }
+    }
+    let renamed = run_cases(&out.0);
+    let got = failing(&renamed);
+    if !got.contains(&"snapshot") {
+        return Err(format!("subCode renamed: expected snapshot to fail, failing: {got:?}").into());
     }
     Ok(())
 }
@@ -294,6 +347,10 @@ fn main() {
         Trial::test(
             "current_surface_fails_the_older_shapes",
             current_surface_fails_the_older_shapes,
+        ),
+        Trial::test(
+            "legacy_transfer_result_info_is_judged",
+            legacy_transfer_result_info_is_judged,
         ),
     ];
     let docs = std::env::var_os("CALLCONFORM_DOCS").map(PathBuf::from);

@@ -131,6 +131,11 @@ deviations! {
         "resultInfo code 999 / subcode 1";
     GraphResultInfoStrings = "graph-result-info-strings", Fails(&[ResultInfoType, Snapshot]),
         "resultInfo code/subcode as strings \"200\"/\"5001\" (as the docs print)";
+    // result-info-type judges only the members present; a missing `subcode` is structure,
+    // which the snapshot judges against the page (and a call's end reason without it is no
+    // documented pair).
+    GraphResultInfoNoSubcode = "graph-result-info-no-subcode", Fails(&[Snapshot, ResultInfoDocumented]),
+        "resultInfo leaves out subcode (code and message only)";
     GraphNoAuthorization = "graph-no-authorization", Fails(&[NotificationAuthorization]),
         "notifications carry no Authorization header";
     GraphLateNotifications = "graph-late-notifications", Fails(&[NotificationDeadline]),

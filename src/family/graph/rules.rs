@@ -194,38 +194,56 @@ fn resource_url_check(subject: &str, i: usize, entry: &Value, rules: &Rules<'_>)
 
 /// resultInfo code and subcode are Int32 numbers by the schema (erratum
 /// graph-resultinfo-int32); `--as-printed` judges them as the page prints them, strings.
+///
+/// This check judges the types of the members that are there. Whether a member is there
+/// at all is structure, which the snapshot judges against the page: a v1.0 page shows
+/// `subcode`, so a target leaving it out fails `snapshot`, while the 2018 beta transfer
+/// page reports `{"code": "200", "subCode": "transferring"}` with no `subcode` at all.
+/// A resultInfo with neither member has nothing to judge, and fails.
 fn result_info_type_check(subject: &str, i: usize, ri: &Value, rules: &Rules<'_>) -> Check {
-    let code = ri.get("code");
-    let sub = ri.get("subcode");
-    let typed = |v: Option<&Value>| match v {
-        Some(Value::Number(n)) => {
+    let typed = |v: &Value| match v {
+        Value::Number(n) => {
             !rules.as_printed && n.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
         }
-        Some(Value::String(_)) => rules.as_printed,
+        Value::String(_) => rules.as_printed,
         _ => false,
     };
-    Check::from_bool(
-        CheckId::ResultInfoType,
-        subject,
-        typed(code) && typed(sub),
-        || {
-            let want = if rules.as_printed {
-                "strings, as printed (--as-printed)"
-            } else {
-                "Int32 numbers (the schema; erratum graph-resultinfo-int32)"
-            };
+    let present: Vec<(&str, &Value)> = ["code", "subcode"]
+        .into_iter()
+        .filter_map(|k| ri.get(k).map(|v| (k, v)))
+        .collect();
+    let want = if rules.as_printed {
+        "strings, as printed (--as-printed)"
+    } else {
+        "Int32 numbers (the schema; erratum graph-resultinfo-int32)"
+    };
+    let where_ = at(i, "resourceData/resultInfo");
+    if present.is_empty() {
+        return Check::fail(
+            CheckId::ResultInfoType,
+            subject,
             format!(
-                "{}: Expected code and subcode as {want}\nActual:   code {}, subcode {}",
-                at(i, "resourceData/resultInfo"),
-                code.map_or("missing".into(), Value::to_string),
-                sub.map_or("missing".into(), Value::to_string)
-            )
-        },
-    )
+                "{where_}: Expected code and/or subcode as {want}\nActual:   neither (resultInfo is {})",
+                json_kind(ri)
+            ),
+        );
+    }
+    let wrong: Vec<String> = present
+        .iter()
+        .filter(|(_, v)| !typed(v))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    Check::from_bool(CheckId::ResultInfoType, subject, wrong.is_empty(), || {
+        format!(
+            "{where_}: Expected code and subcode, where present, as {want}\nActual:   {}",
+            wrong.join(", ")
+        )
+    })
 }
 
 /// The code/subcode pair must be a documented call-end reason, whatever its JSON type
-/// (the type has its own check).
+/// (the type has its own check). The table is keyed by the pair, so a call's resultInfo
+/// missing either member names no documented reason and fails: absence never passes.
 fn result_info_documented_check(subject: &str, i: usize, ri: &Value, rules: &Rules<'_>) -> Check {
     let pair = (
         ri.get("code").and_then(as_int),
@@ -365,5 +383,119 @@ mod tests {
         assert_eq!(verdict(&checks, CheckId::ChangeTypeMatchesState), [Pass]);
         assert_eq!(verdict(&checks, CheckId::NotificationContentType), [Pass]);
         assert!(verdict(&checks, CheckId::NotificationJson).is_empty());
+    }
+
+    fn rules_for(reasons: &EndReasons, as_printed: bool) -> Rules<'_> {
+        Rules {
+            routed_by: "c",
+            reasons,
+            as_printed,
+            expected_token: None,
+        }
+    }
+
+    /// The checks on one entry whose resourceData is `data`.
+    fn judged(data: Value, as_printed: bool) -> Vec<Check> {
+        let reasons = EndReasons::default();
+        let entry = json!({
+            "changeType": "updated",
+            "resourceUrl": "/communications/calls/c/operations/o",
+            "resourceData": data,
+        });
+        let r = received(Instant::now(), json!({ "value": [entry] }));
+        notification_checks("s", &r, &rules_for(&reasons, as_printed))
+    }
+
+    fn operation(result_info: Value) -> Value {
+        json!({
+            "@odata.type": "#microsoft.graph.commsOperation",
+            "status": "running",
+            "resultInfo": result_info,
+        })
+    }
+
+    #[test]
+    fn result_info_type_judges_the_members_that_are_there() {
+        use crate::results::Verdict::Pass;
+        // The 2018 transfer page's shape, after the Int32 erratum: code, and `subCode` (not
+        // the schema's member, which the snapshot judges against the page).
+        let legacy = operation(json!({"code": 200, "subCode": "transferring"}));
+        let checks = judged(legacy, false);
+        assert_eq!(verdict(&checks, CheckId::ResultInfoType), [Pass]);
+        assert!(verdict(&checks, CheckId::ResultInfoDocumented).is_empty());
+        let full = operation(json!({"code": 200, "subcode": 0, "message": "ok"}));
+        assert_eq!(
+            verdict(&judged(full, false), CheckId::ResultInfoType),
+            [Pass]
+        );
+        let sub_only = operation(json!({"subcode": 5001}));
+        assert_eq!(
+            verdict(&judged(sub_only, false), CheckId::ResultInfoType),
+            [Pass]
+        );
+    }
+
+    #[test]
+    fn result_info_type_fails_a_present_member_of_another_type() {
+        use crate::results::Verdict::{Fail, Pass};
+        for bad in [
+            json!({"code": "200", "subCode": "transferring"}),
+            json!({"code": 200, "subcode": "5001"}),
+            json!({"code": 200, "subcode": 5001.5}),
+            json!({"code": 4_294_967_296_i64, "subcode": 0}),
+            json!({"code": null}),
+        ] {
+            let checks = judged(operation(bad.clone()), false);
+            assert_eq!(verdict(&checks, CheckId::ResultInfoType), [Fail], "{bad}");
+        }
+        let checks = judged(operation(json!({"code": 200, "subcode": "5001"})), false);
+        let detail = checks
+            .iter()
+            .find(|c| c.id == CheckId::ResultInfoType)
+            .map(|c| c.detail.as_str())
+            .unwrap_or_default();
+        assert!(
+            detail.contains("subcode \"5001\"") && !detail.contains("code 200"),
+            "{detail}"
+        );
+        // As printed, strings are the expectation and numbers are not.
+        let printed = operation(json!({"code": "200", "subCode": "transferring"}));
+        assert_eq!(
+            verdict(&judged(printed, true), CheckId::ResultInfoType),
+            [Pass]
+        );
+        let numbers = operation(json!({"code": 200}));
+        assert_eq!(
+            verdict(&judged(numbers, true), CheckId::ResultInfoType),
+            [Fail]
+        );
+    }
+
+    #[test]
+    fn a_result_info_with_nothing_to_judge_fails() {
+        use crate::results::Verdict::Fail;
+        for empty in [
+            json!({}),
+            json!({"message": "x", "subCode": 7000}),
+            json!(null),
+            json!("200"),
+        ] {
+            let checks = judged(operation(empty.clone()), false);
+            assert_eq!(verdict(&checks, CheckId::ResultInfoType), [Fail], "{empty}");
+            let checks = judged(operation(empty.clone()), true);
+            assert_eq!(verdict(&checks, CheckId::ResultInfoType), [Fail], "{empty}");
+        }
+    }
+
+    #[test]
+    fn a_call_end_reason_missing_a_member_is_not_documented() {
+        use crate::results::Verdict::{Fail, Pass};
+        let call = |ri: Value| json!({"@odata.type": "#microsoft.graph.call", "state": "established", "resultInfo": ri});
+        // Typed as far as it goes, but no pair to find in the table.
+        let checks = judged(call(json!({"code": 500, "subCode": 7000})), false);
+        assert_eq!(verdict(&checks, CheckId::ResultInfoType), [Pass]);
+        assert_eq!(verdict(&checks, CheckId::ResultInfoDocumented), [Fail]);
+        let checks = judged(call(json!({"subcode": 5001})), false);
+        assert_eq!(verdict(&checks, CheckId::ResultInfoDocumented), [Fail]);
     }
 }

@@ -1,5 +1,5 @@
-//! Call actions with no media: answer, reject and redirect (on an incoming call), transfer,
-//! keepAlive, changeScreenSharingRole and updateRecordingStatus.
+//! Call actions with no media: answer, reject and redirect (on an incoming call),
+//! keepAlive, changeScreenSharingRole and updateRecordingStatus (transfer has its own file).
 
 use std::sync::Arc;
 
@@ -8,8 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::calls::{call_type, checked_callback, remove, set_state};
 use super::json::J;
-use super::media::op_result_info;
-use super::notify::{Batch, Entry, Hook};
+use super::notify::{Batch, Entry};
 use super::participants::{roster_update, screen_sharing_update};
 use super::{Ctx, Sink, accepted, not_found};
 use crate::reference::http::{self, Resp};
@@ -252,78 +251,6 @@ fn answered_by(target: &Value) -> J {
         ("endpointType", J::Str(endpoint)),
         ("identity", J::from_value(&Value::Object(identity))),
     ])
-}
-
-pub(super) fn transfer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String, Value>) -> Resp {
-    let Some(target) = body.get("transferTarget").and_then(Value::as_object) else {
-        return ctx.bad_request("transferTarget is required: an invitationParticipantInfo.");
-    };
-    let consultative = target.get("replacesCallId").is_some_and(|v| !v.is_null());
-    let sink = {
-        let g = lock(&state.graph);
-        let Some(call) = g.calls.get(id) else {
-            return not_found(ctx);
-        };
-        if call.state() != "established" {
-            return ctx.bad_request(&format!(
-                "transfer needs an established call; this call is `{}`.",
-                call.state()
-            ));
-        }
-        Sink::of(&g, id)
-    };
-    let Some(sink) = sink else {
-        return not_found(ctx);
-    };
-    let step = |to: &'static str, hook: Hook| {
-        let data = J::obj(vec![call_type(), ("state", J::str(to))]);
-        let mut b = Batch::new(&sink.url, vec![sink.call_entry(state, "updated", data)]);
-        b.before = Some(hook);
-        b
-    };
-    sink.send_op(state, step("transferring", set_state(id, "transferring")));
-    sink.send_op(
-        state,
-        step("transferAccepted", set_state(id, "transferAccepted")),
-    );
-    if state.has(Deviation::GraphTransferMixedOutcomes) {
-        sink.send_op(
-            state,
-            Batch::new(&sink.url, vec![transfer_failed(state, &sink)]),
-        );
-    }
-    // Example 2 and 4 (consultative) end with terminationReason, the others with resultInfo:
-    // 200/7015, the Delete call page's "call ended as the transfer completed successfully"
-    // (the transfer page prints code 0, a pair in no documented table).
-    let end = if consultative {
-        ("terminationReason", J::str("AppTransferred"))
-    } else {
-        (
-            "resultInfo",
-            op_result_info(state, 200, 7015, "GracefulTransferCompleted"),
-        )
-    };
-    let data = J::obj(vec![call_type(), ("state", J::str("terminated")), end]);
-    let mut done = Batch::new(&sink.url, vec![sink.call_entry(state, "deleted", data)]);
-    let gone = id.to_owned();
-    done.before = Some(Box::new(move |st: &State| {
-        lock(&st.graph).calls.remove(&gone);
-    }));
-    sink.send_op(state, done);
-    accepted()
-}
-
-/// The documented alternative outcome: the target did not accept, the call stays up.
-fn transfer_failed(state: &State, sink: &Sink) -> Entry {
-    let data = J::obj(vec![
-        call_type(),
-        ("state", J::str("established")),
-        (
-            "resultInfo",
-            op_result_info(state, 500, 7000, "The transfer target did not accept."),
-        ),
-    ]);
-    sink.call_entry(state, "updated", data)
 }
 
 pub(super) fn keep_alive(

@@ -420,7 +420,8 @@ pub(super) fn delete(state: &Arc<State>, ctx: &Ctx, id: &str) -> Resp {
     http::response(StatusCode::NO_CONTENT, None, "")
 }
 
-/// A resultInfo object; code/subcode as numbers unless `graph-result-info-strings`.
+/// A resultInfo object; code/subcode as numbers unless `graph-result-info-strings`, no
+/// subcode under `graph-result-info-no-subcode`.
 pub(super) fn result_info(state: &State, code: i64, subcode: i64, message: &str) -> J {
     let num = |n: i64| {
         if state.has(Deviation::GraphResultInfoStrings) {
@@ -429,12 +430,16 @@ pub(super) fn result_info(state: &State, code: i64, subcode: i64, message: &str)
             J::Num(n)
         }
     };
-    J::obj(vec![
+    let mut pairs = vec![
         ("@odata.type", J::str("#microsoft.graph.resultInfo")),
         ("code", num(code)),
         ("subcode", num(subcode)),
         ("message", J::str(message)),
-    ])
+    ];
+    if state.has(Deviation::GraphResultInfoNoSubcode) {
+        pairs.retain(|(k, _)| *k != "subcode");
+    }
+    J::obj(pairs)
 }
 
 /// The documented resultInfo for a call the app hung up (200/5001), unless deviating.

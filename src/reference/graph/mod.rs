@@ -28,6 +28,7 @@ mod media;
 mod notify;
 mod participants;
 mod request;
+mod transfer;
 
 pub(crate) use incoming::{PATH as INCOMING_CALL_PATH, handle as incoming_call};
 pub(crate) use notify::notification_client;
@@ -382,7 +383,7 @@ fn action_handler(action: &str) -> Option<ActionFn> {
         "answer" => actions::answer,
         "reject" => actions::reject,
         "redirect" => actions::redirect,
-        "transfer" => actions::transfer,
+        "transfer" => transfer::transfer,
         "keepalive" => actions::keep_alive,
         "changescreensharingrole" => actions::change_screen_sharing_role,
         "updaterecordingstatus" => actions::update_recording_status,
