@@ -63,7 +63,7 @@ check_ids! {
     ResourceUrlNamesCall => "resource-url-names-call",
     /// The resultInfo code/subcode pair is a row of the documented call-end reason table.
     ResultInfoDocumented => "result-info-documented",
-    /// resultInfo code and subcode are Int32, as the schema says.
+    /// resultInfo code and subcode, where present, are Int32, as the schema says (which are present is the snapshot's to judge).
     ResultInfoType => "result-info-type",
     /// The notification carries the expected bearer token.
     NotificationAuthorization => "notification-authorization",
