@@ -10,7 +10,7 @@ use crate::contract::{Contract, EndReasons};
 use crate::diag::{CaseError, read_capped, valid_var_name};
 use crate::errata::Errata;
 use crate::family::Family;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,9 +65,6 @@ pub struct Corpus {
     pub reasons: EndReasons,
     /// Each family's value sets and field classes (`_contract.toml`); none: all exact.
     pub contracts: BTreeMap<Family, Arc<Contract>>,
-    /// Snapshots prepared ahead (parsed JSON, located XML lines) by
-    /// [`Corpus::prepare_expected`]; a run that reads cases lazily prepares each when used.
-    pub expected: HashMap<String, Arc<Prepared>>,
 }
 
 /// A snapshot's canonical text, prepared for judging.
@@ -203,65 +200,6 @@ impl Corpus {
                     .ok_or_else(|| err(&self.root, format!("no case number {i} in this corpus")))?;
                 self.read_case(r).map(std::borrow::Cow::Owned)
             }
-        }
-    }
-
-    /// Reads and prepares every snapshot the parsed cases compare against, once. A missing
-    /// or unreadable snapshot is an error of the corpus (exit 2), not a conformance failure,
-    /// unless `allow_missing` (`--bless` records it). With `as_printed`, the expected forms
-    /// are the documented bodies as printed, without errata.
-    pub fn prepare_expected(
-        &mut self,
-        snapshots: &Path,
-        as_printed: bool,
-        allow_missing: bool,
-    ) -> Result<(), Vec<CaseError>> {
-        let mut errors = Vec::new();
-        for case in &self.cases {
-            for doc in crate::snapshot::documented(&case.file) {
-                if self.expected.contains_key(doc.snapshot) {
-                    continue;
-                }
-                let path = crate::snapshot::path(snapshots, doc.snapshot);
-                let text = if as_printed {
-                    crate::snapshot::canonical_documented(
-                        case.family,
-                        &case.file,
-                        &doc,
-                        &self.errata,
-                        true,
-                    )
-                    .map(Some)
-                } else {
-                    crate::snapshot::read(&path)
-                };
-                let prepared = match text {
-                    Ok(Some(t)) => prepare(&t, doc.kind),
-                    Ok(None) if allow_missing => continue,
-                    // A page's body that is no JSON as printed cannot be the expected form
-                    // under --as-printed: the case fails that check when it runs.
-                    Err(_) if as_printed => continue,
-                    Ok(None) => Err(crate::snapshot::missing_message(
-                        doc.snapshot,
-                        &case.trial_name(),
-                    )),
-                    Err(e) => Err(e),
-                };
-                match prepared {
-                    Ok(p) => {
-                        self.expected.insert(doc.snapshot.to_owned(), Arc::new(p));
-                    }
-                    Err(message) => errors.push(CaseError {
-                        path: path.clone(),
-                        message,
-                    }),
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
         }
     }
 

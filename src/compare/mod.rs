@@ -30,7 +30,8 @@ pub struct JudgeOptions {
     pub truncated: bool,
 }
 
-/// An expected body, prepared once per snapshot (per corpus, not per answer).
+/// An expected body, prepared once per case that uses it, before the case runs (off the
+/// runtime thread), not per answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prepared {
     Json(Value),

@@ -42,8 +42,7 @@ impl Runner {
         out
     }
 
-    /// The expected form of a snapshot: read ahead for this case, prepared for the corpus,
-    /// or read and prepared now.
+    /// The expected form of a snapshot: read ahead for this case, else read and prepared now.
     fn expected(
         &self,
         st: &CaseState<'_>,
@@ -51,9 +50,6 @@ impl Runner {
         kind: BodyKind,
     ) -> Result<Option<Arc<Prepared>>, String> {
         if let Some((_, p)) = st.expected.iter().find(|(n, _)| n == snapshot_name) {
-            return Ok(Some(p.clone()));
-        }
-        if let Some(p) = self.corpus.expected.get(snapshot_name) {
             return Ok(Some(p.clone()));
         }
         self.read_snapshot(st.case, snapshot_name, kind)
