@@ -155,6 +155,11 @@ fn read_ahead(
 ) {
     let mut batch = Vec::with_capacity(READ_BATCH);
     for (i, deliver) in queue {
+        // After `--fail-fast` stopped the run, nothing more is read: the trials whose slots
+        // close see the stop and report themselves not run.
+        if ctx.collected.stop.load(Ordering::Relaxed) {
+            return;
+        }
         let read = ctx.runner.corpus.case(i).map(|c| {
             let case = c.into_owned();
             let expected = ctx.runner.read_expected(&case);
