@@ -286,7 +286,10 @@ impl Loader {
             let name = file_name(&path);
             if matches!(
                 name.as_str(),
-                FAMILY_FILE | CONTRACT_FILE | crate::contract::end_reasons::FILE_NAME
+                FAMILY_FILE
+                    | CONTRACT_FILE
+                    | crate::contract::end_reasons::FILE_NAME
+                    | crate::contract::types::FILE_NAME
             ) {
                 continue;
             }
@@ -298,7 +301,7 @@ impl Loader {
                 None => self.errors.push(err(
                     &path,
                     "not a case file: case files are `<name>.toml` with letters, digits, `-` and `_` \
-                     (family files start with `_`: _family.toml, _contract.toml, _end-reasons.toml)",
+                     (family files start with `_`: _family.toml, _contract.toml, _types.toml, _end-reasons.toml)",
                 )),
             }
         }
@@ -320,6 +323,16 @@ impl Loader {
             match Contract::load(&contract) {
                 Ok(c) => {
                     self.corpus.contracts.insert(family, Arc::new(c));
+                }
+                Err(e) => self.errors.push(e),
+            }
+        }
+        let types = dir.join(crate::contract::types::FILE_NAME);
+        if types.exists() {
+            match crate::contract::TypeModel::load(&types) {
+                Ok(t) => {
+                    let c = self.corpus.contracts.entry(family).or_default();
+                    Arc::make_mut(c).types = Arc::new(t);
                 }
                 Err(e) => self.errors.push(e),
             }

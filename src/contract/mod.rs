@@ -5,7 +5,9 @@
 pub mod end_reasons;
 pub mod path;
 pub mod rules;
+pub mod types;
 
 pub use end_reasons::{EndReason, EndReasons};
 pub use path::FieldPath;
 pub use rules::{Contract, END_REASONS, FieldClass, FieldRule, FieldSpec, Provenance, ValueSet};
+pub use types::{Primitive, TypeModel, TypeRef};

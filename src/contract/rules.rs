@@ -125,6 +125,8 @@ struct File {
 pub struct Contract {
     pub sets: BTreeMap<String, ValueSet>,
     pub fields: Vec<FieldRule>,
+    /// The family's declared types (`_types.toml`), shared by every case's contract.
+    pub types: std::sync::Arc<super::TypeModel>,
 }
 
 impl Contract {
@@ -146,6 +148,7 @@ impl Contract {
         let mut c = Contract {
             sets: file.sets,
             fields: Vec::new(),
+            types: Default::default(),
         };
         for (i, spec) in file.field.iter().enumerate() {
             let rule = c
