@@ -31,7 +31,11 @@ pub struct TypeDef {
     /// The qualified base type, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
-    #[serde(default, rename = "abstract", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "abstract",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub is_abstract: bool,
     /// An OData open type may carry dynamic properties beyond its declared ones.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -90,7 +94,10 @@ pub enum Primitive {
     String,
     Boolean,
     /// Edm.Byte, SByte, Int16, Int32, Int64, with their ranges.
-    Integer { min: i64, max: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+    },
     /// Edm.Single, Double, Decimal: a number (or the OData strings `NaN`, `INF`, `-INF`).
     Number,
     DateTimeOffset,
@@ -152,6 +159,20 @@ impl<'a> TypeRef<'a> {
     }
 }
 
+/// An XML element's text, as its element page types it (UM: " **string**", "Can be
+/// Empty: False").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElementDef {
+    /// The schema type of its text: `xs:string`, `xs:boolean`, `xs:int`, ...
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// False when the page says the element cannot be empty.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub can_be_empty: bool,
+    pub provenance: Provenance,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -159,6 +180,8 @@ struct File {
     types: BTreeMap<String, TypeDef>,
     #[serde(default)]
     enums: BTreeMap<String, EnumDef>,
+    #[serde(default)]
+    elements: BTreeMap<String, ElementDef>,
 }
 
 /// A family's declared types. Empty: every value is judged by its example alone.
@@ -166,6 +189,8 @@ struct File {
 pub struct TypeModel {
     pub types: BTreeMap<String, TypeDef>,
     pub enums: BTreeMap<String, EnumDef>,
+    /// XML families: element local name → the type of its text.
+    pub elements: BTreeMap<String, ElementDef>,
 }
 
 impl TypeModel {
@@ -184,6 +209,7 @@ impl TypeModel {
         let m = TypeModel {
             types: file.types,
             enums: file.enums,
+            elements: file.elements,
         };
         m.validate()?;
         Ok(m)
@@ -241,7 +267,7 @@ impl TypeModel {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.types.is_empty() && self.enums.is_empty()
+        self.types.is_empty() && self.enums.is_empty() && self.elements.is_empty()
     }
 
     /// A qualified name from an `@odata.type` value (`#microsoft.graph.call` →
@@ -335,6 +361,14 @@ pub fn render(model: &TypeModel, header: &str) -> String {
     }
     let quote = |v: &str| toml::Value::String(v.to_owned()).to_string();
     let prov = |p: &Provenance| format!("{{ file = {}, line = {} }}", quote(&p.file), p.line);
+    for (name, e) in &model.elements {
+        s.push_str(&format!("\n[elements.{}]\n", quote(name)));
+        s.push_str(&format!("type = {}\n", quote(&e.ty)));
+        if !e.can_be_empty {
+            s.push_str("can_be_empty = false\n");
+        }
+        s.push_str(&format!("provenance = {}\n", prov(&e.provenance)));
+    }
     for (name, e) in &model.enums {
         s.push_str(&format!("\n[enums.{}]\n", quote(name)));
         let members: Vec<String> = e.members.iter().map(|m| quote(m)).collect();
@@ -402,6 +436,11 @@ properties."state" = { type = "microsoft.graph.callState" }
 properties."ringingTimeoutInSeconds" = { type = "Edm.Int32" }
 properties."targets" = { type = "Collection(microsoft.graph.entity)" }
 properties."answeredBy" = { type = "microsoft.graph.entity", provenance = { file = "call-redirect.md", line = 5 } }
+
+[elements."PlayOnPhoneDialString"]
+type = "xs:string"
+can_be_empty = false
+provenance = { file = "um/elements/playonphonedialstring-um-web-service.md", line = 32 }
 "#;
 
     #[test]
@@ -446,7 +485,13 @@ properties."answeredBy" = { type = "microsoft.graph.entity", provenance = { file
             TypeRef::parse("Collection(microsoft.graph.x)"),
             TypeRef::Collection("microsoft.graph.x")
         );
-        assert_eq!(TypeRef::parse("microsoft.graph.x"), TypeRef::Named("microsoft.graph.x"));
-        assert_eq!(TypeModel::odata_type_name("#microsoft.graph.x"), "microsoft.graph.x");
+        assert_eq!(
+            TypeRef::parse("microsoft.graph.x"),
+            TypeRef::Named("microsoft.graph.x")
+        );
+        assert_eq!(
+            TypeModel::odata_type_name("#microsoft.graph.x"),
+            "microsoft.graph.x"
+        );
     }
 }
