@@ -212,6 +212,11 @@ pub struct Expect {
     /// the step polls until the documented state arrives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
+    /// The declared type of the documented body (`microsoft.graph.call`,
+    /// `Collection(microsoft.graph.participant)`), from the page's annotation or the
+    /// body's own `@odata.type`: where the type model (`_types.toml`) starts judging.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
 }
 
 impl Expect {
@@ -238,6 +243,9 @@ pub struct NotificationExpect {
     pub documented: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redact: Vec<String>,
+    /// The declared type of the documented notification body (see [`Expect::ty`]).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
 }
 
 impl NotificationExpect {

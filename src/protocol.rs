@@ -244,6 +244,7 @@ mod tests {
             snapshot: None,
             documented: None,
             redact: Vec::new(),
+            ty: None,
         }
     }
 
