@@ -7,6 +7,8 @@
 //! string (a difference is a note), `live` any value of the documented type. Under
 //! `--exact-values` every note is a failure. [`json`] judges JSON bodies, [`xml`] SOAP.
 
+mod assign;
+mod formats;
 pub mod json;
 pub mod xml;
 
@@ -20,7 +22,7 @@ use similar::{ChangeTag, TextDiff};
 
 /// How strictly a body is judged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JudgeOptions {
+pub struct JudgeOptions<'a> {
     /// `--strict`: undocumented fields fail instead of warning.
     pub strict: bool,
     /// `--exact-values`: every note (another documented value, other text) fails.
@@ -28,6 +30,8 @@ pub struct JudgeOptions {
     /// `[step.expect] truncated`: the example shows a subset; fields it leaves out (and
     /// array elements past its last) are not reported.
     pub truncated: bool,
+    /// The declared type of the body (`[step.expect] type`), where the type model starts.
+    pub root_type: Option<&'a str>,
 }
 
 /// An expected body, prepared once per case that uses it, before the case runs (off the
@@ -68,7 +72,7 @@ pub fn judge(
     actual: Actual<'_>,
     contract: &Contract,
     reasons: &EndReasons,
-    opts: &JudgeOptions,
+    opts: &JudgeOptions<'_>,
 ) -> Vec<Check> {
     match (expected, actual) {
         (Prepared::Json(e), Actual::Json(a)) => {
@@ -102,7 +106,7 @@ struct Findings {
 fn verdicts(
     subject: &str,
     found: Findings,
-    opts: &JudgeOptions,
+    opts: &JudgeOptions<'_>,
     diff: impl FnOnce() -> String,
 ) -> Vec<Check> {
     let Findings {

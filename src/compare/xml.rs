@@ -80,7 +80,7 @@ pub fn judge_xml(
     expected: &PreparedXml,
     actual_canonical: &str,
     contract: &Contract,
-    opts: &JudgeOptions,
+    opts: &JudgeOptions<'_>,
 ) -> Vec<Check> {
     let actual: Vec<&str> = actual_canonical.trim_end().split('\n').collect();
     let mut found = Findings::default();

@@ -294,13 +294,29 @@ impl TypeModel {
 
     /// The property `name` of `ty`, declared on it or on a base type.
     pub fn property(&self, ty: &str, name: &str) -> Option<&PropertyDef> {
-        let mut cur = Some(ty);
-        while let Some(t) = cur {
-            let def = self.types.get(t)?;
+        self.declaration(ty, name).map(|(_, p, _)| p)
+    }
+
+    /// The property `name` of `ty` with the type that declares it (`ty` or a base type)
+    /// and where it was declared.
+    pub fn declaration<'m>(
+        &'m self,
+        ty: &str,
+        name: &str,
+    ) -> Option<(&'m str, &'m PropertyDef, &'m Provenance)> {
+        let mut cur = self.types.get_key_value(ty);
+        while let Some((t, def)) = cur {
             if let Some(p) = def.properties.get(name) {
-                return Some(p);
+                return Some((
+                    t.as_str(),
+                    p,
+                    p.provenance.as_ref().unwrap_or(&def.provenance),
+                ));
             }
-            cur = def.base.as_deref();
+            cur = def
+                .base
+                .as_deref()
+                .and_then(|b| self.types.get_key_value(b));
         }
         None
     }

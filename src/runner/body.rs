@@ -23,6 +23,14 @@ fn render(actual: &CanonActual) -> String {
     }
 }
 
+/// What the documents say of a body beyond its example: a truncated example shows a
+/// subset; the declared type is where the type model starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Shape<'s> {
+    pub truncated: bool,
+    pub root_type: Option<&'s str>,
+}
+
 impl Runner {
     /// Live values and the placeholder each becomes in both canonical forms; a value that
     /// percent-encoding changes (a call id holding `/`) is also replaced in its encoded form,
@@ -95,7 +103,7 @@ impl Runner {
         snapshot_name: &str,
         subject: &str,
         actual: Result<CanonActual, String>,
-        truncated: bool,
+        shape: Shape<'_>,
         sr: &mut StepResult,
     ) {
         let actual = match actual {
@@ -149,7 +157,8 @@ impl Runner {
         let opts = compare::JudgeOptions {
             strict: self.config.strict,
             exact_values: self.config.exact_values,
-            truncated,
+            truncated: shape.truncated,
+            root_type: shape.root_type,
         };
         let contract = self.corpus.contract_for(st.case);
         let view = match &actual {
@@ -265,7 +274,10 @@ impl Runner {
             snapshot_name,
             subject,
             actual,
-            step.expect.truncated,
+            Shape {
+                truncated: step.expect.truncated,
+                root_type: step.expect.ty.as_deref(),
+            },
             sr,
         );
     }

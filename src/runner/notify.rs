@@ -254,7 +254,11 @@ impl Runner {
                         CanonActual::Json(v)
                     })
                     .map_err(|e| format!("the notification is not JSON: {e}"));
-                self.judge_canonical(st, snap, &nsubject, actual, false, sr);
+                let shape = super::body::Shape {
+                    truncated: false,
+                    root_type: exp.ty.as_deref(),
+                };
+                self.judge_canonical(st, snap, &nsubject, actual, shape, sr);
             }
         }
     }
