@@ -64,6 +64,68 @@ pub struct CaseFile {
     /// Fields this case classes differently from its family's `_contract.toml`.
     #[serde(default, skip_serializing_if = "CaseContract::is_empty")]
     pub contract: CaseContract,
+    /// Values the documented exchange shows in two places or more, which the answer
+    /// must keep equal (`relation` check).
+    #[serde(default, rename = "relation", skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<Relation>,
+}
+
+/// One value the example shows in several places (README: Verdict model, relations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relation {
+    /// The example's own value: a note, never compared.
+    pub example: String,
+    pub at: Vec<Place>,
+}
+
+/// Where a related value sits in the exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    /// The case step (absent for `var`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(rename = "in")]
+    pub part: PlacePart,
+    /// The notification's name (`notification`) or the variable's (`var`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A JSON pointer into the request body, the response body or the notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// The value is one `/`-separated segment of the string there (an id in a
+    /// `resourceUrl`), not the whole string.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub segment: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlacePart {
+    Request,
+    Response,
+    Notification,
+    /// A case variable's live value (a captured call id).
+    Var,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let step = self.step.as_deref().unwrap_or("");
+        let ptr = self.pointer.as_deref().unwrap_or("");
+        let seg = if self.segment { " (a segment)" } else { "" };
+        match self.part {
+            PlacePart::Request => write!(f, "the request of `{step}` at {ptr}{seg}"),
+            PlacePart::Response => write!(f, "the response to `{step}` at {ptr}{seg}"),
+            PlacePart::Notification => write!(
+                f,
+                "notification `{}` of `{step}` at {ptr}{seg}",
+                self.name.as_deref().unwrap_or("")
+            ),
+            PlacePart::Var => write!(f, "`{{{{{}}}}}`", self.name.as_deref().unwrap_or("")),
+        }
+    }
 }
 
 /// `[[contract.field]]` in a case (format: `cases/<family>/_contract.toml`'s `[[field]]`).
@@ -350,11 +412,63 @@ fn validate_case(file: &CaseFile) -> Result<(), String> {
             ));
         }
     }
+    for (i, r) in file.relations.iter().enumerate() {
+        validate_relation(file, r).map_err(|m| format!("relation[{i}] ({}): {m}", r.example))?;
+    }
     for p in &file.placeholders {
         if !valid_var_name(p) {
             return Err(format!(
                 "field `placeholders`: `{p}` is not a variable name"
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Every place names a step of the case (and a notification of it), and a pointer where
+/// one is needed; a relation needs two places to relate.
+fn validate_relation(file: &CaseFile, r: &Relation) -> Result<(), String> {
+    if r.at.len() < 2 {
+        return Err("field `at`: a relation needs at least two places".into());
+    }
+    for p in &r.at {
+        if p.part == PlacePart::Var {
+            match &p.name {
+                Some(n) if valid_var_name(n) => continue,
+                _ => return Err("a `var` place needs `name`, a variable name".into()),
+            }
+        }
+        let step_name = p.step.as_deref().ok_or("a place needs `step`")?;
+        let step = file
+            .steps
+            .iter()
+            .find(|s| s.name == step_name)
+            .ok_or_else(|| format!("no step `{step_name}` in the case"))?;
+        if p.part == PlacePart::Notification {
+            let name = p
+                .name
+                .as_deref()
+                .ok_or("a notification place needs `name`")?;
+            let known = step
+                .notifications
+                .iter()
+                .chain(
+                    step.alternatives
+                        .iter()
+                        .flat_map(|a| a.notifications.iter()),
+                )
+                .any(|n| n.name == name);
+            if !known {
+                return Err(format!("step `{step_name}` has no notification `{name}`"));
+            }
+        }
+        match p.pointer.as_deref() {
+            Some(ptr) if ptr.starts_with('/') => {}
+            _ => {
+                return Err(format!(
+                    "{p}: `pointer` must be a JSON pointer (starting with `/`)"
+                ));
+            }
         }
     }
     Ok(())

@@ -75,6 +75,10 @@ check_ids! {
     NotificationCallback => "notification-callback",
     /// A live resource reached its documented state by way of documented states only.
     StateProgress => "state-progress",
+    /// A value the example shows in two places (an id in a path and a body, a `clientContext` sent and echoed) is the same in the answer.
+    Relation => "relation",
+    /// An operation's resultInfo agrees with its status (`completed` reports no failure, `failed` no success).
+    OperationResult => "operation-result",
 }
 
 impl fmt::Display for CheckId {

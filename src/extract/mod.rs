@@ -717,6 +717,7 @@ fn render_snapshot(
         placeholders: file.placeholders.clone(),
         steps: Vec::new(),
         contract: Default::default(),
+        relations: Vec::new(),
     };
     let doc = crate::snapshot::Documented {
         step,

@@ -7,6 +7,7 @@
 mod body;
 mod notify;
 mod progress;
+mod relations;
 mod trigger;
 
 use crate::case::{Case, Step};
@@ -89,6 +90,8 @@ struct CaseState<'c> {
     vars: BTreeMap<String, String>,
     /// Notifications already consumed, per call id.
     cursors: HashMap<String, usize>,
+    /// The values at the case's relation places, as its steps run.
+    related: relations::Related,
 }
 
 impl Runner {
@@ -157,6 +160,7 @@ impl Runner {
             expected,
             vars: self.initial_vars(case),
             cursors: HashMap::new(),
+            related: relations::Related::new(&case.file),
         };
         let all = setup_steps
             .iter()
@@ -179,6 +183,17 @@ impl Runner {
                     break; // later steps need what the set-up should have captured
                 }
             }
+        }
+        // Relations are judged when every step they span has run (a failed step's values
+        // are what the target answered, and still judged).
+        let related = state.related.checks(&case.file, &state.vars);
+        if !related.is_empty() {
+            let mut sr = StepResult::new("(relations)", false);
+            sr.checks = related;
+            if sr.failed() && result.outcome == Outcome::Passed {
+                result.outcome = Outcome::Failed;
+            }
+            result.steps.push(sr);
         }
         let misrouted = self.misrouted(&case.trial_name());
         if !misrouted.is_empty() {
@@ -241,6 +256,10 @@ impl Runner {
                 return (sr, None);
             }
         };
+        if !is_setup {
+            st.related
+                .request(&st.case.file, &step.name, req.body.as_deref());
+        }
         let sent_at = Instant::now();
         let subject = if is_setup {
             format!("set-up `{}`", step.name)
@@ -289,6 +308,15 @@ impl Runner {
         sr.checks.extend(head);
         if !is_setup {
             self.check_body(st, step, &subject, &resp, &mut sr);
+            if st.related.wants(
+                &st.case.file,
+                &step.name,
+                crate::case::PlacePart::Response,
+                None,
+            ) && let Ok(json) = resp.json()
+            {
+                st.related.response(&st.case.file, &step.name, json);
+            }
         }
         for (var, selectors) in &step.capture {
             match crate::capture::capture(selectors, &resp) {

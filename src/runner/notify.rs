@@ -25,6 +25,8 @@ pub(super) enum Route {
 #[derive(Clone, Copy)]
 struct Judged<'a> {
     subject: &'a str,
+    /// The step's name (relation places name it).
+    step_name: &'a str,
     expected: &'a [NotificationExpect],
     got: &'a [Received],
     matched: &'a [Option<usize>],
@@ -192,6 +194,7 @@ impl Runner {
         }
         let judged = Judged {
             subject: &subject,
+            step_name: &step.name,
             expected: outcome.expected,
             got: &got,
             matched: &matched,
@@ -203,13 +206,14 @@ impl Runner {
     /// snapshot.
     fn judge_arrivals(
         &self,
-        st: &CaseState<'_>,
+        st: &mut CaseState<'_>,
         family_rules: &dyn crate::family::Notifications,
         judged: &Judged<'_>,
         sr: &mut StepResult,
     ) {
         let Judged {
             subject,
+            step_name,
             expected,
             got,
             matched,
@@ -241,6 +245,10 @@ impl Runner {
         for (exp, m) in expected.iter().zip(matched) {
             let Some(i) = *m else { continue };
             let r = &got[i];
+            if let Ok(json) = &r.json {
+                st.related
+                    .notification(&st.case.file, step_name, &exp.name, json);
+            }
             let nsubject = protocol::subject(subject, &exp.name);
             sr.checks.extend(family_rules.checks(&nsubject, r, &rules));
             if let Some(snap) = &exp.snapshot {
