@@ -204,6 +204,7 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
             placeholders,
             steps: vec![step],
             contract: Contract::default(),
+            relations: Vec::new(),
         },
     })
 }
@@ -441,6 +442,7 @@ fn graph(
             placeholders,
             steps,
             contract: Contract { field: collection },
+            relations: Vec::new(),
         },
     })
 }
@@ -856,6 +858,7 @@ pub fn lone_trigger(
                 alternatives: Vec::new(),
             }],
             contract: Contract::default(),
+            relations: Vec::new(),
         },
     })
 }

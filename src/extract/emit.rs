@@ -29,7 +29,41 @@ pub fn case_file(c: &CaseV2) -> String {
     for f in &c.contract.field {
         field(&mut s, "[[contract.field]]", f);
     }
+    for r in &c.relations {
+        relation(&mut s, r);
+    }
     s
+}
+
+/// A `[[relation]]` with its places as inline tables, one a line.
+fn relation(s: &mut String, r: &crate::case::Relation) {
+    section(s, "[[relation]]");
+    kv(s, "example", &r.example);
+    s.push_str("at = [\n");
+    for p in &r.at {
+        let mut parts = Vec::new();
+        if let Some(step) = &p.step {
+            parts.push(format!("step = {}", basic_string(step)));
+        }
+        let part = match p.part {
+            crate::case::PlacePart::Request => "request",
+            crate::case::PlacePart::Response => "response",
+            crate::case::PlacePart::Notification => "notification",
+            crate::case::PlacePart::Var => "var",
+        };
+        parts.push(format!("in = \"{part}\""));
+        if let Some(n) = &p.name {
+            parts.push(format!("name = {}", basic_string(n)));
+        }
+        if let Some(ptr) = &p.pointer {
+            parts.push(format!("pointer = {}", basic_string(ptr)));
+        }
+        if p.segment {
+            parts.push("segment = true".into());
+        }
+        let _ = writeln!(s, "  {{ {} }},", parts.join(", "));
+    }
+    s.push_str("]\n");
 }
 
 /// A `[[field]]`-style table (`_contract.toml` and `[[contract.field]]` in cases).

@@ -16,6 +16,7 @@ pub mod http;
 pub mod markdown;
 pub mod model;
 pub mod pair;
+pub mod relations;
 pub mod repair;
 
 pub use end_reasons::{EndReason, is_documented, load_end_reasons};
@@ -444,6 +445,7 @@ impl ExpectedFiles {
             if m.family == Family::UM && m.file.setup.is_some() {
                 progressing_sets(&mut m, sets);
             }
+            m.file.relations = relations::derive(&m.file, m.family, errata);
             let rel = PathBuf::from("cases")
                 .join(m.family.as_str())
                 .join(format!("{name}.toml"));

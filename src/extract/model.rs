@@ -24,6 +24,9 @@ pub struct CaseV2 {
     pub steps: Vec<StepV2>,
     #[serde(default)]
     pub contract: Contract,
+    /// Values the documented exchange shows in several places ([`super::relations`]).
+    #[serde(default, rename = "relation")]
+    pub relations: Vec<crate::case::Relation>,
 }
 
 /// `[[contract.field]]` in a case: fields this case classes differently from its family.
@@ -134,6 +137,7 @@ impl CaseV2 {
     /// True when the case needs nothing beyond format v1.
     pub fn v1(&self) -> bool {
         self.contract.field.is_empty()
+            && self.relations.is_empty()
             && self.steps.iter().all(|s| {
                 s.trigger.is_none()
                     && s.method.is_some()
