@@ -73,6 +73,11 @@ pub trait Protocol: Sync + Send + 'static {
     fn notifications(&self) -> Option<&dyn Notifications> {
         None
     }
+    /// The family's named rules on a documented JSON response body, beyond its snapshot
+    /// (Graph: an operation's outcome agrees with its status).
+    fn response_checks(&self, _subject: &str, _body: &serde_json::Value) -> Vec<Check> {
+        Vec::new()
+    }
 }
 
 /// A family that POSTs notifications to a callback (Graph's commsNotifications).

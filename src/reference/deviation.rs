@@ -164,8 +164,10 @@ deviations! {
         "operation-ended notifications (playPrompt, record, DTMF, invite) say status `running`";
     GraphOperationNoLocation = "graph-operation-no-location", Uncovered,
         "operation responses (playPrompt, mute, invite, ...) carry no Location header";
-    GraphOperationResultInfoUndocumented = "graph-operation-result-info-undocumented", Fails(&[ResultInfoDocumented]),
-        "operation and transfer resultInfo code 299 / subcode 9999 (in no documented table)";
+    GraphOperationCompletedWithFailure = "graph-operation-completed-with-failure", Fails(&[OperationResult]),
+        "ended operations (playPrompt, record, DTMF, tones, invite, the 2018 transfer) say `completed` with resultInfo 500/9999 \"Prompt playback failed.\"";
+    GraphOperationOtherSuccess = "graph-operation-other-success", Notes(Snapshot),
+        "ended operations report success with another pair than the example's (200/5)";
     GraphNoRosterUpdate = "graph-no-roster-update", Fails(&[NotificationDeadline]),
         "no roster update after invite, mute, unmute or changeScreenSharingRole";
     GraphTransferMixedOutcomes = "graph-transfer-mixed-outcomes", Fails(&[NothingAfterLast]),

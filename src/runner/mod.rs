@@ -308,6 +308,12 @@ impl Runner {
         sr.checks.extend(head);
         if !is_setup {
             self.check_body(st, step, &subject, &resp, &mut sr);
+            if step.expect.body == crate::case::BodyKind::Json
+                && let Ok(json) = resp.json()
+            {
+                sr.checks
+                    .extend(st.case.family.protocol().response_checks(&subject, json));
+            }
             if st.related.wants(
                 &st.case.file,
                 &step.name,

@@ -23,6 +23,11 @@ impl Protocol for Graph {
     fn token_env(&self) -> Option<&'static str> {
         Some("CALLCONFORM_GRAPH_TOKEN")
     }
+    fn response_checks(&self, subject: &str, body: &serde_json::Value) -> Vec<Check> {
+        rules::operation_result_check(subject, "/", body)
+            .into_iter()
+            .collect()
+    }
     fn embedded_headers(&self, token: &str) -> Vec<(String, String)> {
         vec![("Authorization".into(), format!("Bearer {token}"))]
     }

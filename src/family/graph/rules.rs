@@ -129,6 +129,69 @@ fn entry_checks(subject: &str, i: usize, entry: &Value, rules: &Rules<'_>, out: 
             out.push(result_info_documented_check(subject, i, ri, rules));
         }
     }
+    if let Some(data) = entry.get("resourceData") {
+        out.extend(operation_result_check(
+            subject,
+            &at(i, "resourceData"),
+            data,
+        ));
+    }
+}
+
+/// What an operation's resultInfo code says of its outcome: the code's class, as the
+/// resultInfo page explains it (2xx success, 4xx client error, 5xx server error), with `0`
+/// the success code the transfer pages print.
+fn succeeded(code: i64) -> Option<bool> {
+    match code {
+        0 | 200..=299 => Some(true),
+        400..=599 => Some(false),
+        _ => None,
+    }
+}
+
+/// An operation (a resource with `status` and `resultInfo`) that ended: `completed`
+/// reports no failure and `failed` no success. Which pair it reports, among those of its
+/// outcome, is the snapshot's note. Nothing to judge (still running, no resultInfo): no
+/// check.
+pub fn operation_result_check(subject: &str, at: &str, data: &Value) -> Option<Check> {
+    let status = data.get("status")?.as_str()?;
+    let want_success = match status {
+        "completed" => true,
+        "failed" => false,
+        _ => return None,
+    };
+    let ri = data.get("resultInfo").filter(|v| !v.is_null())?;
+    let code = ri.get("code").and_then(as_int);
+    let outcome = code.and_then(succeeded);
+    let verdict_ok = outcome == Some(want_success);
+    Some(Check::from_bool(
+        CheckId::OperationResult,
+        subject,
+        verdict_ok,
+        || {
+            let shown = format!(
+                "{}/{}",
+                ri.get("code").map_or("none".into(), Value::to_string),
+                ri.get("subcode")
+                    .or_else(|| ri.get("subCode"))
+                    .map_or("none".into(), Value::to_string)
+            );
+            format!(
+                "{at}: Expected: a `{status}` operation's resultInfo to report {} (code {})\nActual:   resultInfo {shown}{}",
+                if want_success { "success" } else { "a failure" },
+                if want_success {
+                    "0 or 2xx"
+                } else {
+                    "4xx or 5xx"
+                },
+                match outcome {
+                    Some(true) => " (a success)",
+                    Some(false) => " (a failure)",
+                    None => " (a code of no documented class)",
+                }
+            )
+        },
+    ))
 }
 
 /// Where in the body a per-entry check looked, for its message.

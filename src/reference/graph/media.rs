@@ -55,11 +55,14 @@ pub(super) fn completed_status(state: &State) -> &'static str {
     }
 }
 
-/// An operation's resultInfo; a pair in no documented table under
-/// `graph-operation-result-info-undocumented`.
+/// An operation's resultInfo: a failure under `graph-operation-completed-with-failure`,
+/// another success under `graph-operation-other-success`.
 pub(super) fn op_result_info(state: &State, code: i64, subcode: i64, message: &str) -> J {
-    if state.has(Deviation::GraphOperationResultInfoUndocumented) {
-        return result_info(state, 299, 9999, message);
+    if state.has(Deviation::GraphOperationCompletedWithFailure) {
+        return result_info(state, 500, 9999, "Prompt playback failed.");
+    }
+    if state.has(Deviation::GraphOperationOtherSuccess) {
+        return result_info(state, 200, 5, message);
     }
     result_info(state, code, subcode, message)
 }

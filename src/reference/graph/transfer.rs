@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::calls::{call_type, set_state};
 use super::json::J;
-use super::media::{completed_status, op_result_info};
+use super::media::completed_status;
 use super::notify::{Batch, Entry, Hook};
 use super::{Ctx, Sink, accepted, legacy_path, not_found};
 use crate::reference::http::{self, Resp};
@@ -84,7 +84,7 @@ fn terminated(state: &State, sink: &Sink, consultative: bool) -> Entry {
     } else {
         (
             "resultInfo",
-            op_result_info(state, 200, 7015, "GracefulTransferCompleted"),
+            super::calls::result_info(state, 200, 7015, "GracefulTransferCompleted"),
         )
     };
     let data = J::obj(vec![call_type(), ("state", J::str("terminated")), end]);
@@ -128,8 +128,8 @@ fn send_operation_progress(state: &State, sink: &Sink, id: &str, client_context:
 /// member that era had instead of the Int32 `subcode`. The code follows the resultInfo
 /// deviations (a string, or a code in no table) as every other resultInfo does.
 fn legacy_result_info(state: &State, sub_code: &str) -> J {
-    let code = if state.has(Deviation::GraphOperationResultInfoUndocumented) {
-        299
+    let code = if state.has(Deviation::GraphOperationCompletedWithFailure) {
+        500
     } else {
         200
     };
@@ -163,7 +163,7 @@ fn transfer_failed(state: &State, sink: &Sink) -> Entry {
         ("state", J::str("established")),
         (
             "resultInfo",
-            op_result_info(state, 500, 7000, "The transfer target did not accept."),
+            super::calls::result_info(state, 500, 7000, "The transfer target did not accept."),
         ),
     ]);
     sink.call_entry(state, "updated", data)
