@@ -16,6 +16,7 @@ mod entries;
 mod route;
 mod store;
 mod tls;
+pub use entries::resource_url as entry_resource_url;
 pub use route::call_id_of;
 pub use tls::{ListenerTls, read_roots};
 

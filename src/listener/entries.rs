@@ -78,14 +78,33 @@ pub(super) fn split(body: Bytes) -> Result<Vec<Part>, usize> {
         .collect())
 }
 
+/// The call an entry names: by its `resourceUrl`, or by the legacy `resource` the
+/// 2018-2019 pages print in its place.
 fn named_call(entry: Option<&Value>) -> Option<String> {
-    entry?.get("resourceUrl")?.as_str().and_then(call_id_of)
+    resource_url(entry?).and_then(call_id_of)
+}
+
+/// An entry's resource URL: `resourceUrl`, else the legacy `resource`.
+pub fn resource_url(entry: &Value) -> Option<&str> {
+    entry
+        .get("resourceUrl")
+        .or_else(|| entry.get("resource"))
+        .and_then(Value::as_str)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_legacy_resource_names_the_call_where_resource_url_is_absent() {
+        let e = json!({"resource": "/app/calls/a%2Fb/operations/x"});
+        assert_eq!(named_call(Some(&e)).as_deref(), Some("a/b"));
+        let both =
+            json!({"resource": "/app/calls/old", "resourceUrl": "/communications/calls/new"});
+        assert_eq!(named_call(Some(&both)).as_deref(), Some("new"));
+    }
 
     #[test]
     fn a_batch_becomes_single_entry_bodies_in_order() {

@@ -355,8 +355,7 @@ impl Runner {
             .into_iter()
             .map(|m| {
                 let what = protocol::entry(&m.entry)
-                    .and_then(|e| e.get("resourceUrl"))
-                    .and_then(|v| v.as_str())
+                    .and_then(crate::listener::entry_resource_url)
                     .unwrap_or("an entry without resourceUrl")
                     .to_owned();
                 Check::fail(

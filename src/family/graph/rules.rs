@@ -233,7 +233,8 @@ fn change_type_check(subject: &str, i: usize, entry: &Value) -> Option<Check> {
 /// The resourceUrl must name the call the case acts on; the URL names it percent-encoded
 /// (a call id may hold `/` or a space). The live id is shown as `[call_id]`.
 fn resource_url_check(subject: &str, i: usize, entry: &Value, rules: &Rules<'_>) -> Check {
-    let url = entry.get("resourceUrl").and_then(Value::as_str);
+    // The 2018-2019 pages name the resource by `resource` alone.
+    let url = crate::listener::entry_resource_url(entry);
     let named = url.and_then(crate::listener::call_id_of);
     Check::from_bool(
         CheckId::ResourceUrlNamesCall,

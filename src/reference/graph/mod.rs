@@ -116,11 +116,10 @@ impl Sink {
     }
 
     /// A bot written against the 2018-2019 beta pages reads `resource`, the older name
-    /// of `resourceUrl` (the v1.0 answer page still prints both on one notification).
-    /// A call the bot addresses through `/app/calls` gets both names on every entry, so
-    /// either generation of bot finds its resource; other calls get `resourceUrl` only,
-    /// as the current pages print it. The contract does not treat `resource` as an alias
-    /// of `resourceUrl`: a page that documents `resource` promises that name.
+    /// of `resourceUrl`. A call the bot addresses through `/app/calls` is that era's
+    /// call: its entries name their resource by `resource` alone, as those pages print
+    /// them; other calls get `resourceUrl` (and `resource` only where a current page shows
+    /// both). The harness routes either name.
     fn name_legacy_resources(&self, batch: &mut Batch) {
         if !self.legacy {
             return;
@@ -129,6 +128,7 @@ impl Sink {
             if e.resource.is_none() {
                 e.resource = Some(legacy_path(&e.resource_url));
             }
+            e.legacy_only = true;
         }
     }
 

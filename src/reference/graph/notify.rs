@@ -49,6 +49,8 @@ pub(super) struct Entry {
     pub(super) resource_url: String,
     /// The legacy `resource` (`/app/calls/...`) some documented notifications also carry.
     pub(super) resource: Option<String>,
+    /// Named by `resource` alone, as the 2018-2019 pages print it (no `resourceUrl`).
+    pub(super) legacy_only: bool,
     /// `None` for the notifications printed without resourceData (content sharing).
     pub(super) data: Option<J>,
     /// The entry-level `callbackUri` the create-call pages' notifications show.
@@ -61,6 +63,7 @@ impl Entry {
             change_type,
             resource_url,
             resource: None,
+            legacy_only: false,
             callback_uri: None,
             data: Some(data),
         }
@@ -72,6 +75,7 @@ impl Entry {
             change_type,
             resource_url,
             resource: None,
+            legacy_only: false,
             callback_uri: None,
             data: None,
         }
@@ -85,7 +89,9 @@ impl Entry {
         if let Some(r) = self.resource {
             pairs.push(("resource", J::Str(r)));
         }
-        pairs.push(("resourceUrl", J::Str(self.resource_url)));
+        if !self.legacy_only {
+            pairs.push(("resourceUrl", J::Str(self.resource_url)));
+        }
         if let Some(c) = self.callback_uri {
             pairs.push(("callbackUri", J::Str(c)));
         }
