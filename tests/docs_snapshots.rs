@@ -80,3 +80,27 @@ fn the_um_snapshots_use_the_corrected_namespace() {
     ));
     assert!(!text.contains("https://"));
 }
+
+/// A documented body is a documented media type: every step judged on its body also
+/// judges its Content-Type, where the page prints the header and where it only prints a
+/// JSON or XML body.
+#[test]
+fn every_step_with_a_documented_body_checks_its_media_type() {
+    use callconform::case::BodyKind;
+    let corpus = Corpus::load(&root().join("cases")).expect("the committed cases load");
+    let mut judged = 0;
+    for case in &corpus.cases {
+        for step in case.file.steps.iter().filter(|s| !s.is_trigger()) {
+            if matches!(step.expect.body, BodyKind::Json | BodyKind::Xml) {
+                assert!(
+                    step.expect.content_type.is_some(),
+                    "{} step `{}` judges a body but not its media type",
+                    case.trial_name(),
+                    step.name
+                );
+                judged += 1;
+            }
+        }
+    }
+    assert!(judged >= 40, "only {judged} steps with bodies");
+}

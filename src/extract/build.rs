@@ -551,9 +551,13 @@ fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
     } else {
         ExpectV2 {
             status,
-            content_type: resp
-                .header("Content-Type")
-                .map(|v| v.split(';').next().unwrap_or(v).trim().to_string()),
+            // A page that prints a JSON body without its Content-Type header still
+            // documents a JSON answer: OData serves it as application/json.
+            content_type: Some(
+                resp.header("Content-Type")
+                    .map_or("application/json", |v| v.split(';').next().unwrap_or(v).trim())
+                    .to_string(),
+            ),
             body: BodyKind::Json,
             snapshot: Some(String::new()),
             documented: resp.body.clone(),
