@@ -164,9 +164,41 @@ fn judge_line(
                 ));
             }
         }
+        // Text the element pages type but do not enumerate (a mailbox's dial string):
+        // the service's own value of that type, the example's a note.
+        (FieldClass::Exact, None) => match path.last().and_then(|n| contract.types.elements.get(n)) {
+            Some(def) if lexical(&def.ty, &g) => found.notes.push(format!(
+                "{shown}: {g:?} is another `{}` value (typed at {}); the example shows {w:?}",
+                def.ty, def.provenance
+            )),
+            Some(def) => found.failures.push(format!(
+                "{shown}: {g:?} is not a `{}` value, as the element page types it ({}); the example shows {w:?}",
+                def.ty, def.provenance
+            )),
+            None => found
+                .failures
+                .push(format!("{shown}: expected {w:?}, got {g:?}")),
+        },
         _ => found
             .failures
             .push(format!("{shown}: expected {w:?}, got {g:?}")),
+    }
+}
+
+/// Whether `text` is in the lexical space of an XML Schema type (those the UM element
+/// pages use; any other type takes any text).
+fn lexical(ty: &str, text: &str) -> bool {
+    let t = text.trim();
+    match ty.trim_start_matches("xs:") {
+        "boolean" => matches!(t, "true" | "false" | "1" | "0"),
+        "int" | "integer" | "long" | "short" => {
+            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        "base64Binary" => t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')),
+        _ => true,
     }
 }
 
@@ -326,6 +358,68 @@ class = "live"
         // A set field whose text became an element.
         let c = judge(&get_call_info("<Connected/>", ""), JudgeOptions::default());
         assert_eq!(c.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_typed_element_holds_any_value_of_its_type_with_a_note() {
+        let xml = |dial: &str| {
+            format!(
+                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetUMPropertiesResponse xmlns="http://schemas.microsoft.com/exchange/services/2006/messages"><GetUMPropertiesResponse><OofStatus>false</OofStatus><PlayOnPhoneDialString>{dial}</PlayOnPhoneDialString></GetUMPropertiesResponse></GetUMPropertiesResponse></soap:Body></soap:Envelope>"#
+            )
+        };
+        let mut contract = Contract::default();
+        contract.types = std::sync::Arc::new(
+            crate::contract::TypeModel::parse(
+                r#"
+[elements."PlayOnPhoneDialString"]
+type = "xs:string"
+can_be_empty = false
+provenance = { file = "um/elements/playonphonedialstring-um-web-service.md", line = 33 }
+
+[elements."OofStatus"]
+type = "xs:boolean"
+provenance = { file = "um/elements/oofstatus-um-web-service.md", line = 33 }
+"#,
+            )
+            .expect("model"),
+        );
+        let expected = PreparedXml::new(&canon(&xml("12345")));
+        let judge_one = |actual: &str| {
+            let checks = judge_xml(
+                "s",
+                "l",
+                &expected,
+                &canon(actual),
+                &contract,
+                &JudgeOptions::default(),
+            );
+            checks[0].clone()
+        };
+        let own = judge_one(&xml("+14255550100"));
+        assert_eq!(own.verdict, Verdict::Note, "{own:?}");
+        assert!(
+            own.notes[0].contains("another `xs:string` value"),
+            "{:?}",
+            own.notes
+        );
+        let bool_wrong = xml("12345").replace("<OofStatus>false", "<OofStatus>maybe");
+        let c = judge_one(&bool_wrong);
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(
+            c.detail.contains("is not a `xs:boolean` value"),
+            "{}",
+            c.detail
+        );
+        // Without a type the example's text is exact, as before.
+        let untyped = judge_xml(
+            "s",
+            "l",
+            &expected,
+            &canon(&xml("999")),
+            &Contract::default(),
+            &JudgeOptions::default(),
+        );
+        assert_eq!(untyped[0].verdict, Verdict::Fail);
     }
 
     #[test]

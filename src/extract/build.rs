@@ -555,7 +555,9 @@ fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
             // documents a JSON answer: OData serves it as application/json.
             content_type: Some(
                 resp.header("Content-Type")
-                    .map_or("application/json", |v| v.split(';').next().unwrap_or(v).trim())
+                    .map_or("application/json", |v| {
+                        v.split(';').next().unwrap_or(v).trim()
+                    })
                     .to_string(),
             ),
             body: BodyKind::Json,
