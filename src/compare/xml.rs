@@ -73,7 +73,67 @@ impl PreparedXml {
     }
 }
 
+/// The SOAP 1.1 envelope namespace: its `Header` and `mustUnderstand` are judged apart.
+const SOAP_ENV: &str = "{http://schemas.xmlsoap.org/soap/envelope/}";
+
+/// The canonical lines of a body split at the SOAP Header: the entries of the Header
+/// (each an element and its subtree, by index range) and every other line (the
+/// Envelope, the Body and below), in order.
+struct Split {
+    /// (entry's element line, lines `start..end`) per Header entry.
+    entries: Vec<(usize, std::ops::Range<usize>)>,
+    /// Indices of the lines outside the Header.
+    rest: Vec<usize>,
+}
+
+fn split_header(lines: &[&str]) -> Split {
+    let header = format!("{SOAP_ENV}Header");
+    let mut entries = Vec::new();
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let (depth, body) = split_indent(lines[i]);
+        if depth == 1 && body == header {
+            i += 1;
+            // The Header's own attribute lines, then its entries at depth 2.
+            while i < lines.len() && split_indent(lines[i]).0 >= 2 {
+                let (d, b) = split_indent(lines[i]);
+                if d == 2 && !b.starts_with('@') && !b.starts_with('"') {
+                    let start = i;
+                    i += 1;
+                    while i < lines.len() && split_indent(lines[i]).0 > 2 {
+                        i += 1;
+                    }
+                    entries.push((start, start..i));
+                } else {
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        rest.push(i);
+        i += 1;
+    }
+    Split { entries, rest }
+}
+
+/// True when a Header entry's lines carry `mustUnderstand="1"` on the entry itself.
+fn must_understand(lines: &[&str], range: &std::ops::Range<usize>) -> bool {
+    let attr = format!("@{SOAP_ENV}mustUnderstand=");
+    lines[range.clone()].iter().skip(1).any(|l| {
+        let (d, b) = split_indent(l);
+        d == 3
+            && b.strip_prefix(attr.as_str())
+                .is_some_and(|v| v == "\"1\"" || v == "\"true\"")
+    })
+}
+
 /// Judges a canonical actual body against the prepared example: one `snapshot` check.
+///
+/// The Body (and the Envelope) are exact line for line. SOAP 1.1 section 4.2 makes a
+/// Header entry an optional extension unless it says `mustUnderstand="1"`: a documented
+/// entry is judged like the Body, an undocumented one is reported (`undocumented-fields`,
+/// failing under `--strict`), and an undocumented one the client must understand fails.
 pub fn judge_xml(
     subject: &str,
     label: &str,
@@ -83,25 +143,77 @@ pub fn judge_xml(
     opts: &JudgeOptions<'_>,
 ) -> Vec<Check> {
     let actual: Vec<&str> = actual_canonical.trim_end().split('\n').collect();
+    let wanted: Vec<&str> = expected
+        .lines
+        .iter()
+        .map(|l| &expected.text[l.start..l.end])
+        .collect();
+    let (es, acts) = (split_header(&wanted), split_header(&actual));
     let mut found = Findings::default();
-    if actual.len() != expected.lines.len() {
-        found.failures.push(format!(
-            "the element tree differs from the documented one ({} canonical lines, {} documented): names, namespaces, nesting and order are exact",
-            actual.len(),
-            expected.lines.len()
-        ));
-    } else {
-        for (line, got) in expected.lines.iter().zip(&actual) {
-            let want = &expected.text[line.start..line.end];
-            if want == *got {
-                continue;
-            }
-            judge_line(want, got, line.text_of.as_deref(), contract, &mut found);
+    compare_lines(
+        expected, &es.rest, &actual, &acts.rest, contract, &mut found,
+    );
+    let mut used = vec![false; acts.entries.len()];
+    for (head, range) in &es.entries {
+        let name = wanted[*head];
+        let Some(k) =
+            (0..acts.entries.len()).find(|&k| !used[k] && actual[acts.entries[k].0] == name)
+        else {
+            found.failures.push(format!(
+                "the documented SOAP header entry `{}` is missing",
+                name.trim()
+            ));
+            continue;
+        };
+        used[k] = true;
+        let want: Vec<usize> = range.clone().collect();
+        let got: Vec<usize> = acts.entries[k].1.clone().collect();
+        compare_lines(expected, &want, &actual, &got, contract, &mut found);
+    }
+    for (k, (head, range)) in acts.entries.iter().enumerate() {
+        if used[k] {
+            continue;
+        }
+        let name = local(actual[*head].trim()).to_owned();
+        if must_understand(&actual, range) {
+            found.failures.push(format!(
+                "/Envelope/Header/{name}: an undocumented SOAP header entry with mustUnderstand=\"1\" (a client that does not know it must fault, SOAP 1.1 section 4.2.3)"
+            ));
+        } else {
+            found.extra.push(format!("/Envelope/Header/{name}"));
         }
     }
     verdicts(subject, found, opts, || {
         super::unified_diff(&expected.text, actual_canonical, label, "actual")
     })
+}
+
+/// The documented lines `want` (indices into the prepared example) against the actual
+/// lines `got`: the same tree line for line, text judged by class.
+fn compare_lines(
+    expected: &PreparedXml,
+    want: &[usize],
+    actual: &[&str],
+    got: &[usize],
+    contract: &Contract,
+    found: &mut Findings,
+) {
+    if want.len() != got.len() {
+        found.failures.push(format!(
+            "the element tree differs from the documented one ({} canonical lines, {} documented): names, namespaces, nesting and order are exact",
+            got.len(),
+            want.len()
+        ));
+        return;
+    }
+    for (&w, &g) in want.iter().zip(got) {
+        let line = &expected.lines[w];
+        let text = &expected.text[line.start..line.end];
+        if text == actual[g] {
+            continue;
+        }
+        judge_line(text, actual[g], line.text_of.as_deref(), contract, found);
+    }
 }
 
 /// One differing line: element text is judged by class, anything else is structure.
@@ -420,6 +532,64 @@ provenance = { file = "um/elements/oofstatus-um-web-service.md", line = 33 }
             &JudgeOptions::default(),
         );
         assert_eq!(untyped[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn header_entries_the_documents_do_not_show_are_optional_unless_they_must_be_understood() {
+        let with_header = |header: &str| {
+            get_call_info("Connected", "").replace(
+                "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">",
+                &format!(
+                    "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header>{header}</soap:Header>"
+                ),
+            )
+        };
+        let activity = r#"<ActivityId CorrelationId="5b1c" xmlns="http://schemas.microsoft.com/2004/09/ServiceModel/Diagnostics">7f3e</ActivityId>"#;
+        let contract = Contract::parse(CONTRACT).expect("contract");
+        let expected = PreparedXml::new(&canon(&get_call_info("Connected", "")));
+        let judge_all = |xml: &str, strict: bool| {
+            let opts = JudgeOptions {
+                strict,
+                ..JudgeOptions::default()
+            };
+            judge_xml("s", "l", &expected, &canon(xml), &contract, &opts)
+        };
+        let checks = judge_all(&with_header(activity), false);
+        assert_eq!(checks[0].verdict, Verdict::Pass, "{checks:?}");
+        assert_eq!(checks[1].verdict, Verdict::Warn, "{checks:?}");
+        assert!(
+            checks[1].detail.contains("/Envelope/Header/ActivityId"),
+            "{}",
+            checks[1].detail
+        );
+        assert_eq!(
+            judge_all(&with_header(activity), true)[1].verdict,
+            Verdict::Fail
+        );
+        let must = activity.replace("<ActivityId ", "<ActivityId soap:mustUnderstand=\"1\" ");
+        let checks = judge_all(&with_header(&must), false);
+        assert_eq!(checks[0].verdict, Verdict::Fail, "{checks:?}");
+        assert!(
+            checks[0].detail.contains("mustUnderstand"),
+            "{}",
+            checks[0].detail
+        );
+        // An empty Header is no entry at all; the Body stays exact beside a Header.
+        assert_eq!(judge_all(&with_header(""), false)[0].verdict, Verdict::Pass);
+        let body_changed = with_header(activity).replace("<EventCause>None", "<EventCause>Other");
+        assert_eq!(judge_all(&body_changed, false)[0].verdict, Verdict::Fail);
+        // A documented entry is judged like the Body: missing fails.
+        let documented = PreparedXml::new(&canon(&with_header(activity)));
+        let c = judge_xml(
+            "s",
+            "l",
+            &documented,
+            &canon(&get_call_info("Connected", "")),
+            &contract,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(c[0].verdict, Verdict::Fail, "{c:?}");
+        assert!(c[0].detail.contains("header entry"), "{}", c[0].detail);
     }
 
     #[test]

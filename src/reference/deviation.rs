@@ -113,6 +113,10 @@ deviations! {
         "a PlayOnPhone call rings forever: Connecting, then Alerted, never Connected";
     UmUndocumentedCallState = "um-undocumented-call-state", Fails(&[Snapshot]),
         "GetCallInfo answers CallState `connected` (wrong case: not a documented value)";
+    UmActivityIdHeader = "um-activity-id-header", Warns(UndocumentedFields),
+        "GetCallInfo and Disconnect answers carry WCF's ActivityId SOAP header entry (optional: reported, fails only under --strict)";
+    UmMustUnderstandHeader = "um-must-understand-header", Fails(&[Snapshot]),
+        "GetCallInfo and Disconnect answers carry an undocumented SOAP header entry with mustUnderstand=\"1\"";
     Graph200InsteadOf204 = "graph-200-instead-of-204", Fails(&[EmptyBody, Status]),
         "DELETE answers 200 with a small JSON body instead of 204";
     GraphNoTerminating = "graph-no-terminating", Fails(&[NotificationDeadline]),

@@ -853,6 +853,9 @@ struct Style {
     /// Declarations in reverse order, messages namespace declared on the Envelope.
     reordered: bool,
     pretty: bool,
+    /// A SOAP Header entry the documents do not show: WCF's `ActivityId`, optional or
+    /// (`true`) marked mustUnderstand.
+    activity_header: Option<bool>,
 }
 
 const DOCUMENTED: Style = Style {
@@ -863,6 +866,7 @@ const DOCUMENTED: Style = Style {
     xsi_xsd: true,
     reordered: false,
     pretty: true,
+    activity_header: None,
 };
 
 fn ok(payload: El) -> Resp {
@@ -905,6 +909,12 @@ fn deviated(state: &State, payload: El) -> Resp {
     if state.has(Deviation::UmHttpsNamespace) {
         style.msg_ns = MSG_NS_HTTPS;
     }
+    if state.has(Deviation::UmActivityIdHeader) {
+        style.activity_header = Some(false);
+    }
+    if state.has(Deviation::UmMustUnderstandHeader) {
+        style.activity_header = Some(true);
+    }
     let status = if state.has(Deviation::UmSuccessWith500) {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
@@ -943,6 +953,19 @@ fn render(payload: &El, s: Style) -> String {
     }
     out.push_str(&format!("<{sp}:Envelope {}>", env_decls.join(" ")));
     nl(&mut out, 1);
+    if let Some(must) = s.activity_header {
+        // What WCF adds with activity tracing on (SOAP 1.1 section 4.2: an optional
+        // extension unless marked mustUnderstand).
+        let mu = if must {
+            format!(r#" {sp}:mustUnderstand="1""#)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            r#"<{sp}:Header><ActivityId CorrelationId="5b1c9a3e-0d4f-4b6a-9e1c-2f3a4b5c6d7e"{mu} xmlns="http://schemas.microsoft.com/2004/09/ServiceModel/Diagnostics">7f3e2d1c-4b5a-6978-8a9b-0c1d2e3f4a5b</ActivityId></{sp}:Header>"#
+        ));
+        nl(&mut out, 1);
+    }
     out.push_str(&format!("<{sp}:Body>"));
     nl(&mut out, 2);
     let root_decl = if s.reordered {
