@@ -91,20 +91,69 @@ impl Deadline {
 
 /// Deadline, order and nothing-unexpected checks over one step's arrivals. Order and
 /// nothing-after-last apply only to a strict sequence.
+///
+/// A live service also updates a call's sub-resources (its roster, its operations) while
+/// the documented sequence runs: such an entry arriving before the last documented
+/// notification is reported as undocumented (`undocumented-fields`, failing under
+/// `--strict`), not as something after the last.
 pub fn sequence_checks(
     step: &str,
     expected: &[NotificationExpect],
     order: NotificationOrder,
     got: &[Received],
     deadline: Deadline,
+    strict: bool,
 ) -> (Vec<Check>, Vec<Option<usize>>) {
     let matched = match_arrivals(expected, got);
     let mut checks = vec![deadline_check(step, expected, got, &matched, deadline)];
     if order == NotificationOrder::Strict {
         checks.push(order_check(step, expected, got, &matched));
-        checks.push(nothing_after_last_check(step, expected, got, &matched));
+        let last = matched.iter().flatten().max().copied();
+        let between: Vec<usize> = (0..got.len())
+            .filter(|i| !matched.contains(&Some(*i)))
+            .filter(|i| last.is_some_and(|l| *i < l) && names_sub_resource(&got[*i]))
+            .collect();
+        checks.push(nothing_after_last_check(
+            step, expected, got, &matched, &between,
+        ));
+        if !between.is_empty() {
+            let what: Vec<String> = between
+                .iter()
+                .map(|&i| {
+                    entry(&got[i])
+                        .and_then(crate::listener::entry_resource_url)
+                        .map_or("an entry".into(), |u| format!("`{u}`"))
+                })
+                .collect();
+            let detail = format!(
+                "undocumented notifications before the last documented one: {} (a sub-resource update the page does not show)",
+                what.join(", ")
+            );
+            checks.push(if strict {
+                Check::fail(
+                    CheckId::UndocumentedFields,
+                    step,
+                    detail + " (failing: --strict)",
+                )
+            } else {
+                Check::warn(CheckId::UndocumentedFields, step, detail)
+            });
+        }
     }
     (checks, matched)
+}
+
+/// An entry about a sub-resource of a call (`.../calls/{id}/participants`,
+/// `.../operations/{id}`), not about the call itself.
+fn names_sub_resource(r: &Received) -> bool {
+    let Some(url) = entry(r).and_then(crate::listener::entry_resource_url) else {
+        return false;
+    };
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    segs.iter()
+        .position(|s| *s == "calls")
+        .is_some_and(|i| segs.len() > i + 2)
 }
 
 /// Names as a comma-separated list of code spans.
@@ -194,11 +243,12 @@ fn nothing_after_last_check(
     expected: &[NotificationExpect],
     got: &[Received],
     matched: &[Option<usize>],
+    between: &[usize],
 ) -> Check {
     let unexpected: Vec<&Received> = got
         .iter()
         .enumerate()
-        .filter(|(i, _)| !matched.contains(&Some(*i)))
+        .filter(|(i, _)| !matched.contains(&Some(*i)) && !between.contains(i))
         .map(|(_, r)| r)
         .collect();
     let last = expected.last().map(|e| e.name.as_str()).unwrap_or("");
@@ -273,7 +323,7 @@ mod tests {
         let want = [expect("terminating"), expect("terminated")];
         let strict = NotificationOrder::Strict;
         let got = [on_time.clone(), late];
-        let (checks, matched) = sequence_checks("s", &want, strict, &got, deadline);
+        let (checks, matched) = sequence_checks("s", &want, strict, &got, deadline, false);
         assert_eq!(matched, vec![Some(0), Some(1)]);
         assert_eq!(verdict(&checks, CheckId::NotificationDeadline), [Fail]);
         let detail = &checks[0].detail;
@@ -287,14 +337,60 @@ mod tests {
             on_time.clone(),
             received(t0 + timeout, got[1].json.clone().unwrap()),
         ];
-        let (checks, _) = sequence_checks("s", &want, strict, &got, deadline);
+        let (checks, _) = sequence_checks("s", &want, strict, &got, deadline, false);
         assert_eq!(verdict(&checks, CheckId::NotificationDeadline), [Pass]);
         // One missing: named as missing.
-        let (checks, _) = sequence_checks("s", &want, strict, &[on_time], deadline);
+        let (checks, _) = sequence_checks("s", &want, strict, &[on_time], deadline, false);
         assert!(
             checks[0].detail.contains("missing `terminated`"),
             "{}",
             checks[0].detail
         );
+    }
+
+    #[test]
+    fn a_roster_update_between_documented_notifications_is_undocumented_not_after_the_last() {
+        use crate::results::Verdict::{Fail, Pass, Warn};
+        let t0 = Instant::now();
+        let timeout = Duration::from_secs(5);
+        let deadline = Deadline::new(t0 + timeout, timeout);
+        let at = |ms: u64, body: Value| received(t0 + Duration::from_millis(ms), body);
+        let terminating = at(
+            10,
+            json!({"value": [state_entry("/communications/calls/c", "updated", "terminating")]}),
+        );
+        let roster = at(
+            20,
+            json!({"value": [{"changeType": "updated", "resourceUrl": "/communications/calls/c/participants", "resourceData": []}]}),
+        );
+        let terminated = at(
+            30,
+            json!({"value": [state_entry("/communications/calls/c", "deleted", "terminated")]}),
+        );
+        let want = [expect("terminating"), expect("terminated")];
+        let strict_order = NotificationOrder::Strict;
+        let got = [terminating.clone(), roster.clone(), terminated.clone()];
+        let (checks, _) = sequence_checks("s", &want, strict_order, &got, deadline, false);
+        assert_eq!(verdict(&checks, CheckId::NothingAfterLast), [Pass]);
+        assert_eq!(verdict(&checks, CheckId::UndocumentedFields), [Warn]);
+        let (checks, _) = sequence_checks("s", &want, strict_order, &got, deadline, true);
+        assert_eq!(verdict(&checks, CheckId::UndocumentedFields), [Fail]);
+        // After `terminated`, the same update is something after the last.
+        let late_roster = at(
+            40,
+            json!({"value": [{"changeType": "updated", "resourceUrl": "/communications/calls/c/participants", "resourceData": []}]}),
+        );
+        let got = [terminating.clone(), terminated.clone(), late_roster];
+        let (checks, _) = sequence_checks("s", &want, strict_order, &got, deadline, false);
+        assert_eq!(verdict(&checks, CheckId::NothingAfterLast), [Fail]);
+        assert!(verdict(&checks, CheckId::UndocumentedFields).is_empty());
+        // A call-state entry in between is no sub-resource update: it still fails.
+        let extra_state = at(
+            20,
+            json!({"value": [state_entry("/communications/calls/c", "updated", "established")]}),
+        );
+        let got = [terminating, extra_state, terminated];
+        let (checks, _) = sequence_checks("s", &want, strict_order, &got, deadline, false);
+        assert_eq!(verdict(&checks, CheckId::NothingAfterLast), [Fail]);
     }
 }

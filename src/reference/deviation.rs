@@ -119,6 +119,10 @@ deviations! {
         "GetCallInfo and Disconnect answers carry an undocumented SOAP header entry with mustUnderstand=\"1\"";
     Graph200InsteadOf204 = "graph-200-instead-of-204", Fails(&[EmptyBody, Status]),
         "DELETE answers 200 with a small JSON body instead of 204";
+    GraphRosterUpdateWhileTerminating = "graph-roster-update-while-terminating", Warns(UndocumentedFields),
+        "DELETE sends a roster update of the call between `terminating` and `terminated` (a sub-resource update no page shows: reported)";
+    GraphRosterUpdateAfterTerminated = "graph-roster-update-after-terminated", Fails(&[NothingAfterLast]),
+        "DELETE sends a roster update of the call after `terminated`";
     GraphNoTerminating = "graph-no-terminating", Fails(&[NotificationDeadline]),
         "no `terminating` notification after DELETE";
     GraphSwappedNotifications = "graph-swapped-notifications", Fails(&[NotificationOrder]),

@@ -168,8 +168,14 @@ impl Runner {
             })
             .collect();
         let outcome = chosen(&all, &got);
-        let (seq_checks, matched) =
-            protocol::sequence_checks(&subject, outcome.expected, outcome.order, &got, due);
+        let (seq_checks, matched) = protocol::sequence_checks(
+            &subject,
+            outcome.expected,
+            outcome.order,
+            &got,
+            due,
+            self.config.strict,
+        );
         sr.checks.extend(seq_checks);
         if let Some(alt) = outcome.name
             && protocol::all_matched(outcome.expected, &got)

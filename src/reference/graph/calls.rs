@@ -372,7 +372,7 @@ pub(super) fn remove(state: &State, id: &str) -> Option<(GraphCall, Sink)> {
 }
 
 pub(super) fn delete(state: &Arc<State>, ctx: &Ctx, id: &str) -> Resp {
-    let Some((_, sink)) = remove(state, id) else {
+    let Some((call, sink)) = remove(state, id) else {
         return not_found(ctx);
     };
     let terminating = || {
@@ -396,7 +396,24 @@ pub(super) fn delete(state: &Arc<State>, ctx: &Ctx, id: &str) -> Resp {
     if !state.has(Deviation::GraphNoTerminating) {
         seq.push(terminating());
     }
+    // The roster empties as the call ends: a live service may say so before or after
+    // `terminated`, which no page shows.
+    let roster_left = || {
+        let data = J::Arr(
+            call.roster
+                .iter()
+                .map(|p| J::from_value(&Value::Object(p.clone())))
+                .collect(),
+        );
+        sink_roster(state, &sink, data)
+    };
+    if state.has(Deviation::GraphRosterUpdateWhileTerminating) {
+        seq.push(roster_left());
+    }
     seq.push(terminated());
+    if state.has(Deviation::GraphRosterUpdateAfterTerminated) {
+        seq.push(roster_left());
+    }
     if state.has(Deviation::GraphSwappedNotifications) {
         seq.reverse();
     }
@@ -418,6 +435,11 @@ pub(super) fn delete(state: &Arc<State>, ctx: &Ctx, id: &str) -> Resp {
         return http::response(StatusCode::OK, Some(JSON_CT), body.to_string());
     }
     http::response(StatusCode::NO_CONTENT, None, "")
+}
+
+/// A roster-update entry of the call `sink` notifies.
+fn sink_roster(state: &State, sink: &Sink, data: J) -> Entry {
+    Entry::new("updated", sink.resource_url(state, "/participants"), data)
 }
 
 /// A resultInfo object; code/subcode as numbers unless `graph-result-info-strings`, no
