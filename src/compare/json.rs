@@ -20,7 +20,7 @@
 //! more members than documented are a note. Every other array is element by element.
 
 use super::{Findings, JudgeOptions, verdicts};
-use crate::contract::types::{Primitive, TypeModel, TypeRef};
+use crate::contract::types::{Primitive, PropertyDef, TypeModel, TypeRef};
 use crate::contract::{Contract, END_REASONS, EndReasons, FieldClass, Provenance};
 use crate::results::Check;
 use serde_json::{Map, Value};
@@ -46,6 +46,7 @@ pub fn judge_json(
         found: Findings::default(),
         in_member: false,
         at_operation_result: false,
+        root_collection: None,
     };
     let root = opts.root_type.map(|ty| Decl {
         ty,
@@ -53,6 +54,14 @@ pub fn judge_json(
         owner: None,
         at: None,
     });
+    // A collection answer is an object whose `value` holds the members.
+    let root = match root {
+        Some(d) if matches!(TypeRef::parse(d.ty), TypeRef::Collection(_)) => {
+            w.root_collection = Some(d);
+            None
+        }
+        other => other,
+    };
     w.at(expected, actual, root);
     verdicts(subject, w.found, opts, || {
         super::unified_diff(
@@ -106,6 +115,8 @@ struct Walk<'a> {
     /// table does not list operations' results, so another pair is a note and the
     /// outcome is `operation-result`'s to judge.
     at_operation_result: bool,
+    /// The declared type of a collection answer's `value`.
+    root_collection: Option<Decl<'a>>,
 }
 
 /// The JSON type of a value, as the schema would name it.
@@ -204,7 +215,26 @@ impl<'a> Walk<'a> {
 
     /// The declared type of property `key` of an object of type `owner`.
     fn property(&self, owner: Option<&str>, key: &str) -> Option<Decl<'a>> {
+        if self.path.is_empty() && key == "value" && self.root_collection.is_some() {
+            return self.root_collection;
+        }
         let (declared_on, p, at) = self.types.declaration(owner?, key)?;
+        self.decl(declared_on, key, p, at)
+    }
+
+    /// A member of a choice (identitySet): declared on its type or on a derived one.
+    fn alternative(&self, owner: Option<&str>, key: &str) -> Option<Decl<'a>> {
+        let (declared_on, p, at) = self.types.declaration_in_family(owner?, key)?;
+        self.decl(declared_on, key, p, at)
+    }
+
+    fn decl(
+        &self,
+        declared_on: &'a str,
+        key: &str,
+        p: &'a PropertyDef,
+        at: &'a Provenance,
+    ) -> Option<Decl<'a>> {
         Some(Decl {
             ty: &p.ty,
             nullable: p.nullable,
@@ -364,8 +394,17 @@ impl<'a> Walk<'a> {
         self.odata_type_value(eo, ao, declared.or(example_known), ty);
         let pair = self.end_reason_pair(eo, ao);
         let choice = self.contract.class(&self.path) == FieldClass::Choice;
-        let is_member =
-            |k: &str| !k.starts_with('@') && ty.is_none_or(|t| self.types.property(t, k).is_some());
+        let is_member = |k: &str| {
+            !k.starts_with('@')
+                && ty.is_none_or(|t| self.types.declaration_in_family(t, k).is_some())
+        };
+        let prop = |w: &Self, k: &str| {
+            if choice {
+                w.alternative(ty, k)
+            } else {
+                w.property(ty, k)
+            }
+        };
         if choice && !ao.keys().any(|k| is_member(k)) {
             let alternatives: Vec<String> = match ty {
                 Some(t) => self
@@ -392,7 +431,7 @@ impl<'a> Walk<'a> {
             if k == "@odata.type" || (pair && (k == "code" || k == "subcode")) {
                 continue;
             }
-            let pd = self.property(ty, k);
+            let pd = prop(self, k);
             match ao.get(k) {
                 Some(av) if k == "resultInfo" && ao.contains_key("status") => {
                     self.at_operation_result = true;
@@ -422,7 +461,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             self.path.push(k.clone());
-            match self.property(ty, k) {
+            match prop(self, k) {
                 // Declared by the metadata: judged by its type alone.
                 Some(d) => self.typed(av, d),
                 // An alternative the metadata declares nowhere is undocumented too.
@@ -529,7 +568,7 @@ impl<'a> Walk<'a> {
                         && let Some(t) = ty
                         && !ao
                             .keys()
-                            .any(|k| !k.starts_with('@') && self.types.property(t, k).is_some())
+                            .any(|k| !k.starts_with('@') && self.types.declaration_in_family(t, k).is_some())
                     {
                         let msg = format!(
                             "{}: expected at least one of the members of `{t}` (alternatives), got none",
@@ -542,7 +581,12 @@ impl<'a> Walk<'a> {
                             continue;
                         }
                         self.path.push(k.clone());
-                        match self.property(ty, k) {
+                        let pd = if choice {
+                            self.alternative(ty, k)
+                        } else {
+                            self.property(ty, k)
+                        };
+                        match pd {
                             Some(pd) => self.typed(v, pd),
                             None if self.opts.truncated => {}
                             None => {
@@ -771,6 +815,7 @@ impl<'a> Walk<'a> {
             found: Findings::default(),
             in_member: true,
             at_operation_result: false,
+            root_collection: None,
         };
         w.path.push(i.to_string());
         w.at(ev, av, elem);
@@ -922,6 +967,11 @@ impl<'a> Walk<'a> {
             // An operation's: another pair of an outcome `operation-result` judges.
             None if self.at_operation_result => self.found.notes.push(format!(
                 "{ptr}: resultInfo {ac}/{asub}; the example shows {ec}/{es}"
+            )),
+            // No table to judge by (pages older than it): the example's pair is the one
+            // documented, another is a note.
+            None if self.reasons.pairs() == 0 => self.found.notes.push(format!(
+                "{ptr}: resultInfo {ac}/{asub}; the example shows {ec}/{es} (no call-end reason table in the corpus)"
             )),
             // A pair in no row fails `result-info-documented`; the snapshot does not
             // report it again, unless the example's own pair is required.

@@ -321,6 +321,22 @@ impl TypeModel {
         None
     }
 
+    /// [`TypeModel::declaration`], else the declaration on a type derived from `ty`: an
+    /// identitySet the examples label `#microsoft.graph.identitySet` carries the members
+    /// of `communicationsIdentitySet` (`applicationInstance`, `guest`), as the service does.
+    pub fn declaration_in_family<'m>(
+        &'m self,
+        ty: &str,
+        name: &str,
+    ) -> Option<(&'m str, &'m PropertyDef, &'m Provenance)> {
+        self.declaration(ty, name).or_else(|| {
+            self.types
+                .keys()
+                .filter(|t| t.as_str() != ty && self.derives_from(t, ty))
+                .find_map(|t| self.declaration(t, name))
+        })
+    }
+
     /// Every property of `ty`, its base types' included, by name.
     pub fn properties(&self, ty: &str) -> BTreeMap<&str, &PropertyDef> {
         let mut out = BTreeMap::new();

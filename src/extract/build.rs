@@ -172,6 +172,7 @@ fn um(page: &Page, rel: &str, ex: &Example) -> Result<Candidate, String> {
             redact: Vec::new(),
             truncated: false,
             progress: None,
+            ty: None,
         }),
         notifications: Vec::new(),
         alternatives: Vec::new(),
@@ -547,6 +548,7 @@ fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
             redact: Vec::new(),
             truncated: false,
             progress: None,
+            ty: None,
         }
     } else {
         ExpectV2 {
@@ -566,6 +568,7 @@ fn graph_expect(page: &Page, ex: &Example) -> Result<ExpectV2, String> {
             redact: Vec::new(),
             truncated,
             progress: None,
+            ty: None,
         }
     })
 }
@@ -630,6 +633,7 @@ impl GraphNotifications {
             };
             out.kept += 1;
             let nv = NotificationV2 {
+                ty: None,
                 name: want,
                 state,
                 matches,
@@ -854,6 +858,7 @@ pub fn lone_trigger(
                 notification_order: NotificationOrder::Strict,
                 expect: None,
                 notifications: vec![NotificationV2 {
+                    ty: None,
                     name: "incoming".into(),
                     state,
                     matches,
@@ -1011,6 +1016,7 @@ mod tests {
             redact: Vec::new(),
             truncated: false,
             progress: None,
+            ty: None,
         }
     }
 

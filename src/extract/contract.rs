@@ -31,6 +31,9 @@ pub struct ValueSet {
     /// Values added by an erratum (id, values).
     pub added: Vec<(String, Vec<String>)>,
     pub progress: Vec<String>,
+    /// An example of the corpus shows a value the set lacks (the list a translated page
+    /// prints, say): it is not the wire's enumeration, and no field is judged by it.
+    pub contradicted: Option<String>,
 }
 
 /// The set a step after a set-up waits on: the documented answer shows a state of a
@@ -41,8 +44,10 @@ pub fn progressing_set(sets: &[ValueSet], family: Family, documented_xml: &str) 
     xml_leaves(documented_xml)
         .into_iter()
         .find_map(|(_, name, text)| {
-            let set = sets.iter().find(|s| s.family == family && s.name == name)?;
-            let pos = set.values.iter().position(|v| *v == text)?;
+            let pos = sets
+                .iter()
+                .filter(|s| s.family == family && s.name == name)
+                .find_map(|s| s.values.iter().position(|v| *v == text))?;
             (pos > 0).then(|| name.clone())
         })
 }
@@ -75,6 +80,7 @@ pub fn sets_from_page(page: &Page, rel: &str) -> Vec<ValueSet> {
                     line: l.line,
                     added: Vec::new(),
                     progress: Vec::new(),
+                    contradicted: None,
                 });
             }
         }
@@ -117,6 +123,7 @@ pub fn sets_from_page(page: &Page, rel: &str) -> Vec<ValueSet> {
                 line: *line,
                 added: Vec::new(),
                 progress: Vec::new(),
+                contradicted: None,
             });
         }
     }
@@ -172,21 +179,35 @@ fn set_source(s: &ValueSet) -> Option<FieldSource> {
 /// UM: an XML leaf named like a documented enumeration is a `set`, a call id is `live`,
 /// a SOAP fault's text is `text`. A state shown after a set-up also fixes the progress
 /// of its set.
+///
+/// A page's list is the wire's enumeration only if the examples agree: a set that lacks a
+/// value an example shows (a machine-translated list, "Inactif, Connexion, Connecté") is
+/// contradicted and judges nothing; another page's list of the same name may still hold.
 fn um_fields(bodies: &[Body<'_>], sets: &mut [ValueSet], found: &mut Found) {
-    let by_name: BTreeMap<String, usize> = sets
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.family == Family::UM)
-        .map(|(i, s)| (s.name.clone(), i))
-        .collect();
     let mut progress: BTreeMap<usize, String> = BTreeMap::new();
     for b in bodies.iter().filter(|b| b.kind == BodyKind::Xml) {
         for (path, name, text) in xml_leaves(b.text) {
-            if let Some(&i) = by_name.get(&name) {
+            let named: Vec<usize> = (0..sets.len())
+                .filter(|&i| sets[i].family == Family::UM && sets[i].name == name)
+                .collect();
+            for &i in &named {
+                if !sets[i].values.contains(&text)
+                    && sets[i].added.iter().all(|(_, v)| !v.contains(&text))
+                {
+                    sets[i].contradicted.get_or_insert_with(|| text.clone());
+                }
+            }
+            let holding = named
+                .iter()
+                .copied()
+                .find(|&i| sets[i].contradicted.is_none());
+            if let Some(i) = holding {
                 found.insert((path, "set".into()), (Some(name), set_source(&sets[i])));
                 if b.after_setup {
                     progress.insert(i, text.clone());
                 }
+            } else if !named.is_empty() {
+                // Every list of that name is contradicted: the example's value is exact.
             } else if is_call_id(&text) {
                 found.insert((path, "live".into()), (None, None));
             } else if name == "faultstring" {
@@ -424,7 +445,9 @@ pub fn bodies_of<'a>(cases: &[(&'a CaseV2, Option<String>)]) -> Vec<Body<'a>> {
                 text,
                 kind,
                 odata_type: if notif.is_none() {
-                    response_type.clone()
+                    response_type
+                        .as_deref()
+                        .map(|t| super::csdl::named_type(t).to_string())
                 } else {
                     None
                 },
@@ -442,7 +465,10 @@ pub fn render(family: Family, sets: &[ValueSet], fields: &[Field]) -> String {
          # value sets from the element and resource pages, and field classes by rule.\n"
     );
     let mut names = BTreeSet::new();
-    for set in sets.iter().filter(|x| x.family == family) {
+    for set in sets
+        .iter()
+        .filter(|x| x.family == family && x.contradicted.is_none())
+    {
         if !names.insert(set.name.clone()) {
             continue;
         }
@@ -513,6 +539,7 @@ mod tests {
             file: "call.md".into(),
             line: 3,
             added: vec![],
+            contradicted: None,
             progress: vec![],
         }];
         let text = r##"{"value":[{"resourceUrl":"/x","resourceData":{"@odata.type":"#microsoft.graph.call","state":"established","callChainId":"1"}}]}"##;

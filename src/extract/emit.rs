@@ -139,6 +139,7 @@ fn expect(s: &mut String, e: &ExpectV2) {
         let _ = writeln!(s, "truncated = true");
     }
     opt(s, "progress", e.progress.as_deref());
+    opt(s, "type", e.ty.as_deref());
     opt(s, "snapshot", e.snapshot.as_deref());
     opt(s, "documented", e.documented.as_deref());
     list(s, "redact", &e.redact);
@@ -148,6 +149,7 @@ fn notification(s: &mut String, header: &str, n: &NotificationV2) {
     section(s, header);
     kv(s, "name", &n.name);
     opt(s, "state", n.state.as_deref());
+    opt(s, "type", n.ty.as_deref());
     if !n.matches.is_empty() {
         let _ = writeln!(
             s,

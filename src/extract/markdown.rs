@@ -35,6 +35,8 @@ pub struct Annotation {
     pub truncated: bool,
     pub is_empty: bool,
     pub odata_type: Option<String>,
+    /// The response is a collection of `odata_type` (`isCollection`).
+    pub is_collection: bool,
 }
 
 /// What sits before a fence.
@@ -501,6 +503,7 @@ fn annotation(json: &str, line: usize) -> Result<Option<Annotation>, String> {
         names,
         truncated: flag("truncated")?,
         is_empty: flag("isEmpty")?,
+        is_collection: flag("isCollection")?,
         odata_type: map
             .get("@odata.type")
             .and_then(Value::as_str)

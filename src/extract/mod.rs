@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod contract;
+pub mod csdl;
 pub mod emit;
 pub mod end_reasons;
 pub mod family;
@@ -231,13 +232,16 @@ struct Merged {
 /// Runs `extract`. `Err` only for unusable arguments or an unreadable errata table; page
 /// problems are diagnostics in the report.
 pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
-    let inputs = collect_inputs(&opts.paths)?;
+    let (metadata_inputs, inputs): (Vec<Input>, Vec<Input>) = collect_inputs(&opts.paths)?
+        .into_iter()
+        .partition(|i| csdl::is_metadata(&i.rel));
     let errata_path = opts.out.join("cases").join("errata.toml");
     let existing_errata = std::fs::read_to_string(&errata_path).ok();
     let hand = family::hand_written(existing_errata.as_deref());
     let hand_errata =
         Errata::parse(&hand).map_err(|e| format!("{}: {e}", errata_path.display()))?;
     let mut report = ExtractReport::default();
+    let metadata = read_metadata(&metadata_inputs, &mut report);
 
     let mut harvest = Harvest::default();
     for input in &inputs {
@@ -265,7 +269,10 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
 
     let mut files = ExpectedFiles::default();
-    let kept = files.cases(opts, named, &sets, &errata, &mut report);
+    let kept = files.cases(opts, named, &sets, &errata, metadata.as_ref(), &mut report);
+    if let Some(md) = &metadata {
+        files.types(&kept, md);
+    }
     let reason_source = files.end_reasons(&reasons)?;
     for family in Family::all() {
         let family_cases = FamilyCases::of(family, &kept);
@@ -276,6 +283,21 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
             .then(|| reason_source.clone())
             .flatten();
         files.contract(&family_cases, &mut sets, reason_source);
+        for set in sets
+            .iter()
+            .filter(|s| s.family == family && s.contradicted.is_some())
+        {
+            report.diagnostics.push(Diagnostic::new(
+                &set.file,
+                set.line,
+                format!(
+                    "the values listed for `{}` ({}) lack `{}`, which an example shows: not the wire's enumeration (a translated list?); no value set taken from it",
+                    set.name,
+                    set.values.join(", "),
+                    set.contradicted.as_deref().unwrap_or("")
+                ),
+            ));
+        }
         family_file(opts, &family_cases, &mut report)?;
     }
     files
@@ -370,7 +392,13 @@ impl Harvest {
         for ex in examples {
             let line = page.blocks[ex.request].line;
             let response_type = ex.response.and_then(|r| match &page.blocks[r].annot {
-                markdown::Annot::Some(a) => a.odata_type.clone(),
+                markdown::Annot::Some(a) => a.odata_type.as_ref().map(|t| {
+                    if a.is_collection {
+                        format!("Collection({t})")
+                    } else {
+                        t.clone()
+                    }
+                }),
                 _ => None,
             });
             match build::build(page, &input.rel, &input.display, ex, diags) {
@@ -405,11 +433,13 @@ impl Harvest {
                 self.reasons.push(r);
             }
         }
+        // Another page's list of the same name is kept beside the first (a locale's
+        // copy may list translated words): the examples decide which is the wire's.
         for set in contract::sets_from_page(page, &input.rel) {
             if !self
                 .sets
                 .iter()
-                .any(|x| x.family == set.family && x.name == set.name)
+                .any(|x| x.family == set.family && x.name == set.name && x.values == set.values)
             {
                 self.sets.push(set);
             }
@@ -438,10 +468,16 @@ impl ExpectedFiles {
         named: Vec<(String, Merged)>,
         sets: &[contract::ValueSet],
         errata: &Errata,
+        metadata: Option<&csdl::Metadata>,
         report: &mut ExtractReport,
     ) -> Vec<Kept> {
         let mut kept = Vec::new();
         for (name, mut m) in named {
+            if m.family == Family::GRAPH
+                && let Some(md) = metadata
+            {
+                declare_types(&mut m.file, m.response_type.as_deref(), md);
+            }
             if m.family == Family::UM && m.file.setup.is_some() {
                 progressing_sets(&mut m, sets);
             }
@@ -506,6 +542,40 @@ impl ExpectedFiles {
         }
     }
 
+    /// The Graph type model: the part of the metadata the corpus's bodies reach.
+    fn types(&mut self, kept: &[Kept], md: &csdl::Metadata) {
+        let mut roots: BTreeSet<String> = BTreeSet::new();
+        for (_, _, c, _) in kept.iter().filter(|(f, ..)| *f == Family::GRAPH) {
+            for s in &c.steps {
+                let declared = s.expect.iter().filter_map(|e| e.ty.as_deref());
+                let notified = s
+                    .notifications
+                    .iter()
+                    .chain(s.alternatives.iter().flat_map(|a| &a.notifications))
+                    .filter_map(|n| n.ty.as_deref());
+                for t in declared.chain(notified) {
+                    roots.insert(csdl::named_type(t).to_string());
+                }
+            }
+            for (_, _, _, text, kind) in c.documented() {
+                if kind == BodyKind::Json
+                    && let Some(v) = pair::lenient_json(text)
+                {
+                    odata_types(&v, &mut roots);
+                }
+            }
+        }
+        let model = md.closure(roots.iter().map(String::as_str));
+        self.files.insert(
+            PathBuf::from("cases/graph").join(crate::contract::types::FILE_NAME),
+            crate::contract::types::render(
+                &model,
+                "The types the Graph bodies of the corpus reach, from the service's metadata\n\
+                 (generated by `callconform extract`; provenance: the metadata's file and line).",
+            ),
+        );
+    }
+
     /// The Graph end-reason table, when the pages had one; returns where it was found
     /// (file, line), which the contract cites for `resultInfo`.
     fn end_reasons(&mut self, reasons: &[EndReason]) -> Result<Option<(String, usize)>, String> {
@@ -540,6 +610,101 @@ impl ExpectedFiles {
                 .join(contract::FILE_NAME),
             contract::render(family, sets, &fields),
         );
+    }
+}
+
+/// The metadata documents among the inputs (the first one counts; another is diagnosed).
+fn read_metadata(inputs: &[Input], report: &mut ExtractReport) -> Option<csdl::Metadata> {
+    let mut found = None;
+    for input in inputs {
+        if found.is_some() {
+            report.diagnostics.push(Diagnostic::new(
+                &input.display,
+                1,
+                "a second metadata document; only the first is read".into(),
+            ));
+            continue;
+        }
+        let text = match crate::diag::read_bytes_capped(&input.path, MAX_METADATA)
+            .map_err(|e| match e {
+                crate::diag::ReadError::Io(e) => e.to_string(),
+                crate::diag::ReadError::TooLarge(n) => {
+                    format!("{n} bytes, over the {MAX_METADATA} byte limit")
+                }
+            })
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8".to_string()))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                report.diagnostics.push(Diagnostic::new(
+                    &input.display,
+                    1,
+                    format!("metadata not read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        match csdl::parse(text, &input.rel) {
+            Ok(m) => found = Some(m),
+            Err(d) => report.diagnostics.push(d),
+        }
+    }
+    found
+}
+
+/// A metadata document may be large (the Graph v1.0 CSDL is 3.5 MB).
+const MAX_METADATA: u64 = 64 * 1024 * 1024;
+
+/// Every `@odata.type` a body names, qualified.
+fn odata_types(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                if k == "@odata.type"
+                    && let Some(t) = x.as_str()
+                {
+                    out.insert(t.trim_start_matches('#').to_string());
+                } else {
+                    odata_types(x, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| odata_types(x, out)),
+        _ => {}
+    }
+}
+
+/// Declares the root type of a Graph case's bodies: a response's from its page's
+/// annotation or else its `@odata.context`, a notification's as `commsNotifications`.
+fn declare_types(file: &mut CaseV2, annotated: Option<&str>, md: &csdl::Metadata) {
+    const NOTIFICATIONS: &str = "microsoft.graph.commsNotifications";
+    let known = |t: &str| md.types.contains_key(csdl::named_type(t));
+    for s in &mut file.steps {
+        if s.method.is_some()
+            && let Some(e) = &mut s.expect
+            && e.body == BodyKind::Json
+        {
+            let from_context = || {
+                let v = pair::lenient_json(e.documented.as_deref()?)?;
+                let ctx = v.get("@odata.context")?.as_str()?;
+                md.context_type(ctx.split_once("$metadata#")?.1)
+            };
+            e.ty = annotated
+                .map(|t| t.trim_start_matches('#').to_string())
+                .filter(|t| known(t))
+                .or_else(from_context)
+                .filter(|t| known(t));
+        }
+        if known(NOTIFICATIONS) {
+            for n in s
+                .notifications
+                .iter_mut()
+                .chain(s.alternatives.iter_mut().flat_map(|a| &mut a.notifications))
+            {
+                n.ty = Some(NOTIFICATIONS.to_string());
+            }
+        }
     }
 }
 
@@ -915,6 +1080,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::R
             && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
                 matches!(e.to_ascii_lowercase().as_str(), "md" | "markdown" | "txt")
             })
+            || csdl::is_metadata(&name)
         {
             let rel = path
                 .strip_prefix(root)
@@ -1134,6 +1300,7 @@ fn committed_files(out: &Path) -> Vec<PathBuf> {
             let ours = name.ends_with(".toml")
                 && (!name.starts_with('_')
                     || name == contract::FILE_NAME
+                    || name == crate::contract::types::FILE_NAME
                     || (family == Family::GRAPH && name == end_reasons::FILE_NAME));
             if ours && e.path().is_file() {
                 files.push(rel_dir.join(name));

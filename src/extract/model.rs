@@ -102,12 +102,18 @@ pub struct ExpectV2 {
     /// The value set whose documented state the step waits for (a call just placed).
     #[serde(default)]
     pub progress: Option<String>,
+    /// The body's declared type (the page's annotation, or its `@odata.context`).
+    #[serde(default, rename = "type")]
+    pub ty: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationV2 {
     pub name: String,
+    /// The body's declared type (`microsoft.graph.commsNotifications`).
+    #[serde(default, rename = "type")]
+    pub ty: Option<String>,
     #[serde(default)]
     pub state: Option<String>,
     /// JSON pointer into one entry → the value it must render as.

@@ -176,6 +176,8 @@ deviations! {
         "ended operations (playPrompt, record, DTMF, tones, invite, the 2018 transfer) say `completed` with resultInfo 500/9999 \"Prompt playback failed.\"";
     GraphOperationOtherSuccess = "graph-operation-other-success", Notes(Snapshot),
         "ended operations report success with another pair than the example's (200/5)";
+    GraphOperationOtherClientContext = "graph-operation-other-client-context", Fails(&[Relation]),
+        "media operations' ending notifications echo another clientContext than the request sent";
     GraphNoRosterUpdate = "graph-no-roster-update", Fails(&[NotificationDeadline]),
         "no roster update after invite, mute, unmute or changeScreenSharingRole";
     GraphTransferMixedOutcomes = "graph-transfer-mixed-outcomes", Fails(&[NothingAfterLast]),

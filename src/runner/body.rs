@@ -51,7 +51,7 @@ impl Runner {
     }
 
     /// The expected form of a snapshot: read ahead for this case, else read and prepared now.
-    fn expected(
+    pub(super) fn expected(
         &self,
         st: &CaseState<'_>,
         snapshot_name: &str,

@@ -5,7 +5,8 @@
 
 use super::notify::Route;
 use super::{CaseState, Runner};
-use crate::case::{Case, Step};
+use crate::case::{BodyKind, Case, Step};
+use crate::compare::Prepared;
 use crate::request::{PreparedRequest, Target, Trigger};
 use crate::results::{RequestRecord, StepResult};
 use std::time::{Duration, Instant};
@@ -45,13 +46,29 @@ impl Runner {
             return;
         };
         // The documented notification the event should cause, for a target that can shape
-        // the event after it (the reference target does); `null` when the page shows none.
+        // the event after it (the reference target does): its snapshot (the errata
+        // applied), else the body as printed; `null` when the page shows none.
         let example = step
             .notifications
             .iter()
-            .find_map(|n| n.documented.as_deref())
-            .and_then(|d| crate::canon::json::parse_documented(d).ok())
-            .map_or_else(|| "null".to_owned(), |v| v.to_string());
+            .find_map(|n| {
+                let snap = n.snapshot.as_deref()?;
+                match self.expected(st, snap, BodyKind::Json) {
+                    Ok(Some(p)) => match &*p {
+                        Prepared::Json(v) => Some(v.to_string()),
+                        Prepared::Xml(_) => None,
+                    },
+                    _ => None,
+                }
+            })
+            .or_else(|| {
+                step.notifications
+                    .iter()
+                    .find_map(|n| n.documented.as_deref())
+                    .and_then(|d| crate::canon::json::parse_documented(d).ok())
+                    .map(|v| v.to_string())
+            })
+            .unwrap_or_else(|| "null".to_owned());
         st.vars.insert(EXAMPLE_VAR.to_owned(), example);
         let sent_at = Instant::now();
         if let Err(e) = self.fire(st, trigger, sr).await {

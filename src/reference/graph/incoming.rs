@@ -7,6 +7,7 @@
 //! or redirect. The callback is subject to the same host policy as create; no Graph token
 //! is required (the endpoint only makes the target talk to a callback it would accept).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -107,7 +108,7 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         .and_then(|e| e.pointer("/value/0/resource"))
         .is_some();
     if legacy {
-        entry.resource = Some(format!("/app/calls/{id}"));
+        entry.resource = Some(super::legacy_path(&entry.resource_url));
     }
     sink.send_op(state, Batch::new(&sink.url, vec![entry]));
     http::response(
@@ -161,10 +162,48 @@ fn shape_after_example(resource: &mut Map<String, Value>, example: Option<&Value
     let Some(data) = example_data(example) else {
         return;
     };
+    // The example's ids name things of the documented call; the offered call has its
+    // own. A literal the example shows in two places (its `myParticipantId` as the
+    // target's participant id) stays one id of this call.
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for k in ["id", "myParticipantId", "callChainId"] {
+        if let (Some(Value::String(doc)), Some(Value::String(own))) = (data.get(k), resource.get(k))
+        {
+            ids.insert(doc.clone(), own.clone());
+        }
+    }
+    if let (Some(Value::String(doc)), Some(Value::String(own))) = (
+        data.get("source").and_then(|s| s.get("id")),
+        resource.get("source").and_then(|s| s.get("id")),
+    ) {
+        ids.insert(doc.clone(), own.clone());
+    }
     for (k, v) in data {
         if !KEPT.contains(&k.as_str()) && !v.is_null() {
-            resource.insert(k.clone(), v.clone());
+            let mut v = v.clone();
+            renew_ids(&mut v, &mut ids);
+            resource.insert(k.clone(), v);
         }
+    }
+}
+
+/// Replaces every participant id (`id` and `…Id` members, the tenant's excepted) by this
+/// call's own, the same documented literal always by the same new id.
+fn renew_ids(v: &mut Value, ids: &mut HashMap<String, String>) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(|i| renew_ids(i, ids)),
+        Value::Object(fields) => {
+            for (k, v) in fields.iter_mut() {
+                let id_key = k == "id" || (k.ends_with("Id") && k != "tenantId");
+                match v {
+                    Value::String(s) if id_key && !s.is_empty() => {
+                        *s = ids.entry(s.clone()).or_insert_with(http::uuid_v4).clone();
+                    }
+                    _ => renew_ids(v, ids),
+                }
+            }
+        }
+        _ => {}
     }
 }
 

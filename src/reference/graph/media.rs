@@ -209,7 +209,11 @@ fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
     } else {
         completed_status(state)
     };
-    let client_context = J::from_value(&op.client_context);
+    let client_context = if state.has(Deviation::GraphOperationOtherClientContext) {
+        J::Str(crate::reference::http::uuid_v4())
+    } else {
+        J::from_value(&op.client_context)
+    };
     let cancel_info = || {
         op_result_info(
             state,

@@ -181,7 +181,7 @@ impl Sink {
 }
 
 /// `/communications/calls/...` → `/app/calls/...`.
-fn legacy_path(resource_url: &str) -> String {
+pub(super) fn legacy_path(resource_url: &str) -> String {
     match resource_url.strip_prefix("/communications/") {
         Some(rest) => format!("/app/{rest}"),
         None => resource_url.to_owned(),

@@ -121,7 +121,7 @@ pub(super) fn roster_update(
     );
     let mut e = Entry::new("updated", sink.resource_url(state, "/participants"), data);
     if legacy_resource {
-        e.resource = Some(format!("/app/calls/{}/participants", sink.id));
+        e.resource = Some(super::legacy_path(&e.resource_url));
     }
     Some(e)
 }
@@ -257,7 +257,7 @@ pub(super) fn invite(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     ]);
     let suffix = format!("/operations/{op_id}");
     let mut done = Entry::new("deleted", sink.resource_url(state, &suffix), completed);
-    done.resource = Some(format!("/app/calls/{id}{suffix}"));
+    done.resource = Some(super::legacy_path(&done.resource_url));
     sink.send_op(state, Batch::new(&sink.url, vec![done]));
     if let Some(e) = roster_update(state, &sink, added, true) {
         sink.send_op(state, Batch::new(&sink.url, vec![e]));
