@@ -16,11 +16,11 @@ serve ADDR="127.0.0.1:8080" *ARGS:
     cargo run --release -- serve --addr {{ADDR}} {{ARGS}}
 
 # Regenerate cases and snapshots from the documentation pages.
-extract PAGES="../shared/seeds ../shared/pages":
+extract PAGES="../shared/seeds ../shared/pages ../shared/metadata":
     cargo run --release -- extract {{PAGES}}
 
 # Check that the committed corpus is still what the pages produce.
-extract-check PAGES="../shared/seeds ../shared/pages":
+extract-check PAGES="../shared/seeds ../shared/pages ../shared/metadata":
     cargo run --release -- extract {{PAGES}} --check
 
 # Record snapshots from a trusted implementation (never in CI).

@@ -155,8 +155,12 @@ fn disconnect_locale_copies_become_one_case(seeds: &Path) {
 fn committed_cases_are_what_the_seeds_produce(seeds: &Path) {
     // The committed corpus is what the seeds and the pages produce together (the seeds
     // are translations of pages there). --check against the repository: reads, never writes.
-    let pages = seeds.parent().map(|p| p.join("pages")).unwrap_or_default();
-    let r = extract(&[seeds.to_path_buf(), pages], &root(), true);
+    let shared = seeds.parent().map(Path::to_path_buf).unwrap_or_default();
+    let r = extract(
+        &[seeds.to_path_buf(), shared.join("pages"), shared.join("metadata")],
+        &root(),
+        true,
+    );
     assert!(r.written.is_empty());
     assert_clean(&r);
 }
@@ -651,9 +655,9 @@ fn hostile_page_forms_follow_the_rules() {
 /// The whole documentation: every page's examples become cases (or a diagnostic says
 /// which part was left out), value sets come from the element and resource pages, and
 /// `--check` with both roots passes on what extract just wrote.
-fn every_page_of_the_documentation(seeds: &Path, docs: &Path) {
+fn every_page_of_the_documentation(seeds: &Path, docs: &Path, metadata: &Path) {
     let out = project("all");
-    let roots = [seeds.to_path_buf(), docs.to_path_buf()];
+    let roots = [seeds.to_path_buf(), docs.to_path_buf(), metadata.to_path_buf()];
     let r = extract(&roots, &out, false);
     assert!(r.diagnostics.is_empty(), "{r}");
     // Every operation page (not the element and resource pages) is some case's source.
@@ -713,6 +717,37 @@ fn every_page_of_the_documentation(seeds: &Path, docs: &Path) {
     }
     let transfer = read_v2(&out, "cases/graph/call-transfer-1.toml");
     assert_eq!(transfer.steps[0].alternatives.len(), 1);
+    // The type model comes from the metadata, with the metadata's line as provenance, and
+    // every Graph body the runner judges has a declared root type.
+    let types = std::fs::read_to_string(out.join("cases/graph/_types.toml")).unwrap();
+    let model = callconform::contract::types::TypeModel::parse(&types).expect("loads");
+    let call = model.get("microsoft.graph.call").expect("call is declared");
+    assert!(call.provenance.file.ends_with(".csdl.xml"), "{:?}", call.provenance);
+    let code = model.property("microsoft.graph.resultInfo", "code").expect("declared");
+    assert_eq!((code.ty.as_str(), code.nullable), ("Edm.Int32", false));
+    assert!(model.derives_from("microsoft.graph.playPromptOperation", "microsoft.graph.commsOperation"));
+    for (p, _) in tree(&out.join("cases/graph")) {
+        let name = p.to_string_lossy().into_owned();
+        if name.starts_with('_') {
+            continue;
+        }
+        let c = read_v2(&out, &format!("cases/graph/{name}"));
+        for s in &c.steps {
+            for n in &s.notifications {
+                assert_eq!(
+                    n.ty.as_deref(),
+                    Some("microsoft.graph.commsNotifications"),
+                    "{name}: notification {}",
+                    n.name
+                );
+            }
+        }
+    }
+    let roster = read_v2(&out, "cases/graph/get-participants.toml");
+    assert_eq!(
+        roster.steps.iter().find_map(|s| s.expect.as_ref()?.ty.clone()).as_deref(),
+        Some("Collection(microsoft.graph.participant)")
+    );
     let check = extract(&roots, &out, true);
     assert!(check.differences.is_empty(), "{check}");
 }
@@ -819,16 +854,16 @@ fn main() {
         }));
     }
     {
-        let (s, d) = (seeds_dir.clone(), docs_dir.clone());
+        let (s, d, m) = (seeds_dir.clone(), docs_dir.clone(), shared.join("metadata"));
         trials.push(Trial::ignorable_test(
             "every_page_of_the_documentation",
             move || {
-                for dir in [&s, &d] {
+                for dir in [&s, &d, &m] {
                     if !dir.is_dir() {
                         return absent(dir);
                     }
                 }
-                every_page_of_the_documentation(&s, &d);
+                every_page_of_the_documentation(&s, &d, &m);
                 Ok(Completion::Completed)
             },
         ));

@@ -209,6 +209,13 @@ impl<'a> Walk<'a> {
         out
     }
 
+    /// Directly inside a choice (an identitySet member): its members' types are the
+    /// choice's to judge.
+    fn in_choice(&self) -> bool {
+        self.path.len() > 1
+            && self.contract.class(&self.path[..self.path.len() - 1]) == FieldClass::Choice
+    }
+
     fn fail(&mut self, msg: String) {
         self.found.failures.push(msg);
     }
@@ -254,8 +261,17 @@ impl<'a> Walk<'a> {
         // holds null or a value of the declared type (OData services may also omit nulls,
         // see `object`).
         if e.is_null() {
-            if let Some(d) = decl {
-                self.typed(a, d);
+            match decl {
+                Some(d) => self.typed(a, d),
+                // No document declares the property's type: a value in it is undocumented.
+                None if !a.is_null() && !self.types.types.is_empty() && !self.in_choice() => {
+                    let p = format!(
+                        "{} (a value where the example shows null, of a type no document declares)",
+                        self.pointer()
+                    );
+                    self.found.extra.push(p);
+                }
+                None => {}
             }
             return;
         }

@@ -178,6 +178,8 @@ deviations! {
         "ended operations report success with another pair than the example's (200/5)";
     GraphOperationOtherClientContext = "graph-operation-other-client-context", Fails(&[Relation]),
         "media operations' ending notifications echo another clientContext than the request sent";
+    GraphGetCallTypeErrors = "graph-get-call-type-errors", Fails(&[Snapshot, Relation]),
+        "a call's GET answer keeps its structure but holds values of the wrong type: identities of no declared member, toneInfo 42, resultInfo \"garbage\", answeredBy [1, 2, 3], another call's id, an empty myParticipantId, a context of #users/$entity";
     GraphNoRosterUpdate = "graph-no-roster-update", Fails(&[NotificationDeadline]),
         "no roster update after invite, mute, unmute or changeScreenSharingRole";
     GraphTransferMixedOutcomes = "graph-transfer-mixed-outcomes", Fails(&[NothingAfterLast]),

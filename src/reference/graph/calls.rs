@@ -357,9 +357,46 @@ pub(super) fn get(state: &State, ctx: &Ctx, id: &str) -> Resp {
                 "@odata.context".into(),
                 json!(entity_context(ctx, "communications/calls")),
             );
+            if state.has(Deviation::GraphGetCallTypeErrors) {
+                type_errors(&mut r, ctx);
+            }
             http::response(StatusCode::OK, Some(JSON_CT), Value::Object(r).to_string())
         }
         None => not_found(ctx),
+    }
+}
+
+/// A call answer whose every documented field holds a value of the wrong type or form,
+/// structure kept: what a judge by example alone lets through.
+fn type_errors(r: &mut Map<String, Value>, ctx: &Ctx) {
+    let context = format!("{}/v1.0/$metadata#users/$entity", ctx.base);
+    let wrong = [
+        ("/source/identity", json!({"applicaton": {"idd": 5}})),
+        ("/targets/0/identity", json!({"nobody": true})),
+        ("/toneInfo", json!(42)),
+        ("/resultInfo", json!("garbage")),
+        ("/answeredBy", json!([1, 2, 3])),
+        ("/subject", json!({"not": "a string"})),
+        ("/ringingTimeoutInSeconds", json!("forever")),
+        ("/id", json!(http::uuid_v4())),
+        ("/myParticipantId", json!("")),
+        ("/@odata.context", json!(context)),
+    ];
+    let mut whole = Value::Object(std::mem::take(r));
+    for (ptr, v) in wrong {
+        match whole.pointer_mut(ptr) {
+            Some(slot) => *slot = v,
+            None => {
+                if let (Some(key), Value::Object(m)) = (ptr.strip_prefix('/'), &mut whole)
+                    && !key.contains('/')
+                {
+                    m.insert(key.to_string(), v);
+                }
+            }
+        }
+    }
+    if let Value::Object(m) = whole {
+        *r = m;
     }
 }
 
