@@ -28,7 +28,8 @@ pub struct ReportPaths {
 /// One line per listener finding, for the terminal and the reports.
 pub fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     let s = l.summary();
-    let red = |t: &str| crate::text::redact(t, secrets);
+    let redactor = crate::text::Redactor::new(secrets);
+    let red = |t: &str| redactor.redact(t);
     let mut out = Vec::new();
     for r in &s.refused {
         if r.status == 0 {
@@ -118,7 +119,8 @@ pub fn summary(
 pub fn case_lines(r: &CaseResult, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
     let j = summary.judgement(r);
-    let red = |t: &str| crate::text::redact(t, &summary.secrets);
+    let redactor = crate::text::Redactor::new(&summary.secrets);
+    let red = |t: &str| redactor.redact(t);
     if let Outcome::Error(m) = &r.outcome {
         out.push(red(&format!("error: {}: {m}", r.name)));
     }
