@@ -185,6 +185,59 @@ fn a_selection_that_matches_nothing_is_a_usage_error_naming_it() {
 }
 
 #[test]
+fn a_run_in_which_every_selected_case_was_ignored_exits_2_saying_why() {
+    // A UM target only (never contacted: every selected case is Graph), Graph cases only.
+    let out = run(&["run", "--um", "http://127.0.0.1:9", "graph::"], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    let graph = cases_of("graph");
+    assert!(
+        out.stdout
+            .contains(&format!("0 passed; 0 failed; {graph} ignored")),
+        "{}",
+        out.stdout
+    );
+    let want = format!(
+        "callconform: no case ran: {graph} selected cases were ignored ({graph}: no graph target given"
+    );
+    assert!(out.stderr.contains(&want), "{want}: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("a run that checked nothing is not green"),
+        "{}",
+        out.stderr
+    );
+    // A filtered run that checks at least one case is unaffected, its ignored cases too.
+    let out = run(&["run", "--exact", "um::disconnect"], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(out.stdout.contains("1 passed; 0 failed"), "{}", out.stdout);
+    assert!(!out.stderr.contains("no case ran"), "{}", out.stderr);
+    let out = run(
+        &[
+            "run",
+            "--um",
+            "http://127.0.0.1:9",
+            "--exact",
+            "um::disconnect",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.code,
+        Some(3),
+        "an unreachable target still exits 3: {}",
+        out.all()
+    );
+    assert!(!out.stderr.contains("no case ran"), "{}", out.stderr);
+    // Listing is not a run.
+    let out = run(
+        &["run", "--um", "http://127.0.0.1:9", "graph::", "--list"],
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert!(out.stdout.contains("graph::"), "{}", out.stdout);
+}
+
+#[test]
 fn an_empty_target_variable_or_a_required_target_stops_the_run() {
     let out = run(&["run"], &[("CALLCONFORM_UM", "")]);
     assert_eq!(out.code, Some(2), "{}", out.all());

@@ -6,12 +6,15 @@ use super::trials::judge;
 use crate::listener::Listener;
 use crate::report::RunSummary;
 use crate::results::{CaseResult, Judgement, Outcome};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Exit codes, distinct so CI can tell a broken target from a broken case file.
 pub mod exit {
     pub const CONFORMANT: u8 = 0;
     pub const NONCONFORMANT: u8 = 1;
+    /// Usage, profile or case-file errors, and a run in which no selected case ran
+    /// (see [`super::nothing_checked`]).
     pub const USAGE: u8 = 2;
     pub const UNREACHABLE: u8 = 3;
 }
@@ -28,7 +31,8 @@ pub struct ReportPaths {
 /// One line per listener finding, for the terminal and the reports.
 pub fn listener_notes(l: &Listener, secrets: &[String]) -> Vec<String> {
     let s = l.summary();
-    let red = |t: &str| crate::text::redact(t, secrets);
+    let redactor = crate::text::Redactor::new(secrets);
+    let red = |t: &str| redactor.redact(t);
     let mut out = Vec::new();
     for r in &s.refused {
         if r.status == 0 {
@@ -118,7 +122,8 @@ pub fn summary(
 pub fn case_lines(r: &CaseResult, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
     let j = summary.judgement(r);
-    let red = |t: &str| crate::text::redact(t, &summary.secrets);
+    let redactor = crate::text::Redactor::new(&summary.secrets);
+    let red = |t: &str| redactor.redact(t);
     if let Outcome::Error(m) = &r.outcome {
         out.push(red(&format!("error: {}: {m}", r.name)));
     }
@@ -182,6 +187,51 @@ pub fn write_reports(paths: &ReportPaths, results: &[CaseResult], summary: &RunS
     ok
 }
 
+/// Why a run that selected cases checked none of them (every one ignored: no target for
+/// its family, a trigger the target cannot cause): the line printed before it exits
+/// [`exit::USAGE`], with the count of each reason, most common first. A run that checked
+/// nothing is not green.
+pub fn nothing_checked(ignored: u64, results: &[CaseResult], summary: &RunSummary) -> String {
+    let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in results {
+        if let Outcome::Ignored(why) = &r.outcome {
+            *reasons.entry(why.as_str()).or_default() += 1;
+        }
+    }
+    let known: u64 = reasons.values().sum();
+    let mut counted: Vec<(&str, u64)> = reasons.into_iter().collect();
+    counted.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = counted
+        .iter()
+        .take(SHOWN)
+        .map(|(why, n)| format!("{n}: {why}"))
+        .collect();
+    if counted.len() > SHOWN {
+        let rest: u64 = counted[SHOWN..].iter().map(|(_, n)| n).sum();
+        parts.push(format!("{rest}: {} other reasons", counted.len() - SHOWN));
+    }
+    if ignored > known {
+        parts.push(format!("{}: not run", ignored - known));
+    }
+    let noun = if ignored == 1 {
+        "case was"
+    } else {
+        "cases were"
+    };
+    let why = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    };
+    crate::text::redact(
+        &format!(
+            "callconform: no case ran: {ignored} selected {noun} ignored{why}; a run that checked nothing is not green"
+        ),
+        &summary.secrets,
+    )
+}
+
 /// The exit code: unreachable targets first, then broken cases or reports, then
 /// nonconformance, from the results and from libtest's own conclusion alike.
 pub fn exit_code(
@@ -232,6 +282,38 @@ mod tests {
         assert_eq!(exit_code(&passed, &plain, false, false), exit::USAGE);
         assert_eq!(exit_code(&all, &summary, false, true), exit::UNREACHABLE);
         assert_eq!(exit_code(&[], &plain, false, true), exit::CONFORMANT);
+    }
+
+    #[test]
+    fn a_run_that_checked_nothing_says_why_each_case_was_ignored() {
+        let ignored = |name: &str, why: &str| {
+            let mut r = fixtures::case(name, "x", Outcome::Ignored(why.into()), vec![]);
+            r.steps.clear();
+            r
+        };
+        let results = vec![
+            ignored("graph::a", "no graph target given (--graph URL)"),
+            ignored("graph::b", "no graph target given (--graph URL)"),
+            ignored(
+                "graph::c",
+                "needs the target to cause `incoming-call` tok-SECRET-4f9a",
+            ),
+        ];
+        let summary = RunSummary {
+            secrets: vec![fixtures::SECRET.to_owned()],
+            ..RunSummary::default()
+        };
+        let line = nothing_checked(3, &results, &summary);
+        assert_eq!(
+            line,
+            "callconform: no case ran: 3 selected cases were ignored (2: no graph target given (--graph URL); 1: needs the target to cause `incoming-call` [redacted]); a run that checked nothing is not green"
+        );
+        // Trials libtest ignored without a result (not run) are counted too.
+        let line = nothing_checked(1, &[], &summary);
+        assert_eq!(
+            line,
+            "callconform: no case ran: 1 selected case was ignored (1: not run); a run that checked nothing is not green"
+        );
     }
 
     #[test]

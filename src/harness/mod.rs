@@ -202,6 +202,14 @@ pub fn run_code(mut args: RunArgs) -> u8 {
     };
     let reports_ok = finish::write_reports(&paths, &results, &summary);
     drop(session);
+    // Cases were selected, but every one was ignored: nothing was checked, so not green.
+    if conclusion.num_passed + conclusion.num_failed == 0 {
+        eprintln!(
+            "{}",
+            finish::nothing_checked(conclusion.num_ignored, &results, &summary)
+        );
+        return exit::USAGE;
+    }
     finish::exit_code(&results, &summary, conclusion.has_failed(), reports_ok)
 }
 

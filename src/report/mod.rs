@@ -81,7 +81,7 @@ pub fn failure_text(r: &CaseResult) -> String {
     out
 }
 
-pub use crate::text::redact;
+pub use crate::text::{Redactor, redact};
 
 /// What the reporters need besides the case results: the run as a whole.
 #[derive(Debug, Clone, Default)]
@@ -120,41 +120,41 @@ impl RunSummary {
     }
 
     fn redacted(&self) -> RunSummary {
-        let red =
-            |v: &[String]| -> Vec<String> { v.iter().map(|s| redact(s, &self.secrets)).collect() };
+        let redactor = Redactor::new(&self.secrets);
+        let red = |v: &[String]| -> Vec<String> { v.iter().map(|s| redactor.redact(s)).collect() };
         RunSummary {
-            target: redact(&self.target, &self.secrets),
+            target: redactor.redact(&self.target),
             targets: self
                 .targets
                 .iter()
-                .map(|(k, v)| (k.clone(), redact(v, &self.secrets)))
+                .map(|(k, v)| (k.clone(), redactor.redact(v)))
                 .collect(),
             listener_notes: red(&self.listener_notes),
             warnings: red(&self.warnings),
             judgements: self
                 .judgements
                 .iter()
-                .map(|(k, j)| (k.clone(), redact_judgement(j, &self.secrets)))
+                .map(|(k, j)| (k.clone(), redact_judgement(j, &redactor)))
                 .collect(),
             ..self.clone()
         }
     }
 }
 
-fn redact_judgement(j: &Judgement, secrets: &[String]) -> Judgement {
+fn redact_judgement(j: &Judgement, redactor: &Redactor) -> Judgement {
     match j {
         Judgement::Fail { note } => Judgement::Fail {
-            note: note.as_deref().map(|n| redact(n, secrets)),
+            note: note.as_deref().map(|n| redactor.redact(n)),
         },
         Judgement::ExpectedFail { reason } => Judgement::ExpectedFail {
-            reason: redact(reason, secrets),
+            reason: redactor.redact(reason),
         },
         Judgement::UnexpectedPass { reason, note } => Judgement::UnexpectedPass {
-            reason: redact(reason, secrets),
-            note: redact(note, secrets),
+            reason: redactor.redact(reason),
+            note: redactor.redact(note),
         },
         Judgement::KnownNotes { reason, checks } => Judgement::KnownNotes {
-            reason: redact(reason, secrets),
+            reason: redactor.redact(reason),
             checks: checks.clone(),
         },
         other => other.clone(),
@@ -276,7 +276,8 @@ impl Totals {
 /// escaping (XML `&amp;`, JSON `\"`) could otherwise split a secret so that the final
 /// text-level [`redact`] misses it.
 fn redacted_results(results: &[CaseResult], secrets: &[String]) -> Vec<CaseResult> {
-    let red = |s: &str| redact(s, secrets);
+    let redactor = Redactor::new(secrets);
+    let red = |s: &str| redactor.redact(s);
     let red_outcome = |o: &Outcome| match o {
         Outcome::Unreachable(m) => Outcome::Unreachable(red(m)),
         Outcome::Error(m) => Outcome::Error(red(m)),
@@ -663,6 +664,117 @@ mod tests {
             assert!(!text.contains("a&amp;b&lt;"), "{text}");
             assert!(!text.contains("a&b<"), "{text}");
             assert!(!text.contains(r#"a&b<\"c"#), "{text}");
+        }
+    }
+
+    /// A token the target echoes in every form it takes in transit, one form per case,
+    /// each form in every text a result carries: no reporter may show any of them.
+    #[test]
+    fn no_reporter_leaks_any_form_of_a_secret() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        const TOKEN: &str = "tok~SECRET~4f9a.live~Qz";
+        let percent: String = TOKEN.bytes().map(|b| format!("%{b:02X}")).collect();
+        let forms = [
+            ("percent-encoded", percent.clone()),
+            (
+                "percent-encoded, lower-case hex",
+                percent.to_ascii_lowercase(),
+            ),
+            ("base64", STANDARD.encode(TOKEN)),
+            ("base64 url-safe", URL_SAFE_NO_PAD.encode(TOKEN)),
+            (
+                "base64 at offset 1",
+                STANDARD.encode(format!("Bearer {TOKEN}")),
+            ),
+            (
+                "base64 at offset 2",
+                STANDARD.encode(format!("user:{TOKEN}")),
+            ),
+            (
+                "base64 at offset 0",
+                URL_SAFE_NO_PAD.encode(format!("abc{TOKEN}")),
+            ),
+            ("upper-case", TOKEN.to_ascii_uppercase()),
+            ("lower-case", TOKEN.to_ascii_lowercase()),
+            ("prefix", TOKEN[..crate::text::PREFIX_MIN_CHARS].to_owned()),
+        ];
+        let results: Vec<CaseResult> = forms
+            .iter()
+            .enumerate()
+            .map(|(i, (what, form))| {
+                let mut r = fixtures::case(
+                    &format!("graph::form-{i}"),
+                    "answer",
+                    Outcome::Error(format!("{what}: target said {form}")),
+                    vec![Check {
+                        notes: vec![format!("echoed {form}")],
+                        ..Check::fail(
+                            CheckId::Snapshot,
+                            &format!("Step1 {form}"),
+                            format!("Expected: x\nActual:   {form}"),
+                        )
+                    }],
+                );
+                let s = &mut r.steps[0];
+                s.error = Some(format!("echo: {form}"));
+                s.response_preview = Some(format!("{{\"echo\":\"{form}\"}}"));
+                if let Some(q) = &mut s.request {
+                    q.url = format!("https://target.test/cb?t={form}");
+                    q.headers.push(("X-Echo".into(), form.clone()));
+                    q.body = Some(format!("<t>{form}</t>"));
+                }
+                r
+            })
+            .collect();
+        let mut summary = RunSummary {
+            secrets: vec![TOKEN.to_owned()],
+            ..RunSummary::default()
+        };
+        summary.warnings = forms.iter().map(|(_, f)| format!("warned {f}")).collect();
+        summary.listener_notes = forms.iter().map(|(_, f)| format!("heard {f}")).collect();
+        // What would show the secret: its forms (base64 ones by any six characters that
+        // carry only the secret's bits), and its prefix in either case.
+        let mut needles: Vec<String> =
+            vec![TOKEN[..crate::text::PREFIX_MIN_CHARS].to_ascii_lowercase()];
+        needles.push(percent[..12].to_ascii_lowercase());
+        for offset in 0..3 {
+            let mut data = vec![b'x'; offset];
+            data.extend_from_slice(TOKEN.as_bytes());
+            let from = (8 * offset).div_ceil(6);
+            let to = 8 * (offset + TOKEN.len()) / 6;
+            for encoded in [STANDARD.encode(&data), URL_SAFE_NO_PAD.encode(&data)] {
+                let core = &encoded[from..to];
+                needles.extend((0..=core.len() - 6).map(|i| core[i..i + 6].to_owned()));
+            }
+        }
+        let outputs = [
+            ("junit", junit::render(&results, &summary)),
+            ("json", json::render(&results, &summary)),
+            ("markdown", markdown::render(&results, &summary)),
+            ("gha", gha::annotations(&results, &summary)),
+        ];
+        for (name, text) in outputs {
+            for (what, _) in &forms {
+                assert!(
+                    text.contains(what),
+                    "{name} shows no case for the {what} form"
+                );
+            }
+            let lower = text.to_ascii_lowercase();
+            for n in &needles {
+                let hit = if n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+/-_".contains(c))
+                    && n.len() == 6
+                {
+                    text.contains(n.as_str())
+                } else {
+                    lower.contains(n.as_str())
+                };
+                assert!(!hit, "{name} leaks `{n}`:\n{text}");
+            }
+            assert!(text.contains("[redacted]"), "{name}");
         }
     }
 

@@ -441,43 +441,36 @@ fn redact(text: &str, secrets: &[String]) -> String {
     crate::text::redact(text, secrets)
 }
 
-/// Replaces every secret in `text`, leaving it untouched (no copy) when it holds none.
-fn redact_in_place(text: &mut String, secrets: &[String]) {
-    if secrets
-        .iter()
-        .any(|s| !s.is_empty() && text.contains(s.as_str()))
-    {
-        *text = redact(text, secrets);
-    }
-}
-
+/// Replaces every form of every secret in the result's texts (see
+/// [`crate::text::Redactor`]); a request's Authorization header is replaced whole.
 fn redact_result(r: &mut CaseResult, secrets: &[String]) {
+    let redactor = crate::text::Redactor::new(secrets);
     for s in &mut r.steps {
         if let Some(req) = &mut s.request {
-            redact_in_place(&mut req.url, secrets);
+            redactor.redact_in_place(&mut req.url);
             for (k, v) in &mut req.headers {
                 if k.eq_ignore_ascii_case("authorization") {
                     *v = "[redacted]".into();
                 } else {
-                    redact_in_place(v, secrets);
+                    redactor.redact_in_place(v);
                 }
             }
             if let Some(b) = &mut req.body {
-                redact_in_place(b, secrets);
+                redactor.redact_in_place(b);
             }
         }
         if let Some(p) = &mut s.response_preview {
-            redact_in_place(p, secrets);
+            redactor.redact_in_place(p);
         }
         if let Some(e) = &mut s.error {
-            redact_in_place(e, secrets);
+            redactor.redact_in_place(e);
         }
         for c in &mut s.checks {
-            redact_in_place(&mut c.detail, secrets);
+            redactor.redact_in_place(&mut c.detail);
         }
     }
     if let Outcome::Unreachable(m) | Outcome::Error(m) = &mut r.outcome {
-        redact_in_place(m, secrets);
+        redactor.redact_in_place(m);
     }
 }
 
