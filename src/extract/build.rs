@@ -397,10 +397,12 @@ fn graph(
         None => graph_setup(&path, &vars),
     };
     placeholders.sort();
-    // A request that creates a call and is followed by that call's notifications: the
-    // notifications are routed by the new call's id, taken from the answer.
+    // A request that creates a call: the call's notifications (those the page shows, and
+    // those of a call the page leaves progressing) are routed by the new call's id, taken
+    // from the answer.
     let mut capture = BTreeMap::new();
-    if method == "POST" && !notes.results.is_empty() && !vars.contains_key("call_id") {
+    let creates = !notes.results.is_empty() || expect.status == 201;
+    if method == "POST" && creates && !vars.contains_key("call_id") {
         capture.insert(
             "call_id".to_string(),
             vec![

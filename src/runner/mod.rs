@@ -336,6 +336,9 @@ impl Runner {
                 )),
             }
         }
+        if !step.capture.is_empty() {
+            self.claim_call(st, &subject, &mut sr);
+        }
         if sr.failed() {
             sr.response_preview = Some(crate::response::preview_redacted(
                 &resp.body,

@@ -277,6 +277,24 @@ impl Runner {
         }
     }
 
+    /// Once a step has captured the call the case acts on, the case owns that call's
+    /// notifications: those its steps do not judge (a call the page leaves progressing)
+    /// are its own, not a stray's. Another case owning the same call id is the target's
+    /// fault.
+    pub(super) fn claim_call(&self, st: &CaseState<'_>, subject: &str, sr: &mut StepResult) {
+        let (Some(listener), Some(rules)) = (&self.listener, st.case.family.protocol().notifications())
+        else {
+            return;
+        };
+        let Some(call) = st.vars.get(rules.routing_var()) else {
+            return;
+        };
+        if let Err(e) = listener.claim(&st.case.trial_name(), call) {
+            sr.checks
+                .push(Check::fail(CheckId::NotificationCallback, subject, e));
+        }
+    }
+
     /// Captures of a trigger step come from its first matched notification.
     fn capture_from(
         &self,
@@ -306,6 +324,9 @@ impl Runner {
                     format!("could not capture `{var}`: {e}"),
                 )),
             }
+        }
+        if !step.capture.is_empty() {
+            self.claim_call(st, subject, sr);
         }
     }
 
