@@ -282,7 +282,8 @@ impl Runner {
     /// are its own, not a stray's. Another case owning the same call id is the target's
     /// fault.
     pub(super) fn claim_call(&self, st: &CaseState<'_>, subject: &str, sr: &mut StepResult) {
-        let (Some(listener), Some(rules)) = (&self.listener, st.case.family.protocol().notifications())
+        let (Some(listener), Some(rules)) =
+            (&self.listener, st.case.family.protocol().notifications())
         else {
             return;
         };
