@@ -477,7 +477,9 @@ impl<'a> Walk<'a> {
                 continue;
             }
             self.path.push(k.clone());
-            match prop(self, k) {
+            // Declared on the type or one derived from it (the pages print a derived
+            // type's members under the base type's label: `tenantId` in an `identity`).
+            match self.alternative(ty, k) {
                 // Declared by the metadata: judged by its type alone.
                 Some(d) => self.typed(av, d),
                 // An alternative the metadata declares nowhere is undocumented too.
@@ -597,12 +599,7 @@ impl<'a> Walk<'a> {
                             continue;
                         }
                         self.path.push(k.clone());
-                        let pd = if choice {
-                            self.alternative(ty, k)
-                        } else {
-                            self.property(ty, k)
-                        };
-                        match pd {
+                        match self.alternative(ty, k) {
                             Some(pd) => self.typed(v, pd),
                             None if self.opts.truncated => {}
                             None => {
@@ -1909,7 +1906,7 @@ class = "text"
     }
 
     #[test]
-    fn an_undeclared_alternative_is_undocumented_and_a_derived_type_is_judged_as_itself() {
+    fn an_undeclared_alternative_is_undocumented_and_a_derived_types_member_is_judged_by_its_declaration() {
         let mut contract = Contract::parse(CALL_CONTRACT).expect("contract");
         contract.types = std::sync::Arc::new(TypeModel::parse(MODEL).expect("model"));
         let judge_all = |a: &Value, strict: bool| {
@@ -1957,12 +1954,29 @@ class = "text"
             "{:?}",
             c.notes
         );
+        // Labelled with the base type, a member of a derived type is what the pages print
+        // (and the service sends): judged by the derived type's declaration.
         let plain_phone = call_with(|v| {
             v["targets"][0]["identity"] =
                 json!({"@odata.type": "#microsoft.graph.identitySet", "phone": {"id": "+1"}})
         });
-        assert_eq!(
+        assert_ne!(
             judge_call(&plain_phone, JudgeOptions::default()).verdict,
+            Verdict::Fail
+        );
+        let mistyped_phone = call_with(|v| {
+            v["targets"][0]["identity"] =
+                json!({"@odata.type": "#microsoft.graph.identitySet", "phone": "+1"})
+        });
+        let c = judge_call(&mistyped_phone, JudgeOptions::default());
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(c.detail.contains("/targets/0/identity/phone"), "{}", c.detail);
+        let nobody = call_with(|v| {
+            v["targets"][0]["identity"] =
+                json!({"@odata.type": "#microsoft.graph.identitySet", "nobody": {"id": "x"}})
+        });
+        assert_eq!(
+            judge_call(&nobody, JudgeOptions::default()).verdict,
             Verdict::Fail
         );
     }

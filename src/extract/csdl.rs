@@ -354,6 +354,97 @@ impl Metadata {
     }
 }
 
+/// What examples show of properties no declaration covers: (type, property) → the type
+/// the examples print for the value and the first example showing it, or `None` once two
+/// examples disagree (a dynamic property such as a notification's `resourceData`).
+pub type Shown = BTreeMap<(String, String), Option<(String, Provenance)>>;
+
+/// Collects into `shown` the properties an example shows on an object of a known type
+/// that no declaration covers, when the example names the value's type (`"answeredBy": {
+/// "@odata.type": "#microsoft.graph.participantInfo", ...}` on a call), or the value is a
+/// string or a boolean. A property shown only as null, a number or an untyped object
+/// stays undeclared.
+pub fn shown_properties(
+    v: &serde_json::Value,
+    declared: Option<&str>,
+    model: &TypeModel,
+    at: &Provenance,
+    shown: &mut Shown,
+) {
+    use serde_json::Value;
+    let named_in = |x: &Value| -> Option<String> {
+        let t = x.get("@odata.type")?.as_str()?.trim_start_matches('#');
+        model.types.contains_key(t).then(|| t.to_string())
+    };
+    match v {
+        Value::Array(items) => {
+            let elem = declared.map(named_type);
+            for i in items {
+                shown_properties(i, elem, model, at, shown);
+            }
+        }
+        Value::Object(o) => {
+            let ty = named_in(v).or_else(|| {
+                declared
+                    .filter(|d| model.types.contains_key(*d))
+                    .map(str::to_string)
+            });
+            for (k, x) in o {
+                if k.starts_with('@') {
+                    continue;
+                }
+                let child = ty.as_ref().and_then(|t| {
+                    if let Some((_, p, _)) = model.declaration_in_family(t, k) {
+                        return Some(p.ty.clone());
+                    }
+                    let seen = match x {
+                        Value::Array(a) => a
+                            .first()
+                            .and_then(|f| named_in(f).or_else(|| primitive(f)))
+                            .map(|n| format!("Collection({n})")),
+                        _ => named_in(x).or_else(|| primitive(x)),
+                    }?;
+                    let slot = shown
+                        .entry((t.clone(), k.clone()))
+                        .or_insert_with(|| Some((seen.clone(), at.clone())));
+                    if slot.as_ref().is_some_and(|(was, _)| *was != seen) {
+                        *slot = None;
+                    }
+                    Some(seen)
+                });
+                shown_properties(x, child.as_deref(), model, at, shown);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The Edm type a JSON scalar is an instance of (Gavel's inference: a string is a
+/// string); null, objects without `@odata.type` and numbers of no fixed width say nothing.
+fn primitive(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(_) => Some("Edm.String".into()),
+        serde_json::Value::Bool(_) => Some("Edm.Boolean".into()),
+        _ => None,
+    }
+}
+
+/// Declares in `model` what [`shown_properties`] found without disagreement.
+pub fn declare_shown(model: &mut TypeModel, shown: Shown) {
+    for ((t, k), found) in shown {
+        if let (Some((ty, at)), Some(def)) = (found, model.types.get_mut(&t)) {
+            def.properties.insert(
+                k,
+                PropertyDef {
+                    ty,
+                    nullable: true,
+                    provenance: Some(at),
+                },
+            );
+        }
+    }
+}
+
 /// `calls('x')/participants` → `calls/participants`.
 fn strip_keys(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -474,6 +565,45 @@ mod tests {
         // What it renders, the loader reads back, dangling names excluded.
         let text = crate::contract::types::render(&model, "test");
         assert_eq!(TypeModel::parse(&text).expect("loads"), model);
+    }
+
+    #[test]
+    fn a_property_an_example_types_is_declared_unless_examples_disagree() {
+        let m = parse(DOC, "g").expect("parses");
+        let model = m.closure(["microsoft.graph.call", "microsoft.graph.participant"]);
+        let at = |line| Provenance {
+            file: "page.md".into(),
+            line,
+        };
+        let mut shown = Shown::new();
+        let call = serde_json::json!({
+            "@odata.type": "#microsoft.graph.call",
+            "answeredBy": {"@odata.type": "#microsoft.graph.participant"},
+            "data": {"@odata.type": "#microsoft.graph.call"},
+            "label": "main",
+            "note": null,
+            "count": 3
+        });
+        shown_properties(&call, None, &model, &at(3), &mut shown);
+        let other = serde_json::json!({
+            "@odata.type": "#microsoft.graph.call",
+            "data": [{"@odata.type": "#microsoft.graph.participant"}]
+        });
+        shown_properties(&other, None, &model, &at(9), &mut shown);
+        let mut model = model;
+        declare_shown(&mut model, shown);
+        let p = model
+            .property("microsoft.graph.call", "answeredBy")
+            .expect("declared by the example");
+        assert_eq!(p.ty, "microsoft.graph.participant");
+        assert_eq!(p.provenance.as_ref().map(|a| a.line), Some(3));
+        assert!(model.property("microsoft.graph.call", "data").is_none(), "two types shown");
+        assert!(model.property("microsoft.graph.call", "note").is_none(), "only null shown");
+        assert!(model.property("microsoft.graph.call", "count").is_none(), "a number of no width");
+        assert_eq!(
+            model.property("microsoft.graph.call", "label").map(|p| p.ty.as_str()),
+            Some("Edm.String")
+        );
     }
 
     #[test]

@@ -565,7 +565,35 @@ impl ExpectedFiles {
                 }
             }
         }
-        let model = md.closure(roots.iter().map(String::as_str));
+        let mut model = md.closure(roots.iter().map(String::as_str));
+        // Properties the metadata declares nowhere but an example shows with its type.
+        let mut shown = csdl::Shown::new();
+        for (_, _, c, _) in kept.iter().filter(|(f, ..)| *f == Family::GRAPH) {
+            let at = c.provenance.sources.first().map(|s| crate::contract::rules::Provenance {
+                file: s.file.clone(),
+                line: s.line.unwrap_or(1),
+            });
+            let Some(at) = at else { continue };
+            for s in &c.steps {
+                let bodies = s
+                    .expect
+                    .iter()
+                    .filter(|e| e.body == BodyKind::Json)
+                    .map(|e| (e.documented.as_deref(), e.ty.as_deref()))
+                    .chain(
+                        s.notifications
+                            .iter()
+                            .chain(s.alternatives.iter().flat_map(|a| &a.notifications))
+                            .map(|n| (n.documented.as_deref(), n.ty.as_deref())),
+                    );
+                for (text, ty) in bodies {
+                    if let Some(v) = text.and_then(pair::lenient_json) {
+                        csdl::shown_properties(&v, ty, &model, &at, &mut shown);
+                    }
+                }
+            }
+        }
+        csdl::declare_shown(&mut model, shown);
         self.files.insert(
             PathBuf::from("cases/graph").join(crate::contract::types::FILE_NAME),
             crate::contract::types::render(

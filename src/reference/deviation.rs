@@ -165,7 +165,7 @@ deviations! {
     GraphKeysReordered = "graph-keys-reordered", Pass,
         "notification JSON keys in a different order than documented (equivalent)";
     GraphExtraResourceData = "graph-extra-resource-data", Warns(UndocumentedFields),
-        "an undocumented `callChainId` in resourceData (reported; fails only under --strict)";
+        "an undocumented `routingHint` (declared nowhere) in resourceData (reported; fails only under --strict)";
     GraphHostileCallId = "graph-hostile-call-id", Pass,
         "call ids hold `/`, `?` and a space (percent-encoded in Location and resourceUrl; equivalent)";
     GraphOperationWrongStatus = "graph-operation-wrong-status", Fails(&[NotificationDeadline, NothingAfterLast]),

@@ -256,8 +256,9 @@ fn call_resource(
     m
 }
 
-/// The reference bot's name, as its roster entry and incoming calls show it.
-const BOT_DISPLAY_NAME: &str = "callconform reference bot";
+/// The reference bot's registered name, as its roster entry and incoming calls show it:
+/// the name the pages give their calling bot.
+pub(super) const BOT_DISPLAY_NAME: &str = "Calling Bot";
 
 /// `@odata.context` of one call, in the form the pages show: create answers with the
 /// `app/calls` entity set, get with `communications/calls`.

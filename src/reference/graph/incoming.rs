@@ -238,7 +238,7 @@ fn incoming_resource(id: &str, chain_id: &str, callback: &str) -> Map<String, Va
             "@odata.type": "#microsoft.graph.identitySet",
             "application": {
                 "@odata.type": "#microsoft.graph.identity",
-                "displayName": "callconform reference bot",
+                "displayName": super::calls::BOT_DISPLAY_NAME,
                 "id": BOT_APP_ID
             },
             "applicationInstance": {

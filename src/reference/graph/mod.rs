@@ -146,7 +146,7 @@ impl Sink {
     /// A call-state entry (`#microsoft.graph.call` resourceData).
     fn call_entry(&self, state: &State, change: &'static str, mut data: J) -> Entry {
         if state.has(Deviation::GraphExtraResourceData) {
-            data.set("callChainId", J::Str(self.chain_id.clone()));
+            data.set("routingHint", J::str("emea-west"));
         }
         Entry::new(change, self.resource_url(state, ""), data)
     }

@@ -40,7 +40,7 @@ pub(super) fn initial_roster(resource: &Map<String, Value>) -> Vec<Map<String, V
         "@odata.type": "#microsoft.graph.identitySet",
         "application": {
             "@odata.type": "#microsoft.graph.identity",
-            "displayName": "callconform reference bot",
+            "displayName": super::calls::BOT_DISPLAY_NAME,
             "id": BOT_APP_ID,
             "tenantId": tenant
         }
@@ -70,7 +70,8 @@ fn participant(id: String, who: &Value) -> Map<String, Value> {
         json!("#microsoft.graph.participantInfo"),
     );
     info.insert("identity".into(), resolved_identity(who));
-    info.insert("id".into(), json!(http::uuid_v4()));
+    // The roster page shows the participant's own id on its info too.
+    info.insert("id".into(), json!(id));
     let endpoint = who.get("endpointType").filter(|v| v.is_string()).cloned();
     info.insert(
         "endpointType".into(),
