@@ -1906,7 +1906,8 @@ class = "text"
     }
 
     #[test]
-    fn an_undeclared_alternative_is_undocumented_and_a_derived_types_member_is_judged_by_its_declaration() {
+    fn an_undeclared_alternative_is_undocumented_and_a_derived_types_member_is_judged_by_its_declaration()
+     {
         let mut contract = Contract::parse(CALL_CONTRACT).expect("contract");
         contract.types = std::sync::Arc::new(TypeModel::parse(MODEL).expect("model"));
         let judge_all = |a: &Value, strict: bool| {
@@ -1970,7 +1971,11 @@ class = "text"
         });
         let c = judge_call(&mistyped_phone, JudgeOptions::default());
         assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
-        assert!(c.detail.contains("/targets/0/identity/phone"), "{}", c.detail);
+        assert!(
+            c.detail.contains("/targets/0/identity/phone"),
+            "{}",
+            c.detail
+        );
         let nobody = call_with(|v| {
             v["targets"][0]["identity"] =
                 json!({"@odata.type": "#microsoft.graph.identitySet", "nobody": {"id": "x"}})

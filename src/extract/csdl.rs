@@ -597,11 +597,22 @@ mod tests {
             .expect("declared by the example");
         assert_eq!(p.ty, "microsoft.graph.participant");
         assert_eq!(p.provenance.as_ref().map(|a| a.line), Some(3));
-        assert!(model.property("microsoft.graph.call", "data").is_none(), "two types shown");
-        assert!(model.property("microsoft.graph.call", "note").is_none(), "only null shown");
-        assert!(model.property("microsoft.graph.call", "count").is_none(), "a number of no width");
+        assert!(
+            model.property("microsoft.graph.call", "data").is_none(),
+            "two types shown"
+        );
+        assert!(
+            model.property("microsoft.graph.call", "note").is_none(),
+            "only null shown"
+        );
+        assert!(
+            model.property("microsoft.graph.call", "count").is_none(),
+            "a number of no width"
+        );
         assert_eq!(
-            model.property("microsoft.graph.call", "label").map(|p| p.ty.as_str()),
+            model
+                .property("microsoft.graph.call", "label")
+                .map(|p| p.ty.as_str()),
             Some("Edm.String")
         );
     }

@@ -569,10 +569,14 @@ impl ExpectedFiles {
         // Properties the metadata declares nowhere but an example shows with its type.
         let mut shown = csdl::Shown::new();
         for (_, _, c, _) in kept.iter().filter(|(f, ..)| *f == Family::GRAPH) {
-            let at = c.provenance.sources.first().map(|s| crate::contract::rules::Provenance {
-                file: s.file.clone(),
-                line: s.line.unwrap_or(1),
-            });
+            let at = c
+                .provenance
+                .sources
+                .first()
+                .map(|s| crate::contract::rules::Provenance {
+                    file: s.file.clone(),
+                    line: s.line.unwrap_or(1),
+                });
             let Some(at) = at else { continue };
             for s in &c.steps {
                 let bodies = s

@@ -146,6 +146,8 @@ deviations! {
         "resultInfo leaves out subcode (code and message only)";
     GraphNoAuthorization = "graph-no-authorization", Fails(&[NotificationAuthorization]),
         "notifications carry no Authorization header";
+    GraphSetupNoAuthorization = "graph-setup-no-authorization", Fails(&[NotificationAuthorization]),
+        "a created call's establishing/established notifications (what set-ups wait for) carry no Authorization header";
     GraphLateNotifications = "graph-late-notifications", Fails(&[NotificationDeadline]),
         "terminating/terminated sent only after the configured late delay";
     GraphBatchDropsEntry = "graph-batch-drops-entry", Fails(&[NotificationDeadline]),

@@ -196,7 +196,15 @@ impl Runner {
         }
         self.misdirected(&listener, st, outcome.expected, &matched, &subject, sr);
         if is_setup {
-            return; // set-up checks arrival only
+            // A set-up's notifications are not its page's to compare, but they obey the
+            // protocol like any (authorization, content type, JSON).
+            let call_id = st.vars.get(routing_var).cloned().unwrap_or_default();
+            let rules = self.rule_context(&call_id);
+            let nsubject = protocol::subject(&subject, "(set-up)");
+            for r in &got {
+                sr.checks.extend(family_rules.checks(&nsubject, r, &rules));
+            }
+            return;
         }
         let judged = Judged {
             subject: &subject,
@@ -206,6 +214,15 @@ impl Runner {
             matched: &matched,
         };
         self.judge_arrivals(st, family_rules, &judged, sr);
+    }
+
+    fn rule_context<'r>(&'r self, call_id: &'r str) -> crate::family::RuleContext<'r> {
+        crate::family::RuleContext {
+            routed_by: call_id,
+            reasons: &self.reasons,
+            as_printed: self.config.as_printed,
+            expected_token: self.config.expected_notify_token.as_deref(),
+        }
     }
 
     /// The protocol's rules on every arrival, and each documented notification against its
@@ -229,12 +246,7 @@ impl Runner {
             .get(family_rules.routing_var())
             .cloned()
             .unwrap_or_default();
-        let rules = crate::family::RuleContext {
-            routed_by: &call_id,
-            reasons: &self.reasons,
-            as_printed: self.config.as_printed,
-            expected_token: self.config.expected_notify_token.as_deref(),
-        };
+        let rules = self.rule_context(&call_id);
         let owned = self.placeholders(st);
         let placeholders: Vec<(&str, &str)> = owned
             .iter()
