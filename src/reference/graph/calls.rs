@@ -30,14 +30,7 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
     }
     let chain_id = http::uuid_v4();
     let resource = call_resource(&id, &chain_id, &callback, input);
-    let sink = match register(
-        state,
-        ctx,
-        &id,
-        resource.clone(),
-        callback.clone(),
-        chain_id,
-    ) {
+    let sink = match register(state, ctx, &id, resource.clone(), callback.clone()) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -156,7 +149,6 @@ pub(super) fn register(
     id: &str,
     resource: Map<String, Value>,
     callback: String,
-    chain_id: String,
 ) -> Result<Sink, Box<Resp>> {
     let mut roster = participants::initial_roster(&resource);
     roster.extend(meeting_attendees(&resource));
@@ -173,7 +165,6 @@ pub(super) fn register(
         GraphCall {
             resource,
             callback,
-            chain_id,
             queue: Queue::start(state),
             roster,
             running: Vec::new(),

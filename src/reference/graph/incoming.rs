@@ -52,7 +52,7 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
     let chain_id = http::uuid_v4();
     let mut resource = incoming_resource(&id, &chain_id, &callback);
     shape_after_example(&mut resource, body.get("example"));
-    let sink = match register(state, &ctx, &id, resource.clone(), callback, chain_id) {
+    let sink = match register(state, &ctx, &id, resource.clone(), callback) {
         Ok(s) => s,
         Err(r) => return *r,
     };

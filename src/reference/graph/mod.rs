@@ -63,7 +63,6 @@ struct GraphCall {
     /// The call resource as GET returns it.
     resource: Map<String, Value>,
     callback: String,
-    chain_id: String,
     queue: Queue,
     /// Participants as GET .../participants returns them; the bot's own first.
     roster: Vec<Map<String, Value>>,
@@ -88,7 +87,6 @@ impl GraphCall {
 /// Where one call's notifications go, captured under the state lock.
 struct Sink {
     id: String,
-    chain_id: String,
     url: String,
     queue: Queue,
     /// Another live call (id, callback), for the deviations that cross calls.
@@ -107,7 +105,6 @@ impl Sink {
             .map(|(k, c)| (k.clone(), c.callback.clone()));
         Some(Sink {
             id: id.to_owned(),
-            chain_id: call.chain_id.clone(),
             url: call.callback.clone(),
             queue: call.queue.clone(),
             other,
