@@ -773,6 +773,39 @@ fn every_page_of_the_documentation(seeds: &Path, docs: &Path, metadata: &Path) {
     assert!(check.differences.is_empty(), "{check}");
 }
 
+/// An element page in another locale lists machine-translated values ("Inactif,
+/// Connexion, Connecté, ..."); its operation page's example keeps the wire's `Connected`.
+/// The translated list is prose, not the enumeration: no value set is taken from it, and
+/// a diagnostic names the page and the value it lacks.
+fn a_translated_value_list_never_becomes_a_value_set() {
+    let out = project("translated");
+    let r = extract(&[fixtures().join("translated")], &out, false);
+    let contract = std::fs::read_to_string(out.join("cases/um/_contract.toml"))
+        .expect("the UM contract is written");
+    assert!(!contract.contains("Inactif"), "{contract}");
+    assert!(!contract.contains("Connecté"), "{contract}");
+    let diags = page_diagnostics(&r);
+    assert!(
+        diags.iter().any(|d| d.contains("fr-fr-callstate.md")
+            && d.contains("CallState")
+            && d.contains("lack `Connected`")),
+        "{diags:?}"
+    );
+    // The operation still becomes a case, its CallState judged by the example.
+    let case = std::fs::read_to_string(out.join("cases/um/get-call-info.toml"))
+        .or_else(|_| {
+            std::fs::read_dir(out.join("cases/um"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find(|e| e.file_name().to_string_lossy().contains("call-info"))
+                .map(|e| std::fs::read_to_string(e.path()))
+                .unwrap_or_else(|| Err(std::io::Error::other("no GetCallInfo case")))
+        })
+        .expect("a GetCallInfo case");
+    assert!(case.contains("GetCallInfo"), "{case}");
+}
+
 /// A trial that needs the seed pages.
 type SeedTest = fn(&Path);
 
@@ -787,7 +820,11 @@ fn main() {
     let seeds_dir = shared.join("seeds");
     let docs_dir = shared.join("pages");
     let mut trials: Vec<Trial> = Vec::new();
-    let plain: [(&str, fn()); 6] = [
+    let plain: [(&str, fn()); 7] = [
+        (
+            "a_translated_value_list_never_becomes_a_value_set",
+            a_translated_value_list_never_becomes_a_value_set,
+        ),
         (
             "annotated_graph_page_survives_the_hazards",
             annotated_graph_page_survives_the_hazards,
