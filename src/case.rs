@@ -308,6 +308,12 @@ pub struct NotificationExpect {
     /// The declared type of the documented notification body (see [`Expect::ty`]).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub ty: Option<String>,
+    /// The event of another party that causes this notification (a participant shares a
+    /// screen), not the step's own request: the target is asked for it by the trigger of
+    /// that name; a target with no such trigger has this expectation ignored, with the
+    /// reason, never passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<String>,
 }
 
 impl NotificationExpect {

@@ -218,6 +218,10 @@ pub struct StepResult {
     /// A progressing step's answers, in order (`Connecting`, `Alerted`, `Connected`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub progress: Vec<Observed>,
+    /// Expectations not checked, with the reason (a notification another party causes,
+    /// and the target names no trigger for it): neither passed nor failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// One answer of a progressing step: the state it held and when.
@@ -261,6 +265,7 @@ impl StepResult {
             notifications: Vec::new(),
             outcome: None,
             progress: Vec::new(),
+            ignored: Vec::new(),
         }
     }
 

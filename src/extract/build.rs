@@ -636,6 +636,7 @@ impl GraphNotifications {
             out.kept += 1;
             let nv = NotificationV2 {
                 ty: None,
+                caused_by: None,
                 name: want,
                 state,
                 matches,
@@ -861,6 +862,7 @@ pub fn lone_trigger(
                 expect: None,
                 notifications: vec![NotificationV2 {
                     ty: None,
+                    caused_by: None,
                     name: "incoming".into(),
                     state,
                     matches,

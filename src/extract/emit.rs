@@ -150,6 +150,7 @@ fn notification(s: &mut String, header: &str, n: &NotificationV2) {
     kv(s, "name", &n.name);
     opt(s, "state", n.state.as_deref());
     opt(s, "type", n.ty.as_deref());
+    opt(s, "caused_by", n.caused_by.as_deref());
     if !n.matches.is_empty() {
         let _ = writeln!(
             s,

@@ -268,6 +268,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     let errata =
         Errata::parse(&errata_text).map_err(|e| format!("internal: generated errata: {e}"))?;
 
+    others_cause(&mut named);
     let mut files = ExpectedFiles::default();
     let kept = files.cases(opts, named, &sets, &errata, metadata.as_ref(), &mut report);
     if let Some(md) = &metadata {
@@ -643,6 +644,64 @@ impl ExpectedFiles {
             contract::render(family, sets, &fields),
         );
     }
+}
+
+/// Marks the Graph notifications another party's event causes: those about a
+/// sub-resource collection of the call (`/communications/calls/{id}/<collection>/...`)
+/// that no request of the corpus creates or acts on (no documented path goes into it),
+/// operations aside. A participant's screen share (`contentsharingsessions`) is the
+/// pages' case; a roster update is not (invite acts on `participants`). The trigger is
+/// named after the collection.
+fn others_cause(named: &mut [(String, Merged)]) {
+    let mut acted_on: BTreeSet<String> = BTreeSet::new();
+    for (_, m) in named.iter().filter(|(_, m)| m.family == Family::GRAPH) {
+        for s in &m.file.steps {
+            if let Some(p) = &s.path {
+                if let Some(c) = call_collection(p) {
+                    acted_on.insert(c);
+                }
+            }
+        }
+    }
+    for (_, m) in named.iter_mut().filter(|(_, m)| m.family == Family::GRAPH) {
+        for s in &mut m.file.steps {
+            if s.method.is_none() {
+                continue; // a trigger step's notifications are its event's
+            }
+            for n in s
+                .notifications
+                .iter_mut()
+                .chain(s.alternatives.iter_mut().flat_map(|a| &mut a.notifications))
+            {
+                let url = n
+                    .documented
+                    .as_deref()
+                    .and_then(pair::lenient_json)
+                    .and_then(|v| {
+                        let e = v.pointer("/value/0")?;
+                        e.get("resourceUrl")
+                            .or_else(|| e.get("resource"))?
+                            .as_str()
+                            .map(str::to_string)
+                    });
+                if let Some(c) = url.as_deref().and_then(call_collection)
+                    && c != "operations"
+                    && !acted_on.contains(&c)
+                {
+                    n.caused_by = Some(c);
+                }
+            }
+        }
+    }
+}
+
+/// The sub-resource collection a call path goes into: `/communications/calls/{id}/x/...`
+/// (or `/app/calls/...`, a case's `{{call_id}}`) → `x`.
+fn call_collection(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next()?;
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segs.iter().position(|s| *s == "calls")?;
+    segs.get(at + 2).map(|s| s.to_ascii_lowercase())
 }
 
 /// The metadata documents among the inputs (the first one counts; another is diagnosed).

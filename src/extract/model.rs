@@ -114,6 +114,9 @@ pub struct NotificationV2 {
     /// The body's declared type (`microsoft.graph.commsNotifications`).
     #[serde(default, rename = "type")]
     pub ty: Option<String>,
+    /// Another party's event causes it ([`crate::case::NotificationExpect::caused_by`]).
+    #[serde(default)]
+    pub caused_by: Option<String>,
     #[serde(default)]
     pub state: Option<String>,
     /// JSON pointer into one entry → the value it must render as.

@@ -148,6 +148,9 @@ pub fn case_lines(r: &CaseResult, summary: &RunSummary) -> Vec<String> {
         for w in &s.written {
             out.push(format!("{}: snapshot {w}", r.name));
         }
+        for i in &s.ignored {
+            out.push(red(&format!("ignored: {}: step `{}`: {i}", r.name, s.name)));
+        }
     }
     if let Judgement::ExpectedFail { reason } = &j {
         out.push(red(&format!("expected failure: {} ({reason})", r.name)));

@@ -222,6 +222,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<http::Resp,
     if path == graph::INCOMING_CALL_PATH {
         return Ok(graph::incoming_call(&state, req).await);
     }
+    if path == graph::SHARE_SCREEN_PATH {
+        return Ok(graph::share_screen(&state, req).await);
+    }
     if let Some(route) = graph::route(path) {
         return Ok(graph::handle(&state, route, req).await);
     }

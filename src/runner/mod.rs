@@ -347,6 +347,14 @@ impl Runner {
             ));
         }
         if !step.notifications.is_empty() && !sr.failed() {
+            let kept;
+            let step = match self.cause_others(st, target, step, &subject, &mut sr).await {
+                Some(s) => {
+                    kept = s;
+                    &kept
+                }
+                None => step,
+            };
             self.check_notifications(st, step, is_setup, sent_at, notify::Route::Call, &mut sr)
                 .await;
         }

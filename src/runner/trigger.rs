@@ -5,9 +5,10 @@
 
 use super::notify::Route;
 use super::{CaseState, Runner};
-use crate::case::{BodyKind, Case, Step};
+use crate::case::{BodyKind, Case, NotificationExpect, Step};
 use crate::compare::Prepared;
 use crate::request::{PreparedRequest, Target, Trigger};
+use crate::results::{Check, CheckId};
 use crate::results::{RequestRecord, StepResult};
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,70 @@ impl Runner {
         }
         self.check_notifications(st, step, is_setup, sent_at, Route::Tag, sr)
             .await;
+    }
+
+    /// The notifications of `step` that another party's event causes (`caused_by`): the
+    /// target is asked for each event it has a trigger for; the expectations of the
+    /// others are ignored, with the reason. `Some`: the step without those.
+    pub(super) async fn cause_others(
+        &self,
+        st: &CaseState<'_>,
+        target: &Target,
+        step: &Step,
+        subject: &str,
+        sr: &mut StepResult,
+    ) -> Option<Step> {
+        let mut events: Vec<&str> = step
+            .notifications
+            .iter()
+            .chain(step.alternatives.iter().flat_map(|a| &a.notifications))
+            .filter_map(|n| n.caused_by.as_deref())
+            .collect();
+        events.sort_unstable();
+        events.dedup();
+        let mut missing: Vec<&str> = Vec::new();
+        for event in events {
+            let Some(trigger) = target.triggers.get(event) else {
+                missing.push(event);
+                continue;
+            };
+            // The record of the request is the step's own.
+            let own = sr.request.take();
+            let fired = self.fire(st, trigger, sr).await;
+            sr.request = own;
+            if let Err(e) = fired {
+                sr.checks.push(Check::fail(
+                    CheckId::NotificationDeadline,
+                    subject,
+                    format!("could not cause `{event}`: {e}"),
+                ));
+            }
+        }
+        if missing.is_empty() {
+            return None;
+        }
+        let dropped =
+            |n: &NotificationExpect| n.caused_by.as_deref().is_some_and(|c| missing.contains(&c));
+        for n in step
+            .notifications
+            .iter()
+            .chain(step.alternatives.iter().flat_map(|a| &a.notifications))
+            .filter(|n| dropped(n))
+        {
+            sr.ignored.push(format!(
+                "notification `{}`: caused by `{}`, another party's event, and the target has no way to cause it (name one in the profile: [{}.triggers.{}])",
+                n.name,
+                n.caused_by.as_deref().unwrap_or_default(),
+                st.case.family,
+                n.caused_by.as_deref().unwrap_or_default(),
+            ));
+        }
+        let mut kept = step.clone();
+        kept.notifications.retain(|n| !dropped(n));
+        for a in &mut kept.alternatives {
+            a.notifications.retain(|n| !dropped(n));
+        }
+        Some(kept)
     }
 
     /// Sends the trigger's request or runs its program, with `{{var}}`s rendered.

@@ -12,6 +12,8 @@ pub struct Graph;
 
 /// The trigger that makes a target offer a call to the case's callback.
 pub const INCOMING_CALL: &str = "incoming-call";
+/// The trigger of a participant's screen share: the sub-resource collection it creates.
+pub const CONTENT_SHARING: &str = "contentsharingsessions";
 
 impl Protocol for Graph {
     fn name(&self) -> &'static str {
@@ -31,7 +33,8 @@ impl Protocol for Graph {
     fn embedded_headers(&self, token: &str) -> Vec<(String, String)> {
         vec![("Authorization".into(), format!("Bearer {token}"))]
     }
-    /// The reference target offers an incoming call on its control endpoint.
+    /// The reference target offers an incoming call, and makes a participant share a
+    /// screen, on its control endpoints.
     fn embedded_triggers(&self, base: &str) -> BTreeMap<String, Trigger> {
         let offer = Trigger::Http {
             method: "POST".into(),
@@ -40,7 +43,16 @@ impl Protocol for Graph {
                 "{\"callbackUri\": \"{{callback_url}}\", \"example\": {{trigger_example}}}".into(),
             ),
         };
-        BTreeMap::from([(INCOMING_CALL.to_owned(), offer)])
+        // A participant shares a screen on the case's call.
+        let share = Trigger::Http {
+            method: "POST".into(),
+            url: format!("{}/_callconform/share-screen", base.trim_end_matches('/')),
+            body: Some("{\"call\": \"{{call_id}}\"}".into()),
+        };
+        BTreeMap::from([
+            (INCOMING_CALL.to_owned(), offer),
+            (CONTENT_SHARING.to_owned(), share),
+        ])
     }
     fn notifications(&self) -> Option<&dyn Notifications> {
         Some(self)

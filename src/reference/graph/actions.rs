@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::calls::{call_type, checked_callback, remove, set_state};
 use super::json::J;
-use super::notify::{Batch, Entry};
+use super::notify::Batch;
 use super::participants::{roster_update, screen_sharing_update};
 use super::{Ctx, Sink, accepted, not_found};
 use crate::reference::http::{self, Resp};
@@ -119,17 +119,13 @@ pub(super) fn answer(state: &Arc<State>, ctx: &Ctx, id: &str, body: &Map<String,
     batch.before = Some(set_state(id, "established"));
     sink.send_op(state, batch);
     // contentSharingSession came after the `/app/calls` beta surface; a bot of that era
-    // hears only of the call's states.
-    if shares_content(body) && !ctx.legacy {
-        // The caller shares a screen once and stops: the session's start and end.
-        let session = sink.resource_url(
-            state,
-            &format!("/contentsharingsessions/{}", http::uuid_v4()),
-        );
-        for change in ["created", "deleted"] {
-            let entry = Entry::bare(change, session.clone());
-            sink.send_op(state, Batch::new(&sink.url, vec![entry]));
-        }
+    // hears only of the call's states. The caller's screen share itself happens when the
+    // harness asks for it (`super::sharing`).
+    if shares_content(body)
+        && !ctx.legacy
+        && let Some(call) = lock(&state.graph).calls.get_mut(id)
+    {
+        call.sharing = Some(super::sharing::Sharing::PerSession);
     }
     accepted()
 }

@@ -47,24 +47,12 @@ pub(super) fn create(state: &Arc<State>, ctx: &Ctx, input: &Map<String, Value>) 
         }
         sink.send(batch);
     }
-    if content_sharing_notified(&resource) {
-        // The far end shares a screen and stops: the session starts, changes and ends, as
-        // create-call example 1 shows for a bot that asked to hear of it.
-        let data = J::Arr(vec![J::obj(vec![
-            (
-                "@odata.type",
-                J::str("#microsoft.graph.contentSharingSession"),
-            ),
-            (
-                "id",
-                J::Str(http::uuid_v4().replace('-', "").to_ascii_uppercase()),
-            ),
-        ])]);
-        for change in ["created", "updated", "deleted"] {
-            let url = sink.resource_url(state, "/contentsharingsessions");
-            let entry = super::notify::Entry::new(change, url, data.clone());
-            sink.send(Batch::new(&sink.url, vec![entry]));
-        }
+    if content_sharing_notified(&resource)
+        && let Some(call) = lock(&state.graph).calls.get_mut(&id)
+    {
+        // The bot hears of a participant's screen share when one happens (the harness
+        // asks for it: `super::sharing`).
+        call.sharing = Some(super::sharing::Sharing::Listed);
     }
     if resource.get("meetingInfo").is_some_and(Value::is_object)
         && let Some(mut entry) = meeting_roster(state, &sink)
@@ -170,6 +158,7 @@ pub(super) fn register(
             running: Vec::new(),
             tone_sequence: 0,
             legacy: false,
+            sharing: None,
         },
     );
     Sink::of(&g, id).ok_or_else(|| Box::new(not_found(ctx)))

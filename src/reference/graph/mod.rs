@@ -28,10 +28,12 @@ mod media;
 mod notify;
 mod participants;
 mod request;
+mod sharing;
 mod transfer;
 
 pub(crate) use incoming::{PATH as INCOMING_CALL_PATH, handle as incoming_call};
 pub(crate) use notify::notification_client;
+pub(crate) use sharing::{PATH as SHARE_SCREEN_PATH, handle as share_screen};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +75,8 @@ struct GraphCall {
     /// Addressed through the legacy `/app/calls` collection at least once: its
     /// notifications then also name their resource by the legacy `resource` path.
     legacy: bool,
+    /// Whether (and how) the bot hears of a participant's content sharing.
+    sharing: Option<sharing::Sharing>,
 }
 
 impl GraphCall {
