@@ -725,10 +725,10 @@ async fn a_roster_is_judged_by_its_members() {
     );
     assert_eq!(c.verdict, Verdict::Note, "{c:?}");
     assert!(
-        c.notes
-            .iter()
-            .any(|n| n.contains("/value: no member stands for the documented member 1")
-                && n.contains("1 member(s) where the example lists 2")),
+        c.notes.iter().any(
+            |n| n.contains("/value: no member stands for the documented member 1")
+                && n.contains("1 member(s) where the example lists 2")
+        ),
         "{:?}",
         c.notes
     );

@@ -157,7 +157,11 @@ fn committed_cases_are_what_the_seeds_produce(seeds: &Path) {
     // are translations of pages there). --check against the repository: reads, never writes.
     let shared = seeds.parent().map(Path::to_path_buf).unwrap_or_default();
     let r = extract(
-        &[seeds.to_path_buf(), shared.join("pages"), shared.join("metadata")],
+        &[
+            seeds.to_path_buf(),
+            shared.join("pages"),
+            shared.join("metadata"),
+        ],
         &root(),
         true,
     );
@@ -657,7 +661,11 @@ fn hostile_page_forms_follow_the_rules() {
 /// `--check` with both roots passes on what extract just wrote.
 fn every_page_of_the_documentation(seeds: &Path, docs: &Path, metadata: &Path) {
     let out = project("all");
-    let roots = [seeds.to_path_buf(), docs.to_path_buf(), metadata.to_path_buf()];
+    let roots = [
+        seeds.to_path_buf(),
+        docs.to_path_buf(),
+        metadata.to_path_buf(),
+    ];
     let r = extract(&roots, &out, false);
     assert!(r.diagnostics.is_empty(), "{r}");
     // Every operation page (not the element and resource pages) is some case's source.
@@ -722,10 +730,19 @@ fn every_page_of_the_documentation(seeds: &Path, docs: &Path, metadata: &Path) {
     let types = std::fs::read_to_string(out.join("cases/graph/_types.toml")).unwrap();
     let model = callconform::contract::types::TypeModel::parse(&types).expect("loads");
     let call = model.get("microsoft.graph.call").expect("call is declared");
-    assert!(call.provenance.file.ends_with(".csdl.xml"), "{:?}", call.provenance);
-    let code = model.property("microsoft.graph.resultInfo", "code").expect("declared");
+    assert!(
+        call.provenance.file.ends_with(".csdl.xml"),
+        "{:?}",
+        call.provenance
+    );
+    let code = model
+        .property("microsoft.graph.resultInfo", "code")
+        .expect("declared");
     assert_eq!((code.ty.as_str(), code.nullable), ("Edm.Int32", false));
-    assert!(model.derives_from("microsoft.graph.playPromptOperation", "microsoft.graph.commsOperation"));
+    assert!(model.derives_from(
+        "microsoft.graph.playPromptOperation",
+        "microsoft.graph.commsOperation"
+    ));
     for (p, _) in tree(&out.join("cases/graph")) {
         let name = p.to_string_lossy().into_owned();
         if name.starts_with('_') {
@@ -745,7 +762,11 @@ fn every_page_of_the_documentation(seeds: &Path, docs: &Path, metadata: &Path) {
     }
     let roster = read_v2(&out, "cases/graph/get-participants.toml");
     assert_eq!(
-        roster.steps.iter().find_map(|s| s.expect.as_ref()?.ty.clone()).as_deref(),
+        roster
+            .steps
+            .iter()
+            .find_map(|s| s.expect.as_ref()?.ty.clone())
+            .as_deref(),
         Some("Collection(microsoft.graph.participant)")
     );
     let check = extract(&roots, &out, true);

@@ -582,9 +582,9 @@ impl<'a> Walk<'a> {
                     let choice = self.contract.class(&self.path) == FieldClass::Choice;
                     if choice
                         && let Some(t) = ty
-                        && !ao
-                            .keys()
-                            .any(|k| !k.starts_with('@') && self.types.declaration_in_family(t, k).is_some())
+                        && !ao.keys().any(|k| {
+                            !k.starts_with('@') && self.types.declaration_in_family(t, k).is_some()
+                        })
                     {
                         let msg = format!(
                             "{}: expected at least one of the members of `{t}` (alternatives), got none",

@@ -31,7 +31,11 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.as_ref() == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
 /// Qualifies a type reference: `graph.call` (alias) → `microsoft.graph.call`,
@@ -63,7 +67,9 @@ pub fn parse(text: &str, file: &str) -> Result<Metadata, Diagnostic> {
         let mut r = quick_xml::Reader::from_str(text);
         loop {
             match r.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.local_name().as_ref() == "Schema" => {
+                Ok(Event::Start(e)) | Ok(Event::Empty(e))
+                    if e.local_name().as_ref() == "Schema" =>
+                {
                     if let Some(ns) = attr(&e, "Namespace") {
                         if let Some(a) = attr(&e, "Alias") {
                             aliases.insert(a, ns.clone());
@@ -246,7 +252,8 @@ impl Metadata {
             }
         };
         let mut cur = if segments.len() == 1
-            && (self.types.contains_key(&qualified(first)) || self.enums.contains_key(&qualified(first)))
+            && (self.types.contains_key(&qualified(first))
+                || self.enums.contains_key(&qualified(first)))
         {
             qualified(first)
         } else {
@@ -335,7 +342,8 @@ impl Metadata {
                 let mut t = t.clone();
                 // A property of a type outside the model (none: the closure takes them all).
                 t.properties.retain(|_, p| {
-                    named(&p.ty).is_none_or(|i| self.types.contains_key(i) || self.enums.contains_key(i))
+                    named(&p.ty)
+                        .is_none_or(|i| self.types.contains_key(i) || self.enums.contains_key(i))
                 });
                 model.types.insert(n.to_string(), t);
             } else if let Some(e) = self.enums.get(n) {
@@ -408,8 +416,14 @@ mod tests {
         assert_eq!(call.provenance.line, 12);
         assert!(!m.types["microsoft.graph.resultInfo"].properties["code"].nullable);
         assert!(m.types["microsoft.graph.entity"].is_abstract);
-        assert_eq!(m.enums["microsoft.graph.callState"].members, ["incoming", "established"]);
-        assert!(!call.properties.contains_key("participants"), "navigation is not structure");
+        assert_eq!(
+            m.enums["microsoft.graph.callState"].members,
+            ["incoming", "established"]
+        );
+        assert!(
+            !call.properties.contains_key("participants"),
+            "navigation is not structure"
+        );
     }
 
     #[test]
@@ -420,14 +434,19 @@ mod tests {
             Some("microsoft.graph.call")
         );
         assert_eq!(
-            m.context_type("communications/calls('x')/participants").as_deref(),
+            m.context_type("communications/calls('x')/participants")
+                .as_deref(),
             Some("Collection(microsoft.graph.participant)")
         );
         assert_eq!(
-            m.context_type("communications/calls('x')/participants/$entity").as_deref(),
+            m.context_type("communications/calls('x')/participants/$entity")
+                .as_deref(),
             Some("microsoft.graph.participant")
         );
-        assert_eq!(m.context_type("resultInfo").as_deref(), Some("microsoft.graph.resultInfo"));
+        assert_eq!(
+            m.context_type("resultInfo").as_deref(),
+            Some("microsoft.graph.resultInfo")
+        );
         assert_eq!(m.context_type("app/calls/$entity"), None);
     }
 
@@ -459,8 +478,11 @@ mod tests {
 
     #[test]
     fn malformed_metadata_names_the_line() {
-        let err = parse("<Schema Namespace=\"a\">\n<EntityType Name=\"x\">\n</Schema>", "m.xml")
-            .expect_err("not well-formed");
+        let err = parse(
+            "<Schema Namespace=\"a\">\n<EntityType Name=\"x\">\n</Schema>",
+            "m.xml",
+        )
+        .expect_err("not well-formed");
         assert_eq!(err.to_string().split(':').next(), Some("m.xml"));
         assert!(err.to_string().contains("not well-formed"), "{err}");
     }
