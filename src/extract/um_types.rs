@@ -9,8 +9,9 @@
 //! wire (`Status` → `<status/>`). Its type is the first line after the syntax block that is
 //! one bold word (` **string**`): a schema word (`string`, `Boolean`, `int`, `dateTime`,
 //! ...) becomes its `xs:` type; a named simple type (`UMCallState`) is kept by name; a
-//! container (`complexType`, or an element the syntax block shows with children) has no
-//! text and no entry. "Can be Empty" is the table's row whose value reads as a boolean, in
+//! container (`complexType`, or an element the syntax block shows with children), any
+//! XML (`xs:any`) and an element whose page prints no type line have no text to type and
+//! no entry. "Can be Empty" is the table's row whose value reads as a boolean, in
 //! English, in the hidden English of a machine translation, or in a translation
 //! ("Faux").
 
@@ -36,22 +37,13 @@ pub fn from_page(
     let syntax = page.blocks.iter().find(|b| b.lang == "xml")?;
     let (name, has_children) =
         syntax_element(&syntax.text, api_name).unwrap_or_else(|| (api_name.clone(), false));
-    let Some((line, word)) = page
+    // No type line: the page gives its element no text (attributes only, say).
+    let (line, word) = page
         .bold_lines
         .iter()
         .find(|(l, _)| *l > syntax.line)
-        .cloned()
-    else {
-        diags.push(Diagnostic::new(
-            display,
-            syntax.line,
-            format!(
-                "the element page of `{name}` prints no type after its syntax block (a line ` **string**`); no type taken"
-            ),
-        ));
-        return None;
-    };
-    if has_children || word.eq_ignore_ascii_case("complexType") {
+        .cloned()?;
+    if has_children || NO_TEXT.iter().any(|w| w.eq_ignore_ascii_case(&word)) {
         return None;
     }
     let ty = match schema_type(&word) {
@@ -93,6 +85,16 @@ pub fn from_page(
         },
     ))
 }
+
+/// Type words of an element with no text of a simple type: a container, or any XML.
+const NO_TEXT: &[&str] = &[
+    "complexType",
+    "xs:any",
+    "xsd:any",
+    "any",
+    "anyType",
+    "xs:anyType",
+];
 
 /// The element information table: two columns, one row of which holds a namespace URI.
 fn info_table(page: &Page) -> Option<&super::markdown::Table> {
@@ -461,10 +463,18 @@ mod tests {
     }
 
     #[test]
-    fn an_element_page_that_says_too_little_is_diagnosed() {
-        let (got, diags) = typed(&page("CallId", "<CallId/>", "A string.", EN_ROWS));
+    fn an_element_of_no_text_type_has_no_entry() {
+        let attributes = "<ServerVersionInfo MajorVersion=\"\" Version=\"\" />";
+        let (got, diags) = typed(&page("ServerVersionInfo", attributes, "", EN_ROWS));
         assert_eq!(got, None);
-        assert!(diags[0].reason.contains("prints no type"), "{diags:?}");
+        assert!(diags.is_empty(), "{diags:?}");
+        let (got, diags) = typed(&page("MessageXml", "<MessageXml/>", " **xs:any**", EN_ROWS));
+        assert_eq!(got, None);
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn an_element_page_that_says_too_little_is_diagnosed() {
         let unreadable = [
             (
                 "Namespace",
