@@ -828,6 +828,33 @@ fn a_translated_element_page_still_types_its_element() {
     assert_eq!(model.elements.len(), 1);
 }
 
+/// Two pages typing one element otherwise (a translation that disagrees): a diagnostic on
+/// the later page naming both, and the first page's type kept.
+fn pages_typing_one_element_otherwise_are_diagnosed() {
+    let out = project("types-disagree");
+    let fr = std::fs::read_to_string(
+        fixtures().join("locale/fr-fr-playonphonedialstring-um-web-service.md"),
+    )
+    .unwrap();
+    let dir = pages(
+        &out,
+        &[
+            ("a-fr.md", fr.clone()),
+            ("b-fr-int.md", fr.replace(" **string**", " **int**")),
+        ],
+    );
+    let r = extract(&[dir], &out, false);
+    let diags = page_diagnostics(&r);
+    assert_eq!(diags.len(), 1, "{r}");
+    assert!(
+        diags[0].contains("b-fr-int.md:26: `PlayOnPhoneDialString` is typed `xs:int` (not empty) here, `xs:string` (not empty) at a-fr.md:26; the first is kept"),
+        "{diags:?}"
+    );
+    let dial = &um_types(&out).elements["PlayOnPhoneDialString"];
+    assert_eq!(dial.ty, "xs:string");
+    assert_eq!(dial.provenance.file, "a-fr.md");
+}
+
 /// `--check` names `cases/um/_types.toml` when it no longer says what the element pages
 /// say, and when the pages no longer type any element.
 fn check_reports_a_stale_um_type_model() {
@@ -873,7 +900,7 @@ fn main() {
     let seeds_dir = shared.join("seeds");
     let docs_dir = shared.join("pages");
     let mut trials: Vec<Trial> = Vec::new();
-    let plain: [(&str, fn()); 8] = [
+    let plain: [(&str, fn()); 9] = [
         (
             "annotated_graph_page_survives_the_hazards",
             annotated_graph_page_survives_the_hazards,
@@ -902,6 +929,10 @@ fn main() {
         (
             "check_reports_a_stale_um_type_model",
             check_reports_a_stale_um_type_model,
+        ),
+        (
+            "pages_typing_one_element_otherwise_are_diagnosed",
+            pages_typing_one_element_otherwise_are_diagnosed,
         ),
     ];
     for (name, f) in plain {
