@@ -295,6 +295,7 @@ mod tests {
             documented: None,
             redact: Vec::new(),
             ty: None,
+            caused_by: None,
         }
     }
 

@@ -782,3 +782,90 @@ async fn a_roster_is_judged_by_its_members() {
         c.detail
     );
 }
+
+/// The element pages type GetUMProperties' strings (`cases/um/_types.toml`): a mailbox's
+/// own dial string, access number and folder pass with a note per element naming the type
+/// and the page that gives it, and fail under `--exact-values`; an OofStatus that is no
+/// boolean fails, naming the element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_um_text_holds_another_value_of_its_type_with_a_note_and_nothing_else() {
+    let mut judging = Judging {
+        strict: false,
+        exact_values: false,
+        soap_action: "quoted",
+        family: Some(Family::UM),
+        only: Some("um::get-um-properties"),
+    };
+    let snapshot_of = |results: &[CaseResult]| {
+        let r = results
+            .iter()
+            .find(|r| r.name == "um::get-um-properties")
+            .expect("get-um-properties ran")
+            .clone();
+        let c = r
+            .steps
+            .iter()
+            .flat_map(|s| &s.checks)
+            .find(|c| c.id == callconform::results::CheckId::Snapshot)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no snapshot check:\n{}",
+                    callconform::report::failure_text(&r)
+                )
+            })
+            .clone();
+        (r, c)
+    };
+    let own = Deviation::parse("um-mailbox-own-values").expect("listed");
+    let (r, c) = snapshot_of(&run_judged(vec![own], judging).await);
+    assert_eq!(
+        r.outcome,
+        Outcome::Passed,
+        "{}",
+        callconform::report::failure_text(&r)
+    );
+    assert_eq!(c.verdict, Verdict::Note, "{c:?}");
+    let body = "/Envelope/Body/GetUMPropertiesResponse/GetUMPropertiesResponse";
+    for (element, value, page) in [
+        (
+            "PlayOnPhoneDialString",
+            "+14255550100",
+            "playonphonedialstring-um-web-service.md:32",
+        ),
+        (
+            "TelephoneAccessNumbers",
+            "+14255550199",
+            "telephoneaccessnumbers-um-web-service.md:32",
+        ),
+        (
+            "TelephoneAccessFolderEmail",
+            "AAAAAB7tQ4ZkjE1Lk2vO3mH0zJIBAEX2ikn/L8JJtI5WHI0FAW8AAAFXHhwAAA==",
+            "telephoneaccessfolderemail-um-web-service.md:32",
+        ),
+    ] {
+        let want = format!(
+            "{body}/{element}: \"{value}\" is another `xs:string` value (typed at um/elements/{page})"
+        );
+        assert!(
+            c.notes.iter().any(|n| n.starts_with(&want)),
+            "{want}\n{:?}",
+            c.notes
+        );
+    }
+    assert_eq!(c.notes.len(), 3, "{:?}", c.notes);
+    judging.exact_values = true;
+    let (r, c) = snapshot_of(&run_judged(vec![own], judging).await);
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+    judging.exact_values = false;
+    let not_boolean = Deviation::parse("um-non-boolean-oof-status").expect("listed");
+    let (r, c) = snapshot_of(&run_judged(vec![not_boolean], judging).await);
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+    assert!(
+        c.detail
+            .contains(&format!("{body}/OofStatus: \"Off\" is not")),
+        "{}",
+        c.detail
+    );
+}

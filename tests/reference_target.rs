@@ -1092,7 +1092,8 @@ async fn dropping_running_stops_the_server() {
 }
 
 /// What one UM call looks like from the outside: PlayOnPhone (status and content type; its
-/// body holds a random CallId), GetCallInfo, Disconnect, and GetCallInfo after it.
+/// body holds a random CallId), GetCallInfo, Disconnect, and GetCallInfo after it; then
+/// the mailbox's GetUMProperties.
 async fn um_observation(deviations: Vec<Deviation>) -> Vec<(StatusCode, String, String)> {
     let t = target(deviations).await;
     let base = t.base_url();
@@ -1118,6 +1119,8 @@ async fn um_observation(deviations: Vec<Deviation>) -> Vec<(StatusCode, String, 
         let r = call_op(&base, UM_PATH, op, &id).await;
         out.push((r.status, r.content_type, r.body));
     }
+    let props = post_soap(&base, UM_PATH, envelope(MSG_NS, "GetUMProperties", "")).await;
+    out.push((props.status, props.content_type, props.body));
     out
 }
 
@@ -1147,6 +1150,16 @@ async fn every_um_deviation_changes_the_responses() {
             if d == Deviation::UmForgetDisconnected {
                 assert_eq!(seen[..3], baseline[..3], "{d} changed a live call");
                 assert_ne!(seen[3], baseline[3], "{d} still knows the ended call");
+                continue;
+            }
+            // These change only the mailbox's properties, not a call.
+            if d == Deviation::UmMailboxOwnValues || d == Deviation::UmNonBooleanOofStatus {
+                assert_eq!(seen[..4], baseline[..4], "{d} changed a call");
+                assert_eq!(seen[4].0, StatusCode::OK, "{d}");
+                assert_ne!(
+                    seen[4].2, baseline[4].2,
+                    "{d} left GetUMProperties unchanged"
+                );
                 continue;
             }
             assert_ne!(seen[1], baseline[1], "{d} left GetCallInfo unchanged");

@@ -277,8 +277,14 @@ fn judge_line(
             }
         }
         // Text the element pages type but do not enumerate (a mailbox's dial string):
-        // the service's own value of that type, the example's a note.
-        (FieldClass::Exact, None) => match path.last().and_then(|n| contract.types.elements.get(n)) {
+        // the service's own value of that type, the example's a note. A named simple type
+        // (`UMCallState`) says nothing the judge can check: an element of one that no set
+        // judges (its page's list contradicted by an example) keeps the example's text.
+        (FieldClass::Exact, None) => match path
+            .last()
+            .and_then(|n| contract.types.elements.get(n))
+            .filter(|def| def.ty.starts_with("xs:"))
+        {
             Some(def) if lexical(&def.ty, &g) => found.notes.push(format!(
                 "{shown}: {g:?} is another `{}` value (typed at {}); the example shows {w:?}",
                 def.ty, def.provenance
@@ -297,15 +303,33 @@ fn judge_line(
     }
 }
 
-/// Whether `text` is in the lexical space of an XML Schema type (those the UM element
-/// pages use; any other type takes any text).
+/// Whether `text` is in the lexical space of an XML Schema type (booleans, integers,
+/// numbers and base64; any other type takes any text).
 fn lexical(ty: &str, text: &str) -> bool {
     let t = text.trim();
+    let integer = |signs: &[char]| {
+        let digits = t.strip_prefix(signs).unwrap_or(t);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
     match ty.trim_start_matches("xs:") {
         "boolean" => matches!(t, "true" | "false" | "1" | "0"),
-        "int" | "integer" | "long" | "short" => {
-            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        "int" | "integer" | "long" | "short" | "byte" | "negativeInteger"
+        | "nonPositiveInteger" => integer(&['-', '+']),
+        "unsignedInt" | "unsignedLong" | "unsignedShort" | "unsignedByte" | "positiveInteger"
+        | "nonNegativeInteger" => integer(&['+']),
+        "decimal" => {
+            let d = t.strip_prefix(['-', '+']).unwrap_or(t);
+            let (int, frac) = d.split_once('.').unwrap_or((d, ""));
+            !(int.is_empty() && frac.is_empty())
+                && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        }
+        "double" | "float" => {
+            matches!(t, "INF" | "-INF" | "+INF" | "NaN")
+                || (t.bytes().any(|b| b.is_ascii_digit())
+                    && t.bytes().all(|b| {
+                        b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')
+                    })
+                    && t.parse::<f64>().is_ok())
         }
         "base64Binary" => t
             .bytes()
@@ -532,6 +556,68 @@ provenance = { file = "um/elements/oofstatus-um-web-service.md", line = 33 }
             &JudgeOptions::default(),
         );
         assert_eq!(untyped[0].verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn lexical_spaces_of_the_schema_types() {
+        assert!(lexical("xs:int", "-42") && !lexical("xs:int", "4.2"));
+        assert!(lexical("xs:unsignedInt", "42") && !lexical("xs:unsignedInt", "-42"));
+        assert!(lexical("xs:decimal", "-1.50") && !lexical("xs:decimal", "1e3"));
+        assert!(lexical("xs:double", "1e3") && lexical("xs:double", "INF"));
+        assert!(!lexical("xs:double", "inf") && !lexical("xs:double", "1,5"));
+        assert!(lexical("xs:boolean", "0") && !lexical("xs:boolean", "True"));
+        assert!(lexical("xs:string", "anything at all"));
+    }
+
+    #[test]
+    fn a_named_simple_type_no_set_judges_keeps_the_example_exact() {
+        let xml = |state: &str| get_call_info(state, "");
+        let mut contract = Contract::default();
+        contract.types = std::sync::Arc::new(
+            crate::contract::TypeModel::parse(
+                r#"
+[elements."CallState"]
+type = "UMCallState"
+can_be_empty = false
+provenance = { file = "um/elements/callstate-um-web-service.md", line = 32 }
+"#,
+            )
+            .expect("model"),
+        );
+        let expected = PreparedXml::new(&canon(&xml("Connected")));
+        let checks = judge_xml(
+            "s",
+            "l",
+            &expected,
+            &canon(&xml("Inactif")),
+            &contract,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(checks[0].verdict, Verdict::Fail, "{checks:?}");
+        assert!(
+            checks[0]
+                .detail
+                .contains("CallState: expected \"Connected\", got \"Inactif\""),
+            "{}",
+            checks[0].detail
+        );
+        // With its set in the contract, the set judges it.
+        let mut with_set = Contract::parse(CONTRACT).expect("contract");
+        with_set.types = contract.types.clone();
+        let checks = judge_xml(
+            "s",
+            "l",
+            &expected,
+            &canon(&xml("Alerted")),
+            &with_set,
+            &JudgeOptions::default(),
+        );
+        assert_eq!(checks[0].verdict, Verdict::Note, "{checks:?}");
+        assert!(
+            checks[0].notes[0].contains("another documented value of `CallState`"),
+            "{:?}",
+            checks[0].notes
+        );
     }
 
     #[test]

@@ -160,11 +160,13 @@ impl<'a> TypeRef<'a> {
 }
 
 /// An XML element's text, as its element page types it (UM: " **string**", "Can be
-/// Empty: False").
+/// Empty: False"; `extract` writes them, `crate::extract::um_types`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ElementDef {
-    /// The schema type of its text: `xs:string`, `xs:boolean`, `xs:int`, ...
+    /// The schema type of its text: `xs:string`, `xs:boolean`, `xs:int`, ...; or the name
+    /// of a simple type the page names (`UMCallState`), which the judge cannot check and
+    /// leaves to the element's value set.
     #[serde(rename = "type")]
     pub ty: String,
     /// False when the page says the element cannot be empty.

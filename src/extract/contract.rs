@@ -52,13 +52,18 @@ pub fn progressing_set(sets: &[ValueSet], family: Family, documented_xml: &str) 
         })
 }
 
+/// A UM page (an operation or element page): one that prints XML. Its element, if it is
+/// an element page, is its `api_name`.
+pub fn is_um_page(page: &Page) -> bool {
+    page.blocks.iter().any(|b| b.lang == "xml")
+}
+
 /// The enumerations a page documents: UM element pages print a bulleted list after
 /// "possible values"; Graph resource pages say "Possible values are: `a`, `b`" in a
 /// property table row.
 pub fn sets_from_page(page: &Page, rel: &str) -> Vec<ValueSet> {
     let mut out = Vec::new();
-    let um = page.blocks.iter().any(|b| b.lang == "xml");
-    if um {
+    if is_um_page(page) {
         if let Some(name) = page.front.api_name.first() {
             for l in &page.value_lists {
                 // The element pages print xs:boolean as `True`/`False`; the wire form

@@ -79,6 +79,10 @@ pub struct Page {
     /// Bulleted lists of single words introduced by a line that mentions "possible
     /// values" (the UM element pages' enumerations).
     pub value_lists: Vec<ValueList>,
+    /// Prose lines (not headings) that are one bold word and nothing else, with the line:
+    /// ` **string**` gives `(32, "string")` (the UM element pages' type of the element's
+    /// text). Of a machine-translated line, the hidden original's word.
+    pub bold_lines: Vec<(usize, String)>,
     /// The page says notifications may arrive "out of order".
     pub any_order: bool,
 }
@@ -279,6 +283,11 @@ impl<'t> Scanner<'t, '_> {
             self.heading = strip_spans(t.trim_start_matches('#')).trim().to_string();
         }
         value_list_line(t, i + 1, &mut self.list, &mut self.page.value_lists);
+        if !t.starts_with('#')
+            && let Some(word) = bold_word(t)
+        {
+            self.page.bold_lines.push((i + 1, word));
+        }
         let between = t.is_empty() || t.starts_with("[!INCLUDE") || tab;
         if !between {
             self.flush();
@@ -560,6 +569,48 @@ fn cells(line: &str) -> Vec<String> {
     out
 }
 
+/// The word of a line that is one bold run (`**string**`), spans removed; of a
+/// machine-translated line, the hidden original's.
+fn bold_word(line: &str) -> Option<String> {
+    let text = hidden_original(line).unwrap_or_else(|| strip_spans(line));
+    let word = text.trim().strip_prefix("**")?.strip_suffix("**")?;
+    let ok = !word.is_empty() && !word.contains(['*', '`']) && !word.contains(char::is_whitespace);
+    ok.then(|| word.to_string())
+}
+
+/// The original text a machine translation hides in `<span class="sxs-lookup">…</span>`
+/// (the English of a translated cell or line), tags removed; `None` when there is none.
+pub fn hidden_original(s: &str) -> Option<String> {
+    let start = s.find("sxs-lookup")?;
+    let rest = &s[start..];
+    let rest = &rest[rest.find('>')? + 1..];
+    // The lookup span holds one nested span: its content ends at the second `</span>`.
+    let mut out = String::new();
+    let mut depth = 1usize;
+    let mut pos = 0;
+    while depth > 0 {
+        let tail = &rest[pos..];
+        let (open, close) = (tail.find("<span"), tail.find("</span>"));
+        match (open, close) {
+            (Some(o), Some(c)) if o < c => {
+                out.push_str(&tail[..o]);
+                depth += 1;
+                pos += o + tail[o..].find('>').map_or(tail.len() - o, |g| g + 1);
+            }
+            (_, Some(c)) => {
+                out.push_str(&tail[..c]);
+                depth -= 1;
+                pos += c + "</span>".len();
+            }
+            (_, None) => {
+                out.push_str(tail);
+                break;
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Removes the machine-translation wrappers from a line of prose or a table cell:
 /// the hidden English original (`<span class="sxs-lookup">…</span></span>`) goes with its
 /// content, the other `<span …>`/`</span>` tags go alone.
@@ -650,6 +701,25 @@ mod tests {
     fn spans_lose_the_hidden_english() {
         let s = "<span data-ttu-id=\"b-1\">代码</span><span class=\"sxs-lookup\"><span data-stu-id=\"b-1\">Code</span></span> x";
         assert_eq!(strip_spans(s), "代码 x");
+    }
+
+    #[test]
+    fn bold_lines_are_words_alone_on_a_prose_line() {
+        let page = "# **Heading**\n\n **string**\nThe **X** element.\n**two words**\n\
+            <span data-ttu-id=\"a-1\">**chaîne**</span><span class=\"sxs-lookup\"><span data-stu-id=\"a-1\">**string**</span></span>\n\
+            ```xml\n**code**\n```\n";
+        let p = parse(page, "p.md", &mut Vec::new());
+        assert_eq!(
+            p.bold_lines,
+            [(3, "string".to_string()), (6, "string".to_string())]
+        );
+    }
+
+    #[test]
+    fn the_hidden_original_of_a_translated_cell() {
+        let cell = "<span data-ttu-id=\"b-7\">Peut être vide</span><span class=\"sxs-lookup\"><span data-stu-id=\"b-7\">Can be Empty</span></span>  <br/>";
+        assert_eq!(hidden_original(cell).as_deref(), Some("Can be Empty"));
+        assert_eq!(hidden_original("Faux  <br/>"), None);
     }
 
     #[test]

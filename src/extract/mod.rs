@@ -19,6 +19,7 @@ pub mod model;
 pub mod pair;
 pub mod relations;
 pub mod repair;
+pub mod um_types;
 
 pub use end_reasons::{EndReason, is_documented, load_end_reasons};
 
@@ -132,6 +133,8 @@ pub struct Stats {
     /// Cases kept apart because their API versions print different examples.
     pub split_versions: Vec<String>,
     pub value_sets: usize,
+    /// UM elements whose text an element page types (`cases/um/_types.toml`).
+    pub element_types: usize,
 }
 
 impl ExtractReport {
@@ -178,12 +181,13 @@ impl fmt::Display for ExtractReport {
         writeln!(
             f,
             "{} page(s), {} example(s), {} case(s), {} notification(s) checked, {} value set(s), \
-             {} syntax/ignored block(s) left out, {} block(s) corrected by errata",
+             {} element type(s), {} syntax/ignored block(s) left out, {} block(s) corrected by errata",
             st.pages,
             st.examples,
             st.cases,
             st.notifications,
             st.value_sets,
+            st.element_types,
             st.syntax_or_ignored,
             st.repaired_blocks.len()
         )?;
@@ -251,12 +255,14 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
         groups,
         reasons,
         mut sets,
+        elements,
         ..
     } = harvest;
     for set in &mut sets {
         set.added = hand_errata.added_values(set.family, &set.name);
     }
     report.stats.value_sets = sets.len();
+    report.stats.element_types = elements.len();
 
     let mut named = settle_names(merge(groups, &hand_errata, &mut report));
     for (name, m) in &mut named {
@@ -274,6 +280,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
     if let Some(md) = &metadata {
         files.types(&kept, md);
     }
+    files.um_types(&elements)?;
     let reason_source = files.end_reasons(&reasons)?;
     for family in Family::all() {
         let family_cases = FamilyCases::of(family, &kept);
@@ -311,13 +318,15 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractReport, String> {
 
 /// What the pages yield, in input order: candidates grouped by identity (the locale and
 /// version copies of one example share a group, to be merged into one case), and the
-/// end reasons and value sets found beside them, each once.
+/// end reasons, value sets and UM element types found beside them, each once.
 #[derive(Default)]
 struct Harvest {
     groups: Vec<Vec<Found>>,
     group_of: BTreeMap<String, usize>,
     reasons: Vec<EndReason>,
     sets: Vec<contract::ValueSet>,
+    /// UM element local name → the type of its text, from the first page that types it.
+    elements: BTreeMap<String, crate::contract::types::ElementDef>,
 }
 
 impl Harvest {
@@ -336,6 +345,7 @@ impl Harvest {
         report.stats.examples += examples.len();
         self.examples(&page, input, &examples, &mut diags);
         self.tables(&page, input, &mut diags);
+        self.element_type(&page, input, &mut diags);
         diags.sort_by_key(|d| d.line);
         report.diagnostics.extend(diags);
     }
@@ -444,6 +454,36 @@ impl Harvest {
             {
                 self.sets.push(set);
             }
+        }
+    }
+
+    /// The type a UM element page gives its element's text. Another page (a locale's copy)
+    /// typing it alike adds nothing; one typing it otherwise is diagnosed, the first kept.
+    fn element_type(&mut self, page: &markdown::Page, input: &Input, diags: &mut Vec<Diagnostic>) {
+        let Some((name, def)) = um_types::from_page(page, &input.rel, &input.display, diags) else {
+            return;
+        };
+        match self.elements.get(&name) {
+            None => {
+                self.elements.insert(name, def);
+            }
+            Some(first) if first.ty == def.ty && first.can_be_empty == def.can_be_empty => {}
+            Some(first) => diags.push(Diagnostic::new(
+                &input.display,
+                def.provenance.line,
+                format!(
+                    "`{name}` is typed `{}`{} here, `{}`{} at {}; the first is kept",
+                    def.ty,
+                    if def.can_be_empty { "" } else { " (not empty)" },
+                    first.ty,
+                    if first.can_be_empty {
+                        ""
+                    } else {
+                        " (not empty)"
+                    },
+                    first.provenance
+                ),
+            )),
         }
     }
 }
@@ -609,6 +649,37 @@ impl ExpectedFiles {
         );
     }
 
+    /// The UM element types, when the element pages gave any.
+    fn um_types(
+        &mut self,
+        elements: &BTreeMap<String, crate::contract::types::ElementDef>,
+    ) -> Result<(), String> {
+        use crate::contract::types::{self, TypeModel};
+        if elements.is_empty() {
+            return Ok(());
+        }
+        let model = TypeModel {
+            elements: elements.clone(),
+            ..TypeModel::default()
+        };
+        let text = types::render(
+            &model,
+            "The types of the UM elements' text, from the element pages\n\
+             (generated by `callconform extract`; provenance: the page and line of the type).",
+        );
+        match TypeModel::parse(&text) {
+            Ok(back) if back == model => {}
+            _ => return Err("internal: cases/um/_types.toml does not read back as written".into()),
+        }
+        self.files.insert(
+            PathBuf::from("cases")
+                .join(Family::UM.as_str())
+                .join(types::FILE_NAME),
+            text,
+        );
+        Ok(())
+    }
+
     /// The Graph end-reason table, when the pages had one; returns where it was found
     /// (file, line), which the contract cites for `resultInfo`.
     fn end_reasons(&mut self, reasons: &[EndReason]) -> Result<Option<(String, usize)>, String> {
@@ -656,10 +727,8 @@ fn others_cause(named: &mut [(String, Merged)]) {
     let mut acted_on: BTreeSet<String> = BTreeSet::new();
     for (_, m) in named.iter().filter(|(_, m)| m.family == Family::GRAPH) {
         for s in &m.file.steps {
-            if let Some(p) = &s.path {
-                if let Some(c) = call_collection(p) {
-                    acted_on.insert(c);
-                }
+            if let Some(c) = s.path.as_deref().and_then(call_collection) {
+                acted_on.insert(c);
             }
         }
     }

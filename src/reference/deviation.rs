@@ -117,6 +117,10 @@ deviations! {
         "GetCallInfo and Disconnect answers carry WCF's ActivityId SOAP header entry (optional: reported, fails only under --strict)";
     UmMustUnderstandHeader = "um-must-understand-header", Fails(&[Snapshot]),
         "GetCallInfo and Disconnect answers carry an undocumented SOAP header entry with mustUnderstand=\"1\"";
+    UmMailboxOwnValues = "um-mailbox-own-values", Notes(Snapshot),
+        "GetUMProperties answers the mailbox's own PlayOnPhoneDialString, TelephoneAccessNumbers and TelephoneAccessFolderEmail (other strings than the example's, of the type the element pages give: a note)";
+    UmNonBooleanOofStatus = "um-non-boolean-oof-status", Fails(&[Snapshot]),
+        "GetUMProperties answers OofStatus `Off`, not an xs:boolean";
     Graph200InsteadOf204 = "graph-200-instead-of-204", Fails(&[EmptyBody, Status]),
         "DELETE answers 200 with a small JSON body instead of 204";
     GraphRosterUpdateWhileTerminating = "graph-roster-update-while-terminating", Warns(UndocumentedFields),

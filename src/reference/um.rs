@@ -135,6 +135,12 @@ impl EndedCalls {
     }
 }
 
+/// The mailbox's own UM properties under `um-mailbox-own-values`: a dial string, an access
+/// number and a folder id of the documented types, none the example's.
+const OWN_DIAL_STRING: &str = "+14255550100";
+const OWN_ACCESS_NUMBERS: &str = "+14255550199";
+const OWN_FOLDER_EMAIL: &str = "AAAAAB7tQ4ZkjE1Lk2vO3mH0zJIBAEX2ikn/L8JJtI5WHI0FAW8AAAFXHhwAAA==";
+
 /// Starts with the values of the documented GetUMProperties example.
 struct UmProperties {
     oof: bool,
@@ -630,19 +636,42 @@ fn dispatch(state: &State, req: &SoapRequest) -> Resp {
         "GetUMProperties" => {
             let um = lock(&state.um);
             let p = &um.props;
+            // Under `um-mailbox-own-values`, a mailbox set up otherwise than the example's.
+            let own = state.has(Deviation::UmMailboxOwnValues);
+            let mine = |documented: &String, own_value: &str| {
+                if own {
+                    own_value.to_owned()
+                } else {
+                    documented.clone()
+                }
+            };
+            let oof = if state.has(Deviation::UmNonBooleanOofStatus) {
+                "Off"
+            } else {
+                bool_text(p.oof)
+            };
             ok(nested(
                 "GetUMPropertiesResponse",
                 el(
                     "GetUMPropertiesResponse",
                     vec![
-                        leaf("OofStatus", bool_text(p.oof)),
+                        leaf("OofStatus", oof),
                         leaf(
                             "MissedCallNotificationEnabled",
                             bool_text(p.missed_call_notification),
                         ),
-                        leaf("PlayOnPhoneDialString", p.dial_string.clone()),
-                        leaf("TelephoneAccessNumbers", p.access_numbers.clone()),
-                        leaf("TelephoneAccessFolderEmail", p.folder_email.clone()),
+                        leaf(
+                            "PlayOnPhoneDialString",
+                            mine(&p.dial_string, OWN_DIAL_STRING),
+                        ),
+                        leaf(
+                            "TelephoneAccessNumbers",
+                            mine(&p.access_numbers, OWN_ACCESS_NUMBERS),
+                        ),
+                        leaf(
+                            "TelephoneAccessFolderEmail",
+                            mine(&p.folder_email, OWN_FOLDER_EMAIL),
+                        ),
                     ],
                 ),
             ))
