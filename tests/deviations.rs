@@ -402,6 +402,8 @@ async fn the_conformant_reference_passes_with_no_warnings_and_only_the_known_not
             );
             let warnings: Vec<String> = r.warnings().map(|c| c.detail.clone()).collect();
             assert!(warnings.is_empty(), "{}: {warnings:?}", r.name);
+            let ignored: Vec<&String> = r.steps.iter().flat_map(|s| &s.ignored).collect();
+            assert!(ignored.is_empty(), "{}: {ignored:?}", r.name);
             notes.extend(r.notes().map(|(_, n)| (r.name.clone(), n.to_owned())));
             // Every case ran real checks, not just a status.
             let checks: usize = r.steps.iter().map(|s| s.checks.len()).sum();

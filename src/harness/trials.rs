@@ -311,7 +311,9 @@ fn quiet(r: &CaseResult) -> bool {
     r.outcome == Outcome::Passed
         && r.notes().next().is_none()
         && r.warnings().next().is_none()
-        && r.steps.iter().all(|s| s.written.is_empty())
+        && r.steps
+            .iter()
+            .all(|s| s.written.is_empty() && s.ignored.is_empty())
 }
 
 fn not_run() -> Completion {

@@ -64,6 +64,9 @@ struct Step<'a> {
     error: Option<&'a str>,
     written: &'a [String],
     notifications: &'a [crate::report::NotificationRecord],
+    /// Expectations not checked, with the reason (another party's event, no trigger).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    ignored: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -158,6 +161,7 @@ pub fn render(results: &[CaseResult], summary: &RunSummary) -> String {
                         error: s.error.as_deref(),
                         written: &s.written,
                         notifications: &s.notifications,
+                        ignored: &s.ignored,
                     })
                     .collect(),
             }
