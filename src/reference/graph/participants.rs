@@ -21,7 +21,7 @@ pub(super) const BOT_APP_INSTANCE_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-00000000a1
 /// The tenant the reference bot and its directory's users belong to.
 pub(super) const TENANT_ID: &str = "9b5b1e7e-7a3b-4c5b-9d0e-0000000007e1";
 /// The display name the reference directory gives a user invited by id alone.
-const DIRECTORY_DISPLAY_NAME: &str = "callconform directory user";
+const DIRECTORY_DISPLAY_NAME: &str = "Participant";
 /// The media region and language the service assigns a participant that names none.
 pub(super) const DEFAULT_REGION: &str = "westus";
 pub(super) const DEFAULT_LANGUAGE: &str = "en-US";
