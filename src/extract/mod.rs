@@ -719,15 +719,18 @@ impl ExpectedFiles {
 
 /// Marks the Graph notifications another party's event causes: those about a
 /// sub-resource collection of the call (`/communications/calls/{id}/<collection>/...`)
-/// that no request of the corpus creates or acts on (no documented path goes into it),
-/// operations aside. A participant's screen share (`contentsharingsessions`) is the
-/// pages' case; a roster update is not (invite acts on `participants`). The trigger is
-/// named after the collection.
+/// into which no request of the corpus POSTs (creates or acts: an action is a POST),
+/// operations aside. A participant's screen share (`contentsharingsessions`, which the
+/// API only lists and gets) is the pages' case; a roster update is not (invite POSTs into
+/// `participants`), nor an audio routing group (created by a POST). The trigger is named
+/// after the collection.
 fn others_cause(named: &mut [(String, Merged)]) {
     let mut acted_on: BTreeSet<String> = BTreeSet::new();
     for (_, m) in named.iter().filter(|(_, m)| m.family == Family::GRAPH) {
         for s in &m.file.steps {
-            if let Some(c) = s.path.as_deref().and_then(call_collection) {
+            if s.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("POST"))
+                && let Some(c) = s.path.as_deref().and_then(call_collection)
+            {
                 acted_on.insert(c);
             }
         }
