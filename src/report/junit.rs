@@ -134,6 +134,11 @@ fn test_case(r: &CaseResult, summary: &RunSummary) -> TestCase {
         ));
     }
     for s in &r.steps {
+        for i in &s.ignored {
+            out.push_str(&format!("ignored: step `{}`: {i}\n", s.name));
+        }
+    }
+    for s in &r.steps {
         for w in &s.written {
             out.push_str(&format!("snapshot written: {w}\n"));
         }

@@ -310,6 +310,7 @@ fn redacted_results(results: &[CaseResult], secrets: &[String]) -> Vec<CaseResul
                         })
                         .collect(),
                     error: s.error.as_deref().map(red),
+                    ignored: s.ignored.iter().map(|i| red(i)).collect(),
                     ..s.clone()
                 })
                 .collect(),
