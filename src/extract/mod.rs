@@ -728,7 +728,9 @@ fn others_cause(named: &mut [(String, Merged)]) {
     let mut acted_on: BTreeSet<String> = BTreeSet::new();
     for (_, m) in named.iter().filter(|(_, m)| m.family == Family::GRAPH) {
         for s in &m.file.steps {
-            if s.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("POST"))
+            if s.method
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case("POST"))
                 && let Some(c) = s.path.as_deref().and_then(call_collection)
             {
                 acted_on.insert(c);
