@@ -503,6 +503,20 @@ fn delete_result_info(state: &State) -> J {
     result_info(state, code, subcode, message)
 }
 
+/// `POST /communications/calls/logTeleconferenceDeviceQuality`: a teleconference device's
+/// media quality, logged; `200 OK` with no body. `quality` is required.
+pub(super) fn log_device_quality(ctx: &Ctx, body: &Map<String, Value>) -> Resp {
+    let Some(quality) = body.get("quality").and_then(Value::as_object) else {
+        return ctx.bad_request("quality is required: a teleconferenceDeviceQuality.");
+    };
+    for key in ["callChainId", "mediaLegId", "deviceName"] {
+        if quality.get(key).and_then(Value::as_str).is_none() {
+            return ctx.bad_request("quality lacks callChainId, mediaLegId or deviceName.");
+        }
+    }
+    http::response(StatusCode::OK, None, "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,18 +601,4 @@ mod tests {
         assert_eq!(data["meetingInfo"]["organizer"], organizer);
         assert_eq!(data["id"], "id");
     }
-}
-
-/// `POST /communications/calls/logTeleconferenceDeviceQuality`: a teleconference device's
-/// media quality, logged; `200 OK` with no body. `quality` is required.
-pub(super) fn log_device_quality(ctx: &Ctx, body: &Map<String, Value>) -> Resp {
-    let Some(quality) = body.get("quality").and_then(Value::as_object) else {
-        return ctx.bad_request("quality is required: a teleconferenceDeviceQuality.");
-    };
-    for key in ["callChainId", "mediaLegId", "deviceName"] {
-        if quality.get(key).and_then(Value::as_str).is_none() {
-            return ctx.bad_request("quality lacks callChainId, mediaLegId or deviceName.");
-        }
-    }
-    http::response(StatusCode::OK, None, "")
 }

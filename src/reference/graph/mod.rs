@@ -516,6 +516,27 @@ mod tests {
             ))
         );
         assert_eq!(
+            r("/beta/communications/calls/abc/audioRoutingGroups/oneToOne"),
+            Some((
+                "/beta".into(),
+                Target::AudioRoutingGroups(own("abc"), Some(own("oneToOne")))
+            ))
+        );
+        assert_eq!(
+            r("/communications/calls/abc/contentSharingSessions"),
+            Some((
+                String::new(),
+                Target::ContentSharingSessions(own("abc"), None)
+            ))
+        );
+        assert_eq!(
+            r("/communications/calls/abc/participants/p/startHoldMusic"),
+            Some((
+                String::new(),
+                Target::ParticipantAction(own("abc"), own("p"), own("startholdmusic"))
+            ))
+        );
+        assert_eq!(
             r("/communications/calls/abc/operations/x"),
             Some((String::new(), Target::Other))
         );
