@@ -62,6 +62,8 @@ pub const INCOMING_ACTIONS: [&str; 3] = ["answer", "reject", "redirect"];
 /// The Graph set-up for actions on a participant: a created call whose response names
 /// the bot's own participant (`myParticipantId`).
 pub const PARTICIPANT_SETUP: &str = "create-call-participant";
+/// The set-up of a request on one audio routing group (beta): a call holding one.
+pub const AUDIO_ROUTING_GROUP_SETUP: &str = "create-call-audio-routing-group";
 /// The set-up for reading a call that joined a meeting (the page's answer shows one).
 pub const MEETING_SETUP: &str = "join-meeting";
 pub const INCOMING_SETUP: &str = "incoming-call";
@@ -771,6 +773,8 @@ fn graph_setup(path: &str, vars: &BTreeMap<String, String>) -> Option<String> {
         Some(INCOMING_SETUP.to_string())
     } else if vars.contains_key("participant_id") {
         Some(PARTICIPANT_SETUP.to_string())
+    } else if vars.contains_key("audio_routing_group_id") {
+        Some(AUDIO_ROUTING_GROUP_SETUP.to_string())
     } else if vars.contains_key("call_id") {
         Some(rules(Family::GRAPH).call_id_setup.to_string())
     } else {
@@ -942,6 +946,7 @@ pub fn graph_path(url: &str) -> (String, BTreeMap<String, String>) {
                 "calls" => Some("call_id"),
                 "participants" => Some("participant_id"),
                 "operations" => Some("operation_id"),
+                "audioroutinggroups" => Some("audio_routing_group_id"),
                 _ => None,
             });
         if let Some(var) = collection.filter(|_| braced || id_like) {

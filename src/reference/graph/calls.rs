@@ -159,6 +159,8 @@ pub(super) fn register(
             tone_sequence: 0,
             legacy: false,
             sharing: None,
+            groups: Vec::new(),
+            sessions: Vec::new(),
         },
     );
     Sink::of(&g, id).ok_or_else(|| Box::new(not_found(ctx)))
@@ -499,6 +501,20 @@ fn delete_result_info(state: &State) -> J {
         "The conversation has ended."
     };
     result_info(state, code, subcode, message)
+}
+
+/// `POST /communications/calls/logTeleconferenceDeviceQuality`: a teleconference device's
+/// media quality, logged; `200 OK` with no body. `quality` is required.
+pub(super) fn log_device_quality(ctx: &Ctx, body: &Map<String, Value>) -> Resp {
+    let Some(quality) = body.get("quality").and_then(Value::as_object) else {
+        return ctx.bad_request("quality is required: a teleconferenceDeviceQuality.");
+    };
+    for key in ["callChainId", "mediaLegId", "deviceName"] {
+        if quality.get(key).and_then(Value::as_str).is_none() {
+            return ctx.bad_request("quality lacks callChainId, mediaLegId or deviceName.");
+        }
+    }
+    http::response(StatusCode::OK, None, "")
 }
 
 #[cfg(test)]

@@ -28,6 +28,13 @@ pub(super) enum MediaKind {
     /// `recordResourceAccessToken` with a `completionReason`, as that page prints it.
     LegacyRecord,
     Dtmf,
+    /// participant startHoldMusic / stopHoldMusic: 202 `running`, then completed.
+    StartHoldMusic,
+    StopHoldMusic,
+    /// call addLargeGalleryView (beta): 202 `running` with a null resultInfo, then completed.
+    LargeGallery,
+    /// participants configureMixer (beta): 200 commsOperation `running`, then completed.
+    Mixer,
 }
 
 /// A media operation that has answered `running` and not yet notified its end.
@@ -130,6 +137,87 @@ pub(super) fn send_dtmf_tones(
     start(state, ctx, id, MediaKind::Dtmf, body)
 }
 
+/// participant startHoldMusic: the participant is put on hold (music, or the
+/// `customPrompt` given); 202 with a running startHoldMusicOperation.
+pub(super) fn start_hold_music(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    pid: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    if body.get("customPrompt").is_some_and(|p| !p.is_object()) {
+        return ctx.bad_request("customPrompt must be a mediaPrompt.");
+    }
+    on_participant(state, ctx, id, pid, MediaKind::StartHoldMusic, body)
+}
+
+/// participant stopHoldMusic: 202 with a running stopHoldMusicOperation.
+pub(super) fn stop_hold_music(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    pid: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    on_participant(state, ctx, id, pid, MediaKind::StopHoldMusic, body)
+}
+
+/// An operation on one participant of the call: 404 for no such participant.
+fn on_participant(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    pid: &str,
+    kind: MediaKind,
+    body: &Map<String, Value>,
+) -> Resp {
+    let known = {
+        let g = lock(&state.graph);
+        let Some(call) = g.calls.get(id) else {
+            return not_found(ctx);
+        };
+        call.roster.iter().any(|p| p["id"] == pid)
+    };
+    if !known {
+        return ctx.error(
+            hyper::StatusCode::NOT_FOUND,
+            "ItemNotFound",
+            "The participant does not exist in this call.",
+        );
+    }
+    start(state, ctx, id, kind, body)
+}
+
+/// call addLargeGalleryView (beta).
+pub(super) fn add_large_gallery_view(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    start(state, ctx, id, MediaKind::LargeGallery, body)
+}
+
+/// participants configureMixer (beta): `participantMixerLevels` is required.
+pub(super) fn configure_mixer(
+    state: &Arc<State>,
+    ctx: &Ctx,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Resp {
+    if body
+        .get("participantMixerLevels")
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty())
+    {
+        return ctx.bad_request(
+            "participantMixerLevels is required: a non-empty collection of participantMixerLevel.",
+        );
+    }
+    start(state, ctx, id, MediaKind::Mixer, body)
+}
+
 /// Registers a running operation, answers it and schedules its completion.
 fn start(
     state: &Arc<State>,
@@ -168,6 +256,10 @@ fn start(
         MediaKind::Record => ("#microsoft.graph.recordOperation", true),
         MediaKind::LegacyRecord => return ctx.accepted_operation(state, id, &op_id),
         MediaKind::Dtmf => ("#microsoft.graph.sendDtmfTonesOperation", false),
+        MediaKind::StartHoldMusic => ("#microsoft.graph.startHoldMusicOperation", false),
+        MediaKind::StopHoldMusic => ("#microsoft.graph.stopHoldMusicOperation", false),
+        MediaKind::LargeGallery => ("#microsoft.graph.addLargeGalleryViewOperation", false),
+        MediaKind::Mixer => ("#microsoft.graph.commsOperation", false),
     };
     resp.insert("@odata.type".into(), json!(odata_type));
     resp.insert("id".into(), json!(op_id));
@@ -176,8 +268,16 @@ fn start(
         resp.insert("resultInfo".into(), Value::Null);
         resp.insert("recordingLocation".into(), Value::Null);
     }
+    if matches!(kind, MediaKind::LargeGallery | MediaKind::Mixer) {
+        resp.insert("resultInfo".into(), Value::Null);
+    }
     resp.insert("clientContext".into(), client_context);
-    ctx.operation(state, id, &resp)
+    match kind {
+        MediaKind::StartHoldMusic | MediaKind::StopHoldMusic | MediaKind::LargeGallery => {
+            ctx.operation_with(state, id, &resp, hyper::StatusCode::ACCEPTED)
+        }
+        _ => ctx.operation(state, id, &resp),
+    }
 }
 
 /// Notifies the operation's completion unless it was canceled (or its call ended) first.
@@ -318,6 +418,33 @@ fn ended(state: &State, sink: &Sink, op: &RunningOp, end: End) -> Entry {
             ),
             ("clientContext", client_context),
             ("id", J::str(op.id.clone())),
+        ]),
+        MediaKind::StartHoldMusic | MediaKind::StopHoldMusic | MediaKind::Mixer => {
+            let (ty, etag) = match op.kind {
+                MediaKind::StartHoldMusic => {
+                    ("#microsoft.graph.startHoldMusicOperation", "W/\"54451\"")
+                }
+                MediaKind::StopHoldMusic => {
+                    ("#microsoft.graph.stopHoldMusicOperation", "W/\"54451\"")
+                }
+                _ => ("#microsoft.graph.commsOperation", "W/\"1\""),
+            };
+            J::obj(vec![
+                ("@odata.type", J::str(ty)),
+                ("@odata.id", J::str(url.clone())),
+                ("@odata.etag", J::str(etag)),
+                ("clientContext", client_context),
+                ("status", J::str(status)),
+            ])
+        }
+        MediaKind::LargeGallery => J::obj(vec![
+            (
+                "@odata.type",
+                J::str("#microsoft.graph.addLargeGalleryViewOperation"),
+            ),
+            ("@odata.id", J::str(url.clone())),
+            ("clientContext", client_context),
+            ("status", J::str(status)),
         ]),
     };
     Entry::new("deleted", url, data)

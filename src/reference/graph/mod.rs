@@ -22,6 +22,7 @@
 mod actions;
 mod callback;
 mod calls;
+mod groups;
 mod incoming;
 mod json;
 mod media;
@@ -77,6 +78,10 @@ struct GraphCall {
     legacy: bool,
     /// Whether (and how) the bot hears of a participant's content sharing.
     sharing: Option<sharing::Sharing>,
+    /// Audio routing groups (beta), in creation order.
+    groups: Vec<Map<String, Value>>,
+    /// Ids of the content-sharing sessions going on (a participant sharing a screen).
+    sessions: Vec<String>,
 }
 
 impl GraphCall {
@@ -211,6 +216,10 @@ enum Target {
     Participants(String),
     Participant(String, String),
     ParticipantAction(String, String, String),
+    /// `/{id}/audioRoutingGroups[/{group}]` (beta).
+    AudioRoutingGroups(String, Option<String>),
+    /// `/{id}/contentSharingSessions[/{session}]` (beta).
+    ContentSharingSessions(String, Option<String>),
     Other,
 }
 
@@ -242,6 +251,8 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     // Ids arrive percent-encoded (a call id may hold `/`); literals are matched as sent.
     let own = |s: &&str| crate::template::percent_decode(s).into_owned();
     let is_participants = |s: &str| s.eq_ignore_ascii_case("participants");
+    let is_groups = |s: &str| s.eq_ignore_ascii_case("audioroutinggroups");
+    let is_sessions = |s: &str| s.eq_ignore_ascii_case("contentsharingsessions");
     let target = match &segs[2..] {
         [] => Target::Collection,
         [id] => Target::Item(own(id)),
@@ -250,6 +261,10 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         [id, p, pid, a] if is_participants(p) => {
             Target::ParticipantAction(own(id), own(pid), action_name(a))
         }
+        [id, g] if is_groups(g) => Target::AudioRoutingGroups(own(id), None),
+        [id, g, gid] if is_groups(g) => Target::AudioRoutingGroups(own(id), Some(own(gid))),
+        [id, c] if is_sessions(c) => Target::ContentSharingSessions(own(id), None),
+        [id, c, sid] if is_sessions(c) => Target::ContentSharingSessions(own(id), Some(own(sid))),
         [id, a] => Target::Action(own(id), action_name(a)),
         _ => Target::Other,
     };
@@ -268,7 +283,9 @@ impl Target {
             | Target::Action(id, _)
             | Target::Participants(id)
             | Target::Participant(id, _)
-            | Target::ParticipantAction(id, _, _) => Some(id),
+            | Target::ParticipantAction(id, _, _)
+            | Target::AudioRoutingGroups(id, _)
+            | Target::ContentSharingSessions(id, _) => Some(id),
             Target::Collection | Target::Other => None,
         }
     }
@@ -333,6 +350,12 @@ async fn dispatch(state: &Arc<State>, ctx: &Ctx, target: Target, req: Request<In
             Err(r) => r,
         },
         Target::Collection => method_not_allowed(ctx, "POST"),
+        Target::Item(id) if post && action_name(&id) == "logteleconferencedevicequality" => {
+            match read_json(ctx, req).await {
+                Ok(body) => calls::log_device_quality(ctx, &body),
+                Err(r) => r,
+            }
+        }
         Target::Item(id) => match method {
             Method::GET => calls::get(state, ctx, &id),
             Method::DELETE => calls::delete(state, ctx, &id),
@@ -358,6 +381,12 @@ async fn dispatch(state: &Arc<State>, ctx: &Ctx, target: Target, req: Request<In
                 Err(r) => r,
             }
         }
+        Target::Participant(id, pid) if post && action_name(&pid) == "configuremixer" => {
+            match read_json(ctx, req).await {
+                Ok(body) => media::configure_mixer(state, ctx, &id, &body),
+                Err(r) => r,
+            }
+        }
         Target::Participant(id, pid) => match method {
             Method::GET => participants::get(state, ctx, &id, &pid),
             Method::DELETE => participants::delete(state, ctx, &id, &pid),
@@ -372,6 +401,42 @@ async fn dispatch(state: &Arc<State>, ctx: &Ctx, target: Target, req: Request<In
                 Err(r) => r,
             }
         }
+        Target::ParticipantAction(id, pid, action)
+            if action == "startholdmusic" || action == "stopholdmusic" =>
+        {
+            if !post {
+                return method_not_allowed(ctx, "POST");
+            }
+            match read_json(ctx, req).await {
+                Ok(body) if action == "startholdmusic" => {
+                    media::start_hold_music(state, ctx, &id, &pid, &body)
+                }
+                Ok(body) => media::stop_hold_music(state, ctx, &id, &pid, &body),
+                Err(r) => r,
+            }
+        }
+        Target::AudioRoutingGroups(id, None) => match method {
+            Method::GET => groups::list(state, ctx, &id),
+            Method::POST => match read_json(ctx, req).await {
+                Ok(body) => groups::create(state, ctx, &id, &body),
+                Err(r) => r,
+            },
+            _ => method_not_allowed(ctx, "GET, POST"),
+        },
+        Target::AudioRoutingGroups(id, Some(gid)) => match method {
+            Method::GET => groups::get(state, ctx, &id, &gid),
+            Method::DELETE => groups::delete(state, ctx, &id, &gid),
+            Method::PATCH => match read_json(ctx, req).await {
+                Ok(body) => groups::update(state, ctx, &id, &gid, &body),
+                Err(r) => r,
+            },
+            _ => method_not_allowed(ctx, "GET, PATCH, DELETE"),
+        },
+        Target::ContentSharingSessions(id, sid) => match (method, sid) {
+            (Method::GET, None) => groups::list_sessions(state, ctx, &id),
+            (Method::GET, Some(sid)) => groups::get_session(state, ctx, &id, &sid),
+            _ => method_not_allowed(ctx, "GET"),
+        },
         Target::ParticipantAction(..) | Target::Other => segment_not_found(ctx),
     }
 }
@@ -396,6 +461,7 @@ fn action_handler(action: &str) -> Option<ActionFn> {
         "cancelmediaprocessing" => media::cancel_media_processing,
         "subscribetotone" => media::subscribe_to_tone,
         "senddtmftones" => media::send_dtmf_tones,
+        "addlargegalleryview" => media::add_large_gallery_view,
         _ => return None,
     })
 }
@@ -450,6 +516,27 @@ mod tests {
             ))
         );
         assert_eq!(
+            r("/beta/communications/calls/abc/audioRoutingGroups/oneToOne"),
+            Some((
+                "/beta".into(),
+                Target::AudioRoutingGroups(own("abc"), Some(own("oneToOne")))
+            ))
+        );
+        assert_eq!(
+            r("/communications/calls/abc/contentSharingSessions"),
+            Some((
+                String::new(),
+                Target::ContentSharingSessions(own("abc"), None)
+            ))
+        );
+        assert_eq!(
+            r("/communications/calls/abc/participants/p/startHoldMusic"),
+            Some((
+                String::new(),
+                Target::ParticipantAction(own("abc"), own("p"), own("startholdmusic"))
+            ))
+        );
+        assert_eq!(
             r("/communications/calls/abc/operations/x"),
             Some((String::new(), Target::Other))
         );
@@ -481,6 +568,7 @@ mod tests {
             "cancelmediaprocessing",
             "subscribetotone",
             "senddtmftones",
+            "addlargegalleryview",
         ] {
             assert!(action_handler(a).is_some(), "{a}");
         }

@@ -53,6 +53,17 @@ impl Ctx {
     /// legacy surface the commsOperation also carries `createdDateTime` and
     /// `lastActionDateTime`, as the 2018 beta pages print it (later revisions dropped both).
     pub(super) fn operation(&self, state: &State, call_id: &str, op: &Map<String, Value>) -> Resp {
+        self.operation_with(state, call_id, op, StatusCode::OK)
+    }
+
+    /// [`Ctx::operation`] with another status (`202 Accepted` where the page shows it).
+    pub(super) fn operation_with(
+        &self,
+        state: &State,
+        call_id: &str,
+        op: &Map<String, Value>,
+        status: StatusCode,
+    ) -> Resp {
         let op_id = op.get("id").and_then(Value::as_str).unwrap_or_default();
         let location = format!("{}/operations/{op_id}", self.call_url(call_id));
         let mut op = op.clone();
@@ -61,7 +72,7 @@ impl Ctx {
             op.insert("createdDateTime".into(), json!(now));
             op.insert("lastActionDateTime".into(), json!(now));
         }
-        let resp = http::response(StatusCode::OK, Some(JSON_CT), Value::Object(op).to_string());
+        let resp = http::response(status, Some(JSON_CT), Value::Object(op).to_string());
         if state.has(Deviation::GraphOperationNoLocation) {
             return resp;
         }

@@ -56,7 +56,14 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> http::
         };
         (Sink::of(&g, id), call.sharing)
     };
+    // The session exists while the screen is shared: a GET or list of the call's
+    // contentSharingSessions sent meanwhile finds it (`super::groups`).
+    let session_id = http::uuid_v4();
+    if let Some(call) = lock(&state.graph).calls.get_mut(id) {
+        call.sessions.push(session_id.clone());
+    }
     let (Some(sink), Some(sharing)) = (sink, sharing) else {
+        end_session(state, id, &session_id);
         return accepted();
     };
     match sharing {
@@ -68,7 +75,7 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> http::
                 ),
                 (
                     "id",
-                    J::Str(http::uuid_v4().replace('-', "").to_ascii_uppercase()),
+                    J::Str(session_id.replace('-', "").to_ascii_uppercase()),
                 ),
             ])]);
             for change in ["created", "updated", "deleted"] {
@@ -78,15 +85,21 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> http::
             }
         }
         Sharing::PerSession => {
-            let session = sink.resource_url(
-                state,
-                &format!("/contentsharingsessions/{}", http::uuid_v4()),
-            );
+            let session =
+                sink.resource_url(state, &format!("/contentsharingsessions/{session_id}"));
             for change in ["created", "deleted"] {
                 let entry = Entry::bare(change, session.clone());
                 sink.send_op(state, Batch::new(&sink.url, vec![entry]));
             }
         }
     }
+    end_session(state, id, &session_id);
     accepted()
+}
+
+/// The share stopped: the session leaves the call's list.
+fn end_session(state: &State, call_id: &str, session_id: &str) {
+    if let Some(call) = lock(&state.graph).calls.get_mut(call_id) {
+        call.sessions.retain(|s| s != session_id);
+    }
 }
