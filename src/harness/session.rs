@@ -1,6 +1,8 @@
 //! Stage 1 of a run: start what the plan needs (the embedded reference target when no target
 //! was named, the webhook listener when a family that notifies has cases and a target) and
-//! build the one [`Runner`] every trial shares.
+//! build the [`Runner`] the trials share. The target and the listener each serve on a
+//! runtime of their own, on a thread of its own: a notification is taken in (and its arrival
+//! time recorded) when it arrives, however busy the threads running the cases are.
 
 use super::plan::{Plan, Targets};
 use crate::corpus::Corpus;
@@ -8,7 +10,7 @@ use crate::family::Family;
 use crate::listener::Listener;
 use crate::protocol::EndReasons;
 use crate::reference;
-use crate::request::{HttpTransport, Target};
+use crate::request::{HttpOptions, HttpTransport, Target};
 use crate::runner::{RunConfig, Runner};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +19,40 @@ use std::sync::Arc;
 pub struct Session {
     pub runner: Arc<Runner>,
     pub listener: Option<Arc<Listener>>,
+    /// The options each runtime of the schedule builds its own pooled client with.
+    pub http: HttpOptions,
     _reference: Option<reference::Running>,
+    /// Dropped last: the runtimes the target and the listener serve on.
+    _services: Vec<Service>,
+}
+
+/// A runtime whose one worker thread serves in the background (the embedded target, the
+/// webhook listener); dropping it stops whatever still runs there, without waiting.
+pub struct Service(Option<tokio::runtime::Runtime>);
+
+impl Service {
+    pub fn start(name: &str) -> Result<Service, String> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .map(|rt| Service(Some(rt)))
+            .map_err(|e| format!("cannot start the {name} runtime: {e}"))
+    }
+
+    /// Runs `f` to completion from this thread; what it spawns runs on the service's thread.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        self.0.as_ref().map(|rt| rt.block_on(f))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 fn random_hex(n: usize) -> String {
@@ -26,10 +61,12 @@ fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Targets, skipped families and secrets for the run; starts the embedded target if asked.
-async fn targets(
+/// Targets, skipped families and secrets for the run; starts the embedded target, on a
+/// service runtime of its own (kept in `services`), if asked.
+fn targets(
     plan: &Plan,
     config: &mut RunConfig,
+    services: &mut Vec<Service>,
 ) -> Result<Option<reference::Running>, String> {
     match &plan.targets {
         Targets::Given { targets, skipped } => {
@@ -45,7 +82,8 @@ async fn targets(
         Targets::Embedded => {
             let notify_token = random_hex(16);
             let accept_token = random_hex(16);
-            let running = reference::start(
+            let service = Service::start("callconform-reference")?;
+            let started = service.block_on(reference::start(
                 SocketAddr::from(([127, 0, 0, 1], 0)),
                 reference::Config {
                     notify_token: notify_token.clone(),
@@ -59,9 +97,11 @@ async fn targets(
                         .collect(),
                     ..reference::Config::default()
                 },
-            )
-            .await
-            .map_err(|e| format!("cannot start the embedded reference target: {e}"))?;
+            ));
+            services.push(service);
+            let running = started
+                .ok_or_else(|| "the reference runtime is gone".to_owned())?
+                .map_err(|e| format!("cannot start the embedded reference target: {e}"))?;
             for f in Family::all() {
                 config.targets.insert(
                     f,
@@ -81,7 +121,7 @@ async fn targets(
 }
 
 /// Starts the session. `listing` (`--list`) needs no target, listener or runtime work.
-pub async fn start(
+pub fn start(
     plan: &Plan,
     corpus: Arc<Corpus>,
     reasons: EndReasons,
@@ -104,8 +144,9 @@ pub async fn start(
     };
     let mut reference = None;
     let mut listener = None;
+    let mut services = Vec::new();
     if !listing {
-        reference = targets(plan, &mut config).await?;
+        reference = targets(plan, &mut config, &mut services)?;
         let notifying = corpus.index.iter().any(|c| {
             c.family.protocol().notifications().is_some() && config.targets.contains_key(&c.family)
         });
@@ -118,8 +159,11 @@ pub async fn start(
             }
             let mut lc = plan.listener.clone();
             lc.redact.extend(config.secrets.iter().cloned());
-            let l = Listener::start(lc)
-                .await
+            let service = Service::start("callconform-listener")?;
+            let started = service.block_on(Listener::start(lc));
+            services.push(service);
+            let l = started
+                .ok_or_else(|| "the listener runtime is gone".to_owned())?
                 .map_err(|e| format!("cannot start the webhook listener: {e}"))?;
             config.secrets.push(l.token().to_owned());
             listener = Some(Arc::new(l));
@@ -149,6 +193,8 @@ pub async fn start(
     Ok(Session {
         runner,
         listener,
+        http: plan.http.clone(),
         _reference: reference,
+        _services: services,
     })
 }
