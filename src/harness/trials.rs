@@ -314,9 +314,12 @@ pub fn trials(
         let spawned = std::thread::Builder::new()
             .name(format!("callconform-run-{w}"))
             .spawn(move || {
-                let _retire = Retire(&out);
+                let _retire = Retire(out.clone());
                 let runner = ctx.runner_for_worker(w);
-                rt.block_on(work(&ctx, &runner, &feed, &out, share));
+                // A task, not the future `block_on` drives: a case that finishes wakes it
+                // through the runtime's own queue, where waking `block_on`'s future would
+                // write to the runtime's eventfd, a system call per case.
+                let _ = rt.block_on(rt.spawn(work(ctx, runner, feed, out, share)));
             });
         match spawned {
             Ok(t) => schedule.threads.push(t),
@@ -338,9 +341,9 @@ pub fn trials(
 }
 
 /// Tells the outbox that a runtime stopped, however its thread ends.
-struct Retire<'a>(&'a Outbox);
+struct Retire(Arc<Outbox>);
 
-impl Drop for Retire<'_> {
+impl Drop for Retire {
     fn drop(&mut self) {
         self.0.retire();
     }
@@ -429,10 +432,10 @@ impl Feed {
 /// its own run, runs it, and delivers its judged result; returns when every case was taken
 /// and its own have finished.
 async fn work(
-    ctx: &TrialContext,
-    runner: &Arc<Runner>,
-    feed: &Feed,
-    out: &Arc<Outbox>,
+    ctx: TrialContext,
+    runner: Arc<Runner>,
+    feed: Arc<Feed>,
+    out: Arc<Outbox>,
     share: usize,
 ) {
     let share = share.max(1);
@@ -451,10 +454,12 @@ async fn work(
         let ctx = ctx.clone();
         let runner = runner.clone();
         let out = out.clone();
+        // The case's own future is boxed where it starts: the task stays small, so
+        // spawning and finishing it copy little.
         tokio::spawn(async move {
             let result = match case {
                 Ok(ReadAhead { case, expected }) => {
-                    CatchPanic(runner.run_prepared(&case, expected))
+                    Box::pin(CatchPanic(runner.run_prepared(&case, expected)))
                         .await
                         .unwrap_or_else(|panic| panicked(&case, panic))
                 }
