@@ -198,3 +198,84 @@ pub fn start(
         _services: services,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listener::ListenerConfig;
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    /// POSTs one notification naming call `c1` to `url` (on `addr`) from this thread;
+    /// returns when it was sent and the status line answered.
+    fn notify(addr: SocketAddr, url: &str) -> (Instant, String) {
+        let path = url.split_once(&addr.to_string()).map_or("/", |(_, p)| p);
+        let body = r##"{"@odata.type":"#microsoft.graph.commsNotifications","value":[{"@odata.type":"#microsoft.graph.commsNotification","changeType":"updated","resourceUrl":"/communications/calls/c1","resourceData":{"@odata.type":"#microsoft.graph.call","state":"established"}}]}"##;
+        let mut s = std::net::TcpStream::connect(addr).expect("connects");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let sent = Instant::now();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("sent");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        (sent, answer.lines().next().unwrap_or_default().to_owned())
+    }
+
+    /// The cases' runtime is busy (a long comparison, a burst of finished cases) while a
+    /// notification arrives: on a service runtime of its own the listener takes it in, and
+    /// stamps it, at once; on the cases' runtime it would wait for that runtime.
+    #[test]
+    fn a_notification_is_stamped_when_it_arrives_however_busy_the_cases_are() {
+        let busy = Duration::from_millis(400);
+        let cases = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let service = Service::start("callconform-test-listener").expect("service");
+        let own = service
+            .block_on(Listener::start(ListenerConfig::default()))
+            .expect("service runs")
+            .expect("listener");
+        let shared = cases
+            .block_on(Listener::start(ListenerConfig::default()))
+            .expect("listener");
+        let targets = [
+            (own.addr, own.callback_url_for("busy")),
+            (shared.addr, shared.callback_url_for("busy")),
+        ];
+        let poster = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            targets.map(|(addr, url)| notify(addr, &url))
+        });
+        // The cases' runtime runs a task that holds its thread, as a long check would.
+        cases.block_on(async { std::thread::sleep(busy) });
+        // Let the shared listener take its POST in, now that its runtime is free.
+        let [(own_sent, own_status), (shared_sent, _)] = std::thread::scope(|s| {
+            let h = s.spawn(|| poster.join().expect("poster"));
+            cases.block_on(async {
+                while !h.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+            h.join().expect("joined")
+        });
+        assert!(own_status.contains("202"), "{own_status}");
+        let own_at = own.received("c1")[0].at;
+        assert!(
+            own_at.duration_since(own_sent) < Duration::from_millis(150),
+            "stamped {:?} after it was sent",
+            own_at.duration_since(own_sent)
+        );
+        let shared_at = shared.received("c1")[0].at;
+        assert!(
+            shared_at.duration_since(shared_sent) >= Duration::from_millis(250),
+            "on the busy runtime it waited: {:?}",
+            shared_at.duration_since(shared_sent)
+        );
+    }
+}
