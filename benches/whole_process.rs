@@ -27,7 +27,8 @@
 //!
 //! `cargo bench --bench whole_process [-- --rounds 11,5,3 --big --equivalents --bin PATH]`
 //! (`--rounds` for N = 1,000, N = 10,000 and far; `--big` adds N = 100,000 near, two rounds;
-//! `--bin PATH` times another build of callconform; `--no-seed` skips the embedded runs.)
+//! `--bin PATH` times another build of callconform, `--vs PATH` times another build beside
+//! this one, in the same rounds; `--no-seed` skips the embedded runs.)
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -629,7 +630,11 @@ fn callconform_bin() -> PathBuf {
 }
 
 fn callconform(dir: &Path, base: &str, extra: &[&str]) -> Command {
-    let mut c = Command::new(callconform_bin());
+    callconform_of(&callconform_bin(), dir, base, extra)
+}
+
+fn callconform_of(bin: &Path, dir: &Path, base: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(bin);
     c.arg("run")
         .arg("--cases")
         .arg(dir.join("cases"))
@@ -683,7 +688,7 @@ fn range(v: &[f64]) -> (f64, f64) {
 }
 
 /// Runs every variant once per round, in an order that rotates; ratios to the first.
-fn rounds(name: &str, variants: &[Variant], rounds: usize) -> Vec<Figures> {
+fn rounds(name: &str, variants: &[Variant], rounds: usize) -> (Vec<Figures>, Vec<Vec<Usage>>) {
     let mut runs: Vec<Vec<Usage>> = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
         let mut this = vec![Usage::default(); variants.len()];
@@ -697,9 +702,9 @@ fn rounds(name: &str, variants: &[Variant], rounds: usize) -> Vec<Figures> {
         eprintln!("  {name}: round {} of {rounds} done", round + 1);
     }
     let reference = runs[0].clone();
-    variants
+    let figures = variants
         .iter()
-        .zip(runs)
+        .zip(runs.iter())
         .map(|(v, r)| {
             let ratios: Vec<f64> = r
                 .iter()
@@ -721,7 +726,65 @@ fn rounds(name: &str, variants: &[Variant], rounds: usize) -> Vec<Figures> {
                 rss: r.iter().map(|u| u.rss_mib).fold(0.0, f64::max),
             }
         })
-        .collect()
+        .collect();
+    (figures, runs)
+}
+
+/// With `--vs PATH`: each callconform variant again with the other build, in the same
+/// rounds.
+fn with_other(variants: &mut Vec<Variant>, other: Option<&Path>, dir: &Path, base: &str) {
+    let Some(other) = other else { return };
+    let twins: Vec<Variant> = variants
+        .iter()
+        .filter(|v| v.label.starts_with("callconform"))
+        .map(|v| {
+            let args: Vec<String> = v
+                .cmd
+                .get_args()
+                .skip_while(|a| *a != "-q")
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Variant {
+                label: twin_label(&v.label),
+                cmd: callconform_of(other, dir, base, &args),
+            }
+        })
+        .collect();
+    variants.extend(twins);
+}
+
+/// "callconform, default" -> "other build, default".
+fn twin_label(label: &str) -> String {
+    let what = label
+        .trim_start_matches("callconform")
+        .trim_start_matches(',')
+        .trim();
+    format!("other build, {what}")
+}
+
+/// This build against the other one, round by round: the median of the wall ratios.
+fn versus(variants: &[Variant], runs: &[Vec<Usage>], name: &str) {
+    for (k, v) in variants.iter().enumerate() {
+        let twin = twin_label(&v.label);
+        let Some(o) = variants.iter().position(|w| w.label == twin) else {
+            continue;
+        };
+        let ratios: Vec<f64> = runs[k]
+            .iter()
+            .zip(&runs[o])
+            .map(|(a, b)| a.wall / b.wall)
+            .collect();
+        let (lo, hi) = range(&ratios);
+        println!(
+            "{name}: {} against the other build: wall ratio {:.2} ({lo:.2}–{hi:.2}), CPU {:.3} s against {:.3} s",
+            v.label,
+            median(ratios.clone()),
+            median(runs[k].iter().map(|u| u.cpu).collect()),
+            median(runs[o].iter().map(|u| u.cpu).collect()),
+        );
+    }
 }
 
 fn on_path(exe: &str) -> bool {
@@ -740,6 +803,8 @@ fn bless(dir: &Path, base: &str) {
 }
 
 struct Args {
+    /// `--vs PATH`: another build of callconform, run in the same rounds.
+    vs: Option<PathBuf>,
     rounds: [usize; 3],
     big: bool,
     equivalents: bool,
@@ -748,6 +813,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        vs: None,
         rounds: [11, 5, 3],
         big: false,
         equivalents: false,
@@ -771,6 +837,10 @@ fn args() -> Args {
             "--equivalents" => a.equivalents = true,
             "--no-seed" => a.seed = false,
             "--bin" => i += 1,
+            "--vs" => {
+                a.vs = argv.get(i + 1).map(PathBuf::from);
+                i += 1;
+            }
             _ => {} // cargo bench passes --bench
         }
         i += 1;
@@ -921,8 +991,10 @@ fn main() {
                 cmd: c,
             });
         }
+        with_other(&mut variants, args.vs.as_deref(), &dir, &near);
         let name = format!("near target, N = {n}");
-        let figures = rounds(&name, &variants, r);
+        let (figures, runs) = rounds(&name, &variants, r);
+        versus(&variants, &runs, &name);
         summary.push((name, figures));
         if n == 1000 {
             let far_tsv = dir.join("far/raw-cases.tsv");
@@ -956,8 +1028,10 @@ fn main() {
                     cmd: c,
                 });
             }
+            with_other(&mut variants, args.vs.as_deref(), &dir, &far);
             let name = format!("far target (5 ms), N = {n}");
-            let figures = rounds(&name, &variants, args.rounds[2]);
+            let (figures, runs) = rounds(&name, &variants, args.rounds[2]);
+            versus(&variants, &runs, &name);
             summary.push((name, figures));
         }
         let _ = std::fs::remove_dir_all(&dir);
