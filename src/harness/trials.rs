@@ -122,6 +122,10 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 struct Outbox {
     ring: Mutex<Ring>,
     ready: std::sync::Condvar,
+    /// What libtest's thread took out of the ring at once (from the position given), so it
+    /// locks the ring once per run of results in a row, not once per result: the lock the
+    /// runtimes deliver under is taken less often.
+    taken: Mutex<(usize, std::collections::VecDeque<Delivered>)>,
 }
 
 struct Ring {
@@ -147,6 +151,7 @@ impl Outbox {
                 live,
             }),
             ready: std::sync::Condvar::new(),
+            taken: Mutex::new((0, std::collections::VecDeque::new())),
         }
     }
 
@@ -184,9 +189,21 @@ impl Outbox {
     /// The result of position `pos`, the cursor (libtest takes the trials in the schedule's
     /// order); `None` if it will never come (every runtime has stopped without it).
     fn take(&self, pos: usize) -> Option<Delivered> {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, ahead) = &mut *taken;
+        // Positions libtest passed over (it should not) give their places back.
+        while *first < pos && !ahead.is_empty() {
+            ahead.pop_front();
+            *first += 1;
+        }
+        if *first == pos
+            && let Some(d) = ahead.pop_front()
+        {
+            *first += 1;
+            return Some(d);
+        }
         let mut r = self.lock();
         let w = r.slots.len();
-        // Positions libtest passed over (it should not) give their places back.
         while r.cursor < pos {
             let c = r.cursor;
             r.slots[c % w] = None;
@@ -194,11 +211,19 @@ impl Outbox {
         }
         loop {
             if let Some(d) = r.slots[pos % w].take() {
-                r.cursor = pos + 1;
+                // The results already in after it come along.
+                let mut next = pos + 1;
+                while let Some(d) = r.slots[next % w].take() {
+                    ahead.push_back(d);
+                    next += 1;
+                }
+                r.cursor = next;
+                *first = pos + 1;
                 return Some(d);
             }
             if r.live == 0 {
                 r.cursor = pos + 1;
+                *first = pos + 1;
                 return None;
             }
             let upto = (pos + BATCH.min(w) - 1).min(r.last);
