@@ -1,5 +1,6 @@
-//! The libtest-mimic harness: one trial per case, one tokio runtime, one pooled client,
-//! shared by `callconform run`, `cargo test` (the `conformance` test target) and nextest.
+//! The libtest-mimic harness: one trial per case, a few tokio runtimes (one per core), each
+//! with its own pooled client, shared by `callconform run`, `cargo test` (the `conformance`
+//! test target) and nextest.
 //!
 //! A run is four stages, each in its own module: [`plan`] resolves flags, environment and
 //! profile; [`session`] starts the targets and the listener; [`trials`] runs the cases as
@@ -20,6 +21,7 @@ use crate::corpus::Corpus;
 use crate::corpus::Scope;
 use crate::diag::CaseError;
 use crate::protocol::EndReasons;
+use crate::request::{HttpTransport, Transport};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,11 +46,9 @@ pub fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(run_code(args))
 }
 
-/// The one runtime of a run. Its thread is the one libtest runs the trials on: each trial
-/// drives the runtime until its case's result is in, and meanwhile every other running
-/// case, the webhook listener and the embedded target progress on it too. No response,
-/// notification or result crosses between threads on its way to a check; the files are
-/// read and parsed on a reader thread beside it (see [`trials`]).
+/// The runtime for what runs on libtest's thread: a trial the schedule did not run runs its
+/// case on it. The schedule's own runtimes are on threads of their own (see [`trials`]),
+/// and so are the embedded target's and the listener's (see [`session`]).
 fn runtime() -> std::io::Result<Arc<tokio::runtime::Runtime>> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -137,13 +137,18 @@ pub fn run_code(mut args: RunArgs) -> u8 {
     if !listing {
         eprintln!("{}", plan.targets.banner());
     }
-    let session = match runtime.block_on(session::start(&plan, corpus, reasons, listing)) {
+    let session = match session::start(&plan, corpus, reasons, listing) {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
+    let http = session.http.clone();
+    let transport: trials::NewTransport = Arc::new(move || {
+        HttpTransport::new(http.clone()).map(|t| Arc::new(t) as Arc<dyn Transport>)
+    });
     let ctx = trials::TrialContext {
         runner: session.runner.clone(),
         runtime: runtime.clone(),
+        transport: Some(transport),
         expectations: plan.expectations.clone(),
         collected: Arc::new(trials::Collected::default()),
         fail_fast: args.fail_fast,
@@ -156,10 +161,11 @@ pub fn run_code(mut args: RunArgs) -> u8 {
             || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
     };
     let parallel = trials::take_parallelism(&mut args.libtest);
-    let trials = trials::trials(&ctx, &selected, &args.libtest, parallel);
+    let (trials, schedule) = trials::trials(&ctx, &selected, &args.libtest, parallel);
     let progress = (!listing && std::io::stderr().is_terminal())
         .then(|| progress_line(ctx.collected.clone(), trials.len()));
     let conclusion = libtest_mimic::run(&args.libtest, trials);
+    drop(schedule);
     if let Some((flag, thread)) = progress {
         flag.store(true, Ordering::Relaxed);
         let _ = thread.join();

@@ -1,10 +1,12 @@
 //! Stage 2 of a run: one libtest trial per selected case, in the shape of tryfn's
-//! `Harness::test`. A trial runs its case on the shared runtime, judges it against the
-//! expectations, records the result, and answers libtest. A trial that panics is recorded
+//! `Harness::test`. The schedule runs the cases on a few runtimes (one per core) and
+//! judges each against the expectations; a trial takes its case's result, records it,
+//! and answers libtest. A trial that panics is recorded
 //! as a failed case with the panic message, so it is in every report.
 
 use crate::case::Case;
 use crate::expectations::{Expectations, Judgement};
+use crate::request::Transport;
 use crate::results::{CaseResult, Outcome, StepResult};
 use crate::runner::Runner;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// What the trials share and hand back: the results, a progress count, the fail-fast flag.
 #[derive(Default)]
@@ -39,9 +41,16 @@ impl Collected {
 /// Everything one trial needs, cloned cheaply into each closure.
 #[derive(Clone)]
 pub struct TrialContext {
+    /// The run's runner; each runtime of the schedule runs its cases on a copy of it with a
+    /// client of its own (see `transport`).
     pub runner: Arc<Runner>,
-    /// The run's runtime (current-thread): a trial drives it while it waits.
+    /// A current-thread runtime for a trial the schedule did not run (one libtest runs
+    /// that it was not told of): the trial runs its case on it, on libtest's thread.
     pub runtime: Arc<tokio::runtime::Runtime>,
+    /// A new transport for one runtime of the schedule but the first (a pooled client's
+    /// connections are driven by the runtime they were opened on); `None`, or a failure,
+    /// shares the runner's.
+    pub transport: Option<NewTransport>,
     pub expectations: Option<Arc<Expectations>>,
     pub collected: Arc<Collected>,
     pub fail_fast: bool,
@@ -52,6 +61,30 @@ pub struct TrialContext {
     /// passed with nothing to print (no note, warning or written snapshot) is only counted,
     /// so what a run holds does not grow with the cases that pass quietly.
     pub keep_passed: bool,
+}
+
+/// Makes the transport of one runtime of the schedule.
+pub type NewTransport = Arc<dyn Fn() -> Result<Arc<dyn Transport>, String> + Send + Sync>;
+
+impl TrialContext {
+    /// The runner runtime `w` of the schedule uses: the run's for the first (its client has
+    /// opened nothing yet, so its connections are that runtime's), a copy with a transport
+    /// of its own for the others.
+    fn runner_for_worker(&self, w: usize) -> Arc<Runner> {
+        match self.transport.as_ref().filter(|_| w > 0).map(|make| make()) {
+            Some(Ok(transport)) => {
+                let r = &self.runner;
+                Arc::new(Runner {
+                    corpus: r.corpus.clone(),
+                    config: r.config.clone(),
+                    transport,
+                    listener: r.listener.clone(),
+                    reasons: r.reasons.clone(),
+                })
+            }
+            _ => self.runner.clone(),
+        }
+    }
 }
 
 /// The judgement of one result, with or without an expectations file.
@@ -65,69 +98,290 @@ pub fn judge(expectations: Option<&Expectations>, r: &CaseResult) -> Judgement {
 /// How many finished results may wait for their libtest trial, beyond those running.
 const LOOKAHEAD: usize = 16;
 
-/// What the runtime hands a trial: its case's judged result, or word that `--fail-fast`
-/// stopped the run first. The permit bounds how far the runtime runs ahead of libtest.
+/// What the schedule hands a trial: its case's judged result, or word that `--fail-fast`
+/// stopped the run first. The permit bounds how far the schedule runs ahead of libtest.
 enum Delivery {
     Ran(Box<(CaseResult, Judgement)>),
     NotRun,
 }
 
-type Slot = oneshot::Receiver<(Delivery, OwnedSemaphorePermit)>;
-type Deliver = oneshot::Sender<(Delivery, OwnedSemaphorePermit)>;
+/// A delivered result and its place in the window, freed when libtest has taken it.
+type Delivered = (Delivery, OwnedSemaphorePermit);
+
+/// Results that libtest's thread wakes up for at once: it sleeps until this many in a row
+/// are in (or one is in and has waited [`BATCH_WAIT`]), not once per case, since waking
+/// a thread on another core costs more than a fast case's checks.
+const BATCH: usize = 8;
+/// How long a delivered result may wait for the rest of its batch.
+const BATCH_WAIT: Duration = Duration::from_millis(1);
+/// How long libtest's thread sleeps at most before it looks again.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+/// Where the schedule leaves the results for libtest's thread, which takes them in its
+/// order: a ring as long as the window, so what waits is bounded whatever the corpus.
+struct Outbox {
+    ring: Mutex<Ring>,
+    ready: std::sync::Condvar,
+    /// What libtest's thread took out of the ring at once (from the position given), so it
+    /// locks the ring once per run of results in a row, not once per result: the lock the
+    /// runtimes deliver under is taken less often.
+    taken: Mutex<(usize, std::collections::VecDeque<Delivered>)>,
+}
+
+struct Ring {
+    slots: Vec<Option<Delivered>>,
+    /// The position libtest takes next.
+    cursor: usize,
+    /// The last position (the queue's length, less one).
+    last: usize,
+    /// While libtest's thread sleeps: since when, and the end of the batch it waits for.
+    sleeping: Option<(std::time::Instant, usize)>,
+    /// The runtimes still running; once none is, what was not delivered never will be.
+    live: usize,
+}
+
+impl Outbox {
+    fn new(window: usize, len: usize, live: usize) -> Outbox {
+        Outbox {
+            ring: Mutex::new(Ring {
+                slots: (0..window.max(1)).map(|_| None).collect(),
+                cursor: 0,
+                last: len.saturating_sub(1),
+                sleeping: None,
+                live,
+            }),
+            ready: std::sync::Condvar::new(),
+            taken: Mutex::new((0, std::collections::VecDeque::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Leaves the result of position `pos` (which holds a place in the window, so it is
+    /// fewer than the ring's length ahead of the cursor).
+    fn deliver(&self, pos: usize, d: Delivered) {
+        let mut r = self.lock();
+        let w = r.slots.len();
+        r.slots[pos % w] = Some(d);
+        if let Some((since, upto)) = r.sleeping {
+            let head = r.slots[r.cursor % w].is_some();
+            if head
+                && ((r.cursor..=upto).all(|p| r.slots[p % w].is_some())
+                    || since.elapsed() >= BATCH_WAIT)
+            {
+                r.sleeping = None;
+                self.ready.notify_one();
+            }
+        }
+    }
+
+    /// A runtime of the schedule has stopped; after the last, nothing more comes.
+    fn retire(&self) {
+        let mut r = self.lock();
+        r.live = r.live.saturating_sub(1);
+        if r.live == 0 {
+            self.ready.notify_all();
+        }
+    }
+
+    /// The result of position `pos`, the cursor (libtest takes the trials in the schedule's
+    /// order); `None` if it will never come (every runtime has stopped without it).
+    fn take(&self, pos: usize) -> Option<Delivered> {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, ahead) = &mut *taken;
+        // Positions libtest passed over (it should not) give their places back.
+        while *first < pos && !ahead.is_empty() {
+            ahead.pop_front();
+            *first += 1;
+        }
+        if *first == pos
+            && let Some(d) = ahead.pop_front()
+        {
+            *first += 1;
+            return Some(d);
+        }
+        let mut r = self.lock();
+        let w = r.slots.len();
+        while r.cursor < pos {
+            let c = r.cursor;
+            r.slots[c % w] = None;
+            r.cursor += 1;
+        }
+        loop {
+            if let Some(d) = r.slots[pos % w].take() {
+                // The results already in after it come along.
+                let mut next = pos + 1;
+                while let Some(d) = r.slots[next % w].take() {
+                    ahead.push_back(d);
+                    next += 1;
+                }
+                r.cursor = next;
+                *first = pos + 1;
+                return Some(d);
+            }
+            if r.live == 0 {
+                r.cursor = pos + 1;
+                *first = pos + 1;
+                return None;
+            }
+            let upto = (pos + BATCH.min(w) - 1).min(r.last);
+            r.sleeping = Some((std::time::Instant::now(), upto));
+            r = self
+                .ready
+                .wait_timeout(r, IDLE_WAIT)
+                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+            r.sleeping = None;
+        }
+    }
+}
 
 /// How many cases the reader thread reads and parses per hand-off to the schedule.
 const READ_BATCH: usize = 32;
 
+/// How many runtimes run the cases: one per core, no more than cases run at once (so
+/// `--test-threads 1` is one runtime running one case at a time).
+pub fn workers(parallel: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    parallel.clamp(1, cores.max(1))
+}
+
+/// The running schedule: its runtimes' threads and the reader's. Dropping it closes the
+/// schedule (nothing more starts) and waits for the threads.
+pub struct Schedule {
+    window: Option<Arc<Semaphore>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Schedule {
+    fn drop(&mut self) {
+        if let Some(w) = &self.window {
+            w.close();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The trials for the cases `selected` keeps, by index into the runner's corpus, and the
 /// schedule that runs them. The cases libtest will run (its filters applied, in its order)
-/// run as tasks on the runtime, `parallel` at once, while a reader thread reads and parses
-/// the next ones; libtest runs its trials one after another on the runtime's thread, each
-/// driving the runtime until its case's result is in. A case then goes from its response to
-/// its checks, and the next case from its file to its request, without a thread hand-off.
-/// A trial holds only its index and the slot its result arrives in, so trials cost little
-/// memory whatever the size of the corpus.
+/// are read and parsed, in that order, by a reader thread, and taken one by one, as they
+/// come, by [`workers`] runtimes, each on a thread of its own with its own pooled client,
+/// `parallel` cases running at once across them (each runtime its share). libtest runs
+/// its trials one after another on its own thread, each taking its case's result from the
+/// outbox, so it reports them in order. A case goes from its response to its checks on the
+/// runtime it runs on, without a thread hand-off. A trial holds only its index and its
+/// position, so trials cost little memory whatever the size of the corpus.
 pub fn trials(
     ctx: &TrialContext,
     selected: &[usize],
     args: &Arguments,
     parallel: usize,
-) -> Vec<Trial> {
+) -> (Vec<Trial>, Schedule) {
     let scheduled = !args.list;
-    let shared = Arc::new(ctx.clone());
+    let parallel = parallel.max(1);
+    let window = parallel + LOOKAHEAD;
     let mut queue = Vec::new();
-    let trials: Vec<Trial> = selected
+    let positions: Vec<Option<usize>> = selected
         .iter()
         .map(|&i| {
-            let name = ctx.runner.corpus.index[i].trial_name();
             let runs = scheduled && {
-                let probe = Trial::test(name.clone(), || Ok(()));
+                let probe = Trial::test(ctx.runner.corpus.index[i].trial_name(), || Ok(()));
                 !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
             };
-            let slot = runs.then(|| {
-                let (tx, rx) = oneshot::channel();
-                queue.push((i, tx));
-                rx
-            });
-            let ctx = shared.clone();
-            Trial::ignorable_test(name, move || run_trial(&ctx, i, slot))
+            runs.then(|| {
+                queue.push((i, queue.len()));
+                queue.len() - 1
+            })
         })
         .collect();
-    if !queue.is_empty() {
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let reader = ctx.clone();
+    let n = if queue.is_empty() {
+        0
+    } else {
+        workers(parallel)
+    };
+    let runtimes: Vec<tokio::runtime::Runtime> = (0..n)
+        .filter_map(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .collect();
+    let outbox = Arc::new(Outbox::new(window, queue.len(), runtimes.len()));
+    let shared = Arc::new((ctx.clone(), outbox.clone()));
+    let trials: Vec<Trial> = selected
+        .iter()
+        .zip(positions)
+        .map(|(&i, pos)| {
+            let shared = shared.clone();
+            Trial::ignorable_test(ctx.runner.corpus.index[i].trial_name(), move || {
+                run_trial(&shared.0, i, pos.map(|p| (&*shared.1, p)))
+            })
+        })
+        .collect();
+    let mut schedule = Schedule {
+        window: None,
+        threads: Vec::new(),
+    };
+    if runtimes.is_empty() {
+        return (trials, schedule);
+    }
+    let window = Arc::new(Semaphore::new(window));
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let feed = Arc::new(Feed {
+        cases: tokio::sync::Mutex::new((rx, Vec::new().into_iter())),
+        window: window.clone(),
+    });
+    let n = runtimes.len();
+    for (w, rt) in runtimes.into_iter().enumerate() {
+        // Each runtime its share of the cases at once: `parallel` in all.
+        let share = parallel / n + usize::from(w < parallel % n);
+        let ctx = ctx.clone();
+        let feed = feed.clone();
+        let out = outbox.clone();
         let spawned = std::thread::Builder::new()
-            .name("callconform-reader".into())
-            .spawn(move || read_ahead(&reader, queue, &tx));
-        // Without a reader thread the trials read their cases themselves (the slots close).
-        if spawned.is_ok() {
-            ctx.runtime.spawn(drive(ctx.clone(), rx, parallel.max(1)));
+            .name(format!("callconform-run-{w}"))
+            .spawn(move || {
+                let _retire = Retire(out.clone());
+                let runner = ctx.runner_for_worker(w);
+                // A task, not the future `block_on` drives: a case that finishes wakes it
+                // through the runtime's own queue, where waking `block_on`'s future would
+                // write to the runtime's eventfd, a system call per case.
+                let _ = rt.block_on(rt.spawn(work(ctx, runner, feed, out, share)));
+            });
+        match spawned {
+            Ok(t) => schedule.threads.push(t),
+            Err(_) => outbox.retire(),
         }
     }
-    trials
+    drop(feed);
+    schedule.window = Some(window);
+    // Without a reader thread the runtimes find nothing to run and stop; the trials then
+    // run their cases themselves.
+    let reader = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("callconform-reader".into())
+        .spawn(move || read_ahead(&reader, queue, &tx));
+    if let Ok(t) = spawned {
+        schedule.threads.push(t);
+    }
+    (trials, schedule)
+}
+
+/// Tells the outbox that a runtime stopped, however its thread ends.
+struct Retire(Arc<Outbox>);
+
+impl Drop for Retire {
+    fn drop(&mut self) {
+        self.0.retire();
+    }
 }
 
 /// How many cases run at once (`--test-threads`, else 8: cases wait on the network, not
-/// the CPU), with libtest set to report them in order from the runtime's one thread.
+/// the CPU), with libtest set to report them in order from its one thread.
 pub fn take_parallelism(args: &mut Arguments) -> usize {
     let parallel = args.test_threads.unwrap_or(8).max(1);
     if !args.list {
@@ -137,24 +391,24 @@ pub fn take_parallelism(args: &mut Arguments) -> usize {
 }
 
 /// A case read for the schedule: its index, the case or why it could not be read, and
-/// where its result goes.
-type ReadCase = (usize, Result<ReadAhead, crate::diag::CaseError>, Deliver);
+/// its position in the schedule (where its result goes in the outbox).
+type ReadCase = (usize, Result<ReadAhead, crate::diag::CaseError>, usize);
 
-/// A case and the expected forms it compares against, read off the runtime's thread.
+/// A case and the expected forms it compares against, read off the runtimes' threads.
 struct ReadAhead {
     case: crate::case::Case,
     expected: crate::runner::Expected,
 }
 
-/// Reads and parses the queued cases in order, a batch at a time, for [`drive`]. The
+/// Reads and parses the queued cases in order, a batch at a time, for the runtimes. The
 /// channel's bound keeps at most a few batches parsed ahead.
 fn read_ahead(
     ctx: &TrialContext,
-    queue: Vec<(usize, Deliver)>,
+    queue: Vec<(usize, usize)>,
     tx: &tokio::sync::mpsc::Sender<Vec<ReadCase>>,
 ) {
     let mut batch = Vec::with_capacity(READ_BATCH);
-    for (i, deliver) in queue {
+    for (i, pos) in queue {
         // After `--fail-fast` stopped the run, nothing more is read: the trials whose slots
         // close see the stop and report themselves not run.
         if ctx.collected.stop.load(Ordering::Relaxed) {
@@ -165,7 +419,7 @@ fn read_ahead(
             let expected = ctx.runner.read_expected(&case);
             ReadAhead { case, expected }
         });
-        batch.push((i, read, deliver));
+        batch.push((i, read, pos));
         if batch.len() == READ_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
             if tx.blocking_send(full).is_err() {
@@ -178,45 +432,80 @@ fn read_ahead(
     }
 }
 
-/// Runs the read cases in order, `parallel` at a time, and delivers each judged result.
-async fn drive(
-    ctx: TrialContext,
-    mut cases: tokio::sync::mpsc::Receiver<Vec<ReadCase>>,
-    parallel: usize,
-) {
-    let running = Arc::new(Semaphore::new(parallel));
-    let window = Arc::new(Semaphore::new(parallel + LOOKAHEAD));
-    while let Some(batch) = cases.recv().await {
-        for (i, case, tx) in batch {
-            let (Ok(waiting), Ok(run)) = (
-                window.clone().acquire_owned().await,
-                running.clone().acquire_owned().await,
-            ) else {
-                return;
-            };
-            if ctx.collected.stop.load(Ordering::Relaxed) {
-                let _ = tx.send((Delivery::NotRun, waiting));
-                continue;
-            }
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let result = match case {
-                    Ok(ReadAhead { case, expected }) => {
-                        CatchPanic(ctx.runner.run_prepared(&case, expected))
-                            .await
-                            .unwrap_or_else(|panic| panicked(&case, panic))
-                    }
-                    Err(e) => unreadable(&ctx.runner.corpus, i, e),
-                };
-                drop(run);
-                let judgement = judge(ctx.expectations.as_deref(), &result);
-                if judgement.fails_run() && ctx.fail_fast {
-                    ctx.collected.stop.store(true, Ordering::Relaxed);
-                }
-                let _ = tx.send((Delivery::Ran(Box::new((result, judgement))), waiting));
-            });
+/// The read cases, shared by the runtimes: each takes the next one, in order.
+struct Feed {
+    /// The reader's batches, and what is left of the one being taken from.
+    cases: tokio::sync::Mutex<(
+        tokio::sync::mpsc::Receiver<Vec<ReadCase>>,
+        std::vec::IntoIter<ReadCase>,
+    )>,
+    /// Bounds the cases taken and not yet reported by libtest.
+    window: Arc<Semaphore>,
+}
+
+impl Feed {
+    /// The next case, with its place in the window; `None` when every case was taken.
+    /// Cases are taken in order, each after its place, so the ones holding a place are
+    /// always the next ones libtest reports: the one it waits for never waits for a place.
+    async fn next(&self) -> Option<(ReadCase, OwnedSemaphorePermit)> {
+        let place = self.window.clone().acquire_owned().await.ok()?;
+        let mut cases = self.cases.lock().await;
+        if let Some(c) = cases.1.next() {
+            return Some((c, place));
         }
+        let batch = cases.0.recv().await?;
+        cases.1 = batch.into_iter();
+        cases.1.next().map(|c| (c, place))
     }
+}
+
+/// One runtime's part of the schedule: takes the next case whenever fewer than `share` of
+/// its own run, runs it, and delivers its judged result; returns when every case was taken
+/// and its own have finished.
+async fn work(
+    ctx: TrialContext,
+    runner: Arc<Runner>,
+    feed: Arc<Feed>,
+    out: Arc<Outbox>,
+    share: usize,
+) {
+    let share = share.max(1);
+    let running = Arc::new(Semaphore::new(share));
+    loop {
+        let Ok(run) = running.clone().acquire_owned().await else {
+            break;
+        };
+        let Some(((i, case, pos), place)) = feed.next().await else {
+            break;
+        };
+        if ctx.collected.stop.load(Ordering::Relaxed) {
+            out.deliver(pos, (Delivery::NotRun, place));
+            continue;
+        }
+        let ctx = ctx.clone();
+        let runner = runner.clone();
+        let out = out.clone();
+        // The case's own future is boxed where it starts: the task stays small, so
+        // spawning and finishing it copy little.
+        tokio::spawn(async move {
+            let result = match case {
+                Ok(ReadAhead { case, expected }) => {
+                    Box::pin(CatchPanic(runner.run_prepared(&case, expected)))
+                        .await
+                        .unwrap_or_else(|panic| panicked(&case, panic))
+                }
+                Err(e) => unreadable(&runner.corpus, i, e),
+            };
+            drop(run);
+            let judgement = judge(ctx.expectations.as_deref(), &result);
+            if judgement.fails_run() && ctx.fail_fast {
+                ctx.collected.stop.store(true, Ordering::Relaxed);
+            }
+            out.deliver(pos, (Delivery::Ran(Box::new((result, judgement))), place));
+        });
+    }
+    // Every case of this runtime has finished when all its places are free again.
+    let _ = running.acquire_many(share as u32).await;
 }
 
 /// Reads case `i` of the corpus and runs it. A case file that cannot be read or parsed is
@@ -271,13 +560,18 @@ impl<F: Future> Future for CatchPanic<F> {
     }
 }
 
-fn run_trial(ctx: &TrialContext, i: usize, slot: Option<Slot>) -> Result<Completion, Failed> {
-    let delivered = slot.map(|s| ctx.runtime.block_on(s));
+fn run_trial(
+    ctx: &TrialContext,
+    i: usize,
+    slot: Option<(&Outbox, usize)>,
+) -> Result<Completion, Failed> {
+    let delivered = slot.and_then(|(out, pos)| out.take(pos));
     let (mut result, judgement) = match delivered {
-        Some(Ok((Delivery::Ran(ran), _permit))) => *ran,
-        Some(Ok((Delivery::NotRun, _))) => return Ok(not_run()),
-        // Not scheduled (parallel trials, or one the schedule did not expect): run it here.
-        Some(Err(_)) | None => {
+        Some((Delivery::Ran(ran), _place)) => *ran,
+        Some((Delivery::NotRun, _)) => return Ok(not_run()),
+        // Not scheduled (one the schedule did not expect, or it stopped without it after
+        // `--fail-fast`, or could not start): run it here.
+        None => {
             if ctx.collected.stop.load(Ordering::Relaxed) {
                 return Ok(not_run());
             }
@@ -404,9 +698,12 @@ mod tests {
         assert!(answer(&r, &Judgement::from_outcome(&r.outcome)).is_err());
     }
 
-    /// Answers every request with `status` and counts what it was sent.
+    /// Answers every request with `status` (500 for the paths in `failing`), the later cases
+    /// sooner when `staggered`, and records what it was sent.
     struct Canned {
         status: u16,
+        failing: Vec<String>,
+        staggered: bool,
         sent: std::sync::Mutex<Vec<String>>,
     }
 
@@ -419,14 +716,38 @@ mod tests {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(req.url.clone());
-            let resp = crate::response::Response::new(
-                self.status,
-                vec![],
-                bytes::Bytes::new(),
-                Duration::ZERO,
-            );
-            Box::pin(async move { Ok(resp) })
+            let path = req.url.trim_start_matches("http://t");
+            let status = if self.failing.iter().any(|f| f == path) {
+                500
+            } else {
+                self.status
+            };
+            let resp =
+                crate::response::Response::new(status, vec![], bytes::Bytes::new(), Duration::ZERO);
+            let k: u64 = path.trim_start_matches("/c").parse().unwrap_or(0);
+            let delay = Duration::from_millis(if self.staggered {
+                40 - 3 * k.min(13)
+            } else {
+                0
+            });
+            Box::pin(async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                Ok(resp)
+            })
         }
+    }
+
+    /// A run of `n` one-step cases through libtest, as [`run_cases`] and [`run_with`] see it.
+    struct Ran {
+        conclusion: libtest_mimic::Conclusion,
+        /// The URLs the target was sent, in order.
+        sent: Vec<String>,
+        /// What libtest wrote to its log file.
+        log: String,
+        /// How many transports the schedule's runtimes made.
+        transports: usize,
     }
 
     /// Runs `n` one-step cases (each expecting 204) through libtest with `flags`; returns
@@ -437,6 +758,18 @@ mod tests {
         fail_fast: bool,
         flags: &[&str],
     ) -> (libtest_mimic::Conclusion, Vec<String>) {
+        let r = run_with(n, status, &[], false, fail_fast, flags);
+        (r.conclusion, r.sent)
+    }
+
+    fn run_with(
+        n: usize,
+        status: u16,
+        failing: &[&str],
+        staggered: bool,
+        fail_fast: bool,
+        flags: &[&str],
+    ) -> Ran {
         let cases = (0..n)
             .map(|k| Case {
                 family: crate::family::Family::GRAPH,
@@ -453,6 +786,8 @@ mod tests {
         let corpus = crate::corpus::Corpus::with_cases(cases);
         let transport = Arc::new(Canned {
             status,
+            failing: failing.iter().map(|f| (*f).to_owned()).collect(),
+            staggered,
             sent: Default::default(),
         });
         let mut config = crate::runner::RunConfig::default();
@@ -469,6 +804,8 @@ mod tests {
                 .build()
                 .expect("runtime"),
         );
+        let made = Arc::new(AtomicUsize::new(0));
+        let (shared, count) = (transport.clone(), made.clone());
         let ctx = TrialContext {
             runner: Arc::new(Runner {
                 corpus: Arc::new(corpus),
@@ -478,6 +815,10 @@ mod tests {
                 reasons: Default::default(),
             }),
             runtime: runtime.clone(),
+            transport: Some(Arc::new(move || {
+                count.fetch_add(1, Ordering::Relaxed);
+                Ok(shared.clone() as Arc<dyn crate::request::Transport>)
+            })),
             expectations: None,
             collected: Arc::new(Collected::default()),
             fail_fast,
@@ -486,8 +827,9 @@ mod tests {
         };
         // The inner run's own output goes to a file, not into this test's output.
         let log = std::env::temp_dir().join(format!(
-            "callconform-trials-{}-{n}-{status}-{}.log",
+            "callconform-trials-{}-{n}-{status}-{}-{}.log",
             std::process::id(),
+            failing.len(),
             flags.join("_")
         ));
         let mut argv = vec![
@@ -500,7 +842,9 @@ mod tests {
         let mut args = Arguments::from_iter(argv);
         let parallel = take_parallelism(&mut args);
         let selected: Vec<usize> = (0..n).collect();
-        let conclusion = libtest_mimic::run(&args, trials(&ctx, &selected, &args, parallel));
+        let (trials, schedule) = trials(&ctx, &selected, &args, parallel);
+        let conclusion = libtest_mimic::run(&args, trials);
+        drop(schedule);
         let sent = transport
             .sent
             .lock()
@@ -511,7 +855,49 @@ mod tests {
             conclusion.num_passed + conclusion.num_failed,
             "every run trial has a record"
         );
-        (conclusion, sent)
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        Ran {
+            conclusion,
+            sent,
+            log: text,
+            transports: made.load(Ordering::Relaxed),
+        }
+    }
+
+    #[test]
+    fn the_outbox_hands_results_over_in_order_and_says_when_none_will_come() {
+        let window = Arc::new(Semaphore::new(4));
+        let out = Arc::new(Outbox::new(4, 6, 1));
+        let place = || window.clone().try_acquire_owned().expect("a place");
+        let (a, b) = (place(), place());
+        out.deliver(1, (Delivery::NotRun, b));
+        out.deliver(0, (Delivery::NotRun, a));
+        assert!(matches!(out.take(0), Some((Delivery::NotRun, _))));
+        assert!(matches!(out.take(1), Some((Delivery::NotRun, _))));
+        assert_eq!(
+            window.available_permits(),
+            4,
+            "taken results free their places"
+        );
+        // A result delivered from another thread while libtest's thread sleeps on it.
+        let (out2, c) = (out.clone(), place());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            out2.deliver(2, (Delivery::NotRun, c));
+        });
+        let started = std::time::Instant::now();
+        assert!(out.take(2).is_some());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let _ = t.join();
+        // The last runtime stops: what was not delivered never comes.
+        out.retire();
+        assert!(out.take(3).is_none());
+        // A position passed over gives its place back.
+        let d = place();
+        out.deliver(4, (Delivery::NotRun, d));
+        assert!(out.take(5).is_none());
+        assert_eq!(window.available_permits(), 4);
     }
 
     #[test]
@@ -536,11 +922,51 @@ mod tests {
     }
 
     #[test]
+    fn one_runtime_per_core_each_with_its_own_transport_and_one_for_one_at_a_time() {
+        // The first runtime uses the run's own transport; each other one makes its own.
+        let r = run_with(4, 204, &[], false, false, &["--test-threads", "1"]);
+        assert_eq!((r.conclusion.num_passed, r.transports), (4, 0));
+        let r = run_with(40, 204, &[], false, false, &["--test-threads", "8"]);
+        assert_eq!(r.conclusion.num_passed, 40);
+        assert_eq!(r.transports, workers(8) - 1);
+        assert_eq!(workers(1), 1);
+        assert!(workers(64) >= 1 && workers(64) <= 64);
+    }
+
+    #[test]
+    fn results_finishing_out_of_order_reach_their_own_trials() {
+        // The later cases answer first; the failing ones must still be c1, c5 and c9.
+        let r = run_with(
+            12,
+            204,
+            &["/c1", "/c5", "/c9"],
+            true,
+            false,
+            &["--test-threads", "6"],
+        );
+        assert_eq!((r.conclusion.num_passed, r.conclusion.num_failed), (9, 3));
+        // libtest's list of failures: the names, indented, after the last `failures:`.
+        let list = r.log.rsplit("failures:").next().unwrap_or_default();
+        let failed: Vec<&str> = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("graph::"))
+            .collect();
+        assert_eq!(failed, ["graph::c1", "graph::c5", "graph::c9"], "{}", r.log);
+    }
+
+    #[test]
     fn fail_fast_stops_the_schedule_after_the_first_failure() {
         let (c, sent) = run_cases(6, 500, true, &["--test-threads", "1"]);
         assert_eq!((c.num_failed, c.num_ignored), (1, 5));
         assert_eq!(sent, ["http://t/c0"], "nothing is sent after the failure");
         let (c, sent) = run_cases(6, 500, false, &["--test-threads", "1"]);
         assert_eq!((c.num_failed, sent.len()), (6, 6));
+        // Several at once: those already running finish, nothing new starts, none hangs.
+        let r = run_with(60, 204, &["/c2"], true, true, &["--test-threads", "4"]);
+        let c = r.conclusion;
+        assert!(c.num_failed >= 1, "the failure is reported");
+        assert_eq!(c.num_passed + c.num_failed + c.num_ignored, 60);
+        assert!(r.sent.len() < 60, "the run stopped early: {}", r.sent.len());
     }
 }
