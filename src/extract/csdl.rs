@@ -61,6 +61,10 @@ pub fn parse(text: &str, file: &str) -> Result<Metadata, Diagnostic> {
         .chain(text.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
     let line_of = |pos: usize| line_starts.partition_point(|&s| s <= pos);
+    let malformed = |r: &quick_xml::Reader<&[u8]>, e: quick_xml::Error| {
+        let at = usize::try_from(r.error_position()).unwrap_or(0);
+        Diagnostic::new(file, line_of(at), format!("not well-formed metadata: {e}"))
+    };
     // Aliases first: a type may refer to a schema declared later.
     let mut aliases = BTreeMap::new();
     {
@@ -78,14 +82,7 @@ pub fn parse(text: &str, file: &str) -> Result<Metadata, Diagnostic> {
                     }
                 }
                 Ok(Event::Eof) => break,
-                Err(e) => {
-                    let at = usize::try_from(r.error_position()).unwrap_or(0);
-                    return Err(Diagnostic::new(
-                        file,
-                        line_of(at),
-                        format!("not well-formed metadata: {e}"),
-                    ));
-                }
+                Err(e) => return Err(malformed(&r, e)),
                 _ => {}
             }
         }
@@ -111,14 +108,7 @@ pub fn parse(text: &str, file: &str) -> Result<Metadata, Diagnostic> {
                 continue;
             }
             Ok(Event::Eof) => break,
-            Err(e) => {
-                let at = usize::try_from(r.error_position()).unwrap_or(0);
-                return Err(Diagnostic::new(
-                    file,
-                    line_of(at),
-                    format!("not well-formed metadata: {e}"),
-                ));
-            }
+            Err(e) => return Err(malformed(&r, e)),
             _ => continue,
         };
         let line = line_of(pos + 1);

@@ -28,7 +28,11 @@ use crate::reference::{Deviation, State};
 /// The control endpoint's path.
 pub(crate) const PATH: &str = "/_callconform/incoming-call";
 
-pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
+/// A control endpoint's request: a POST of a JSON object, answered in Graph's form.
+pub(super) async fn control_request(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+) -> Result<(Ctx, Map<String, Value>), Resp> {
     let host = http::request_host(req.headers()).unwrap_or_else(|| state.addr.to_string());
     let ctx = Ctx {
         request_id: http::uuid_v4(),
@@ -37,10 +41,15 @@ pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
         legacy: false,
     };
     if req.method() != Method::POST {
-        return method_not_allowed(&ctx, "POST");
+        return Err(method_not_allowed(&ctx, "POST"));
     }
-    let body = match read_json(&ctx, req).await {
-        Ok(b) => b,
+    let body = read_json(&ctx, req).await?;
+    Ok((ctx, body))
+}
+
+pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Resp {
+    let (ctx, body) = match control_request(state, req).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
     let callback = match checked_callback(state, &body, true) {

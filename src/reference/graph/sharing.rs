@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
+use hyper::Request;
 use hyper::body::Incoming;
-use hyper::{Method, Request};
 
 use super::json::J;
 use super::notify::{Batch, Entry};
 use super::request::accepted;
-use super::{Ctx, Sink, method_not_allowed, not_found, read_json};
+use super::{Sink, not_found};
 use crate::reference::http;
 use crate::reference::{State, lock};
 
@@ -32,18 +32,8 @@ pub(super) enum Sharing {
 }
 
 pub(crate) async fn handle(state: &Arc<State>, req: Request<Incoming>) -> http::Resp {
-    let host = http::request_host(req.headers()).unwrap_or_else(|| state.addr.to_string());
-    let ctx = Ctx {
-        request_id: http::uuid_v4(),
-        origin: format!("http://{host}"),
-        base: format!("http://{host}"),
-        legacy: false,
-    };
-    if req.method() != Method::POST {
-        return method_not_allowed(&ctx, "POST");
-    }
-    let body = match read_json(&ctx, req).await {
-        Ok(b) => b,
+    let (ctx, body) = match super::incoming::control_request(state, req).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
     let Some(id) = body.get("call").and_then(|v| v.as_str()) else {
